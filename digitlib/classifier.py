@@ -1,0 +1,150 @@
+"""Inference on the exported LiteRT model: fast to load, fast to run, no TensorFlow import.
+
+A model lives in ``models/<name>/`` as ``model.tflite`` plus ``card.json`` (written by train.py).
+LiteRT interpreters are not thread-safe, so each one is guarded by a lock; one interpreter is
+kept at batch size 1 for interactive predictions and another at a fixed chunk size for batches,
+so neither pays for re-allocating tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
+DEFAULT_MODEL = "strong"
+MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
+BATCH_CHUNK = 256
+
+
+class ModelError(Exception):
+    """A model is missing or damaged; the message names the file and what to do."""
+
+
+@dataclass
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: np.ndarray  # (10,) float, sums to 1
+    image: np.ndarray = field(repr=False)  # the (28, 28) float image the network saw
+
+    @property
+    def top3(self) -> list[tuple[int, float]]:
+        order = np.argsort(-self.probabilities)[:3]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+
+def model_dir(name_or_path: str | os.PathLike | None = None) -> Path:
+    """A shipped model's name (``"baseline"``) or a path to a model directory."""
+    name_or_path = name_or_path or DEFAULT_MODEL
+    path = Path(name_or_path)
+    return path if path.is_dir() or os.sep in str(name_or_path) else MODELS_DIR / str(name_or_path)
+
+
+def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
+    """Names of model directories that hold an exported model."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir() if (p / MODEL_FILE).is_file() and not p.name.startswith("."))
+
+
+def read_card(directory: Path) -> dict:
+    path = directory / CARD_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") from None
+
+
+class LockedInterpreter:
+    """One LiteRT interpreter at a fixed batch size, safe to call from many threads."""
+
+    def __init__(self, model_bytes: bytes, batch: int, threads: int, source: Path):
+        try:
+            self.interpreter = Interpreter(model_content=model_bytes, num_threads=threads)
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self.interpreter.resize_tensor_input(self.input["index"], [batch, 28, 28, 1])
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError, IndexError) as exc:
+            raise ModelError(
+                f"{source}: not a usable LiteRT model ({exc}). Re-export it with `python -m digitlib train`."
+            ) from None
+        if self.output["shape"][-1] != 10:
+            raise ModelError(f"{source}: model outputs {self.output['shape']} instead of 10 digit probabilities.")
+        self.batch = batch
+        self.lock = threading.Lock()
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """x: (batch, 28, 28, 1) float32 -> (batch, 10)."""
+        with self.lock:
+            self.interpreter.set_tensor(self.input["index"], x)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self.output["index"]).copy()
+
+
+class Classifier:
+    """A trained digit model ready for predictions; see ``load_classifier``."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.name = directory.name
+        path = directory / MODEL_FILE
+        try:
+            model_bytes = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(
+                f"{path}: model file not found. Train it with `python -m digitlib train --out {directory}` "
+                f"or pick one of: {', '.join(available_models()) or 'none shipped'}."
+            ) from None
+        self.card = read_card(directory)
+        self.single = LockedInterpreter(model_bytes, 1, 1, path)
+        self.batched = LockedInterpreter(model_bytes, BATCH_CHUNK, os.cpu_count() or 1, path)
+
+    def predict_prepared(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) probabilities."""
+        x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+        if len(x) == 1:
+            return self.single.run(x)
+        out = np.empty((len(x), 10), dtype=np.float32)
+        chunk = self.batched.batch
+        for start in range(0, len(x), chunk):
+            part = x[start : start + chunk]
+            if len(part) < chunk:
+                part = np.concatenate([part, np.zeros((chunk - len(part), 28, 28, 1), np.float32)])
+            out[start : start + chunk] = self.batched.run(part)[: len(x) - start]
+        return out
+
+    def predict_batch(self, x: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) MNIST-format images (uint8 0-255, or float in [0, 1]) -> (N, 10) probabilities."""
+        x = np.asarray(x)
+        if x.ndim == 4 and x.shape[-1] == 1:
+            x = x[..., 0]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise ValueError(f"predict_batch expects (N, 28, 28) images, got shape {x.shape}")
+        if len(x) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        scale = 255.0 if x.dtype == np.uint8 else 1.0
+        return self.predict_prepared(x.astype(np.float32) / scale)
+
+    def predict(self, image) -> Prediction:
+        """Read one digit from a PIL image, array, path or bytes (see digitlib.preprocess)."""
+        from digitlib.preprocess import to_mnist  # local import keeps the module graph acyclic
+
+        prepared = to_mnist(image)
+        probabilities = self.predict_prepared(prepared[None])[0]
+        digit = int(probabilities.argmax())
+        return Prediction(digit, float(probabilities[digit]), probabilities, prepared)
+
+
+def load_classifier(name_or_path: str | os.PathLike | None = None) -> Classifier:
+    """The shipped default model, a shipped model by name (``"baseline"``), or a model directory."""
+    return Classifier(model_dir(name_or_path))

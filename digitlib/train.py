@@ -1,0 +1,272 @@
+"""Train a model on MNIST, export it for LiteRT, and save it atomically with its model card.
+
+One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it
+as a progress bar, the app as ``st.progress`` plus live curves.  Everything is written into a
+temporary sibling directory first and swapped into place only when complete, under a lock, so an
+interrupted or concurrent run never leaves a broken model where the old one stood.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from digitlib import data, plots
+from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, load_classifier
+from digitlib.evaluate import evaluate_probabilities
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "strong"
+    epochs: int = 15
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    train_size: int | None = None  # None: all training images; smaller for quick runs
+    val_fraction: float = 0.1
+    augment: bool = True
+    seed: int = 0
+    data_dir: str | None = None
+
+    def validate(self) -> None:
+        """Reject nonsense settings before any work starts."""
+        from digitlib.architectures import ARCHITECTURES
+
+        problems = []
+        if self.arch not in ARCHITECTURES:
+            problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {self.arch!r}")
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 500:
+            problems.append(f"epochs must be a whole number from 1 to 500, not {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 8192:
+            problems.append(f"batch size must be a whole number from 1 to 8192, not {self.batch_size!r}")
+        if not 0 < self.learning_rate <= 1:
+            problems.append(f"learning rate must be in (0, 1], not {self.learning_rate!r}")
+        if self.train_size is not None and (not isinstance(self.train_size, int) or self.train_size < 100):
+            problems.append(f"training-set size must be at least 100 images, not {self.train_size!r}")
+        if not 0 <= self.val_fraction < 0.5:
+            problems.append(f"validation fraction must be in [0, 0.5), not {self.val_fraction!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass
+class Progress:
+    """What the hook receives: ``phase`` is "batch", "epoch", "evaluate", "save" or "done"."""
+
+    phase: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    logs: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+    message: str = ""
+
+
+ProgressHook = Callable[[Progress], None]
+
+
+def make_callback(hook: ProgressHook, epochs: int, batches: int):
+    """A Keras callback that forwards progress to the hook (built lazily: keras is heavy)."""
+    import keras
+
+    class HookCallback(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            hook(Progress("batch", self.epoch, epochs, batch + 1, batches, dict(logs or {}), self.history))
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(value)
+            hook(Progress("epoch", epoch + 1, epochs, batches, batches, logs, self.history))
+
+    return HookCallback()
+
+
+def split_train_val(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(x))
+    if cfg.train_size is not None:
+        order = order[: int(cfg.train_size / (1 - cfg.val_fraction))]
+    n_val = int(len(order) * cfg.val_fraction)
+    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None].astype(np.float32) / 255.0, y.astype(np.int32)))
+    if training:
+        ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size)
+    if training and cfg.augment:
+        from digitlib.augment import augment_batch
+
+        ds = ds.map(lambda images, labels: (augment_batch(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def one_cycle(cfg: TrainConfig, steps: int):
+    """Warm up to the peak learning rate over the first 15% of steps, then cosine-decay to ~0."""
+    import keras
+
+    warmup = max(1, int(0.15 * steps))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate / 10,
+        decay_steps=max(1, steps - warmup),
+        alpha=0.01,
+        warmup_target=cfg.learning_rate,
+        warmup_steps=warmup,
+    )
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__}
+
+
+def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None):
+    """Build and train the model; returns (keras model, history dict, seconds, split sizes)."""
+    import keras
+
+    from digitlib.architectures import build
+
+    keras.utils.set_random_seed(cfg.seed)
+    (x_train, y_train), _ = mnist or data.load_mnist(cfg.data_dir)
+    (x_fit, y_fit), (x_val, y_val) = split_train_val(x_train, y_train, cfg)
+    steps = -(-len(x_fit) // cfg.batch_size)
+    model = build(cfg.arch)
+    model.compile(
+        optimizer=keras.optimizers.Adam(one_cycle(cfg, steps * cfg.epochs)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    started = time.perf_counter()
+    callback = make_callback(hook, cfg.epochs, steps)
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*")  # tf.data shuffles already
+    model.fit(
+        make_dataset(x_fit, y_fit, cfg, training=True),
+        validation_data=make_dataset(x_val, y_val, cfg, training=False) if len(x_val) else None,
+        epochs=cfg.epochs,
+        callbacks=[callback],
+        verbose=0,
+    )
+    return model, callback.history, time.perf_counter() - started, {"train": len(x_fit), "validation": len(x_val)}
+
+
+def write_figures(directory: Path, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
+                  probabilities: np.ndarray) -> None:
+    plots.save(plots.training_curves(history), directory / "curves.png")
+    plots.save(plots.confusion_matrix(evaluation.confusion_matrix, f"{directory.name}: test-set confusion"),
+               directory / "confusion.png")
+    worst = evaluation.misclassified[:40]
+    captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
+    plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
+               directory / "misclassified.png")
+
+
+@contextmanager
+def output_lock(out: Path):
+    """Serialise the final swap of runs that target the same output directory."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def atomic_replace_dir(staging: Path, out: Path) -> None:
+    """Move a complete staging directory to ``out``, keeping the old one until the swap is done."""
+    with output_lock(out):
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / out.name)
+        os.rename(staging, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_staging(parent: Path) -> None:
+    """Delete staging directories left by runs that were killed (their process is gone)."""
+    for stale in parent.glob(".*.tmp-*"):
+        pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None) -> dict:
+    """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card."""
+    from digitlib.augment import AugmentConfig
+
+    cfg.validate()
+    out = Path(out) if out else MODELS_DIR / cfg.arch
+    mnist = mnist or data.load_mnist(cfg.data_dir)
+    model, history, seconds, sizes = fit(cfg, hook, mnist)
+    (_, _), (x_test, y_test) = mnist
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model directory should be readable like any other
+    try:
+        hook(Progress("save", message="exporting the model for LiteRT"))
+        model.save(staging / "model.keras")
+        model.export(str(staging / MODEL_FILE), format="litert", verbose=False)
+        hook(Progress("evaluate", message="evaluating on the test set"))
+        probabilities = load_classifier(staging).predict_batch(x_test)
+        evaluation = evaluate_probabilities(probabilities, y_test)
+        card = {
+            "name": out.name,
+            "architecture": cfg.arch,
+            "parameters": int(model.count_params()),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": asdict(cfg) | {"data_dir": None},
+            "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
+            "training_images": sizes["train"],
+            "validation_images": sizes["validation"],
+            "epochs": cfg.epochs,
+            "training_seconds": round(seconds, 1),
+            "data_checksums_md5": data.file_checksums(cfg.data_dir),
+            "library_versions": library_versions(),
+            "test_images": evaluation.count,
+            "test_accuracy": round(evaluation.accuracy, 6),
+            "per_class_accuracy": evaluation.per_class_accuracy,
+            "confusion_matrix": evaluation.confusion_matrix,
+            "history": {k: [round(v, 6) for v in values] for k, values in history.items()},
+        }
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
+        write_figures(staging, history, evaluation, x_test, y_test, probabilities)
+        atomic_replace_dir(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    hook(Progress("done", message=f"saved {out} (test accuracy {card['test_accuracy']:.2%})", history=history))
+    return card
