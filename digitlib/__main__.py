@@ -1,4 +1,4 @@
-"""Command line: ``python -m digitlib train | evaluate | predict``.
+"""Command line for digitlib: train, evaluate and fine-tune models, read digits, measure speed and accuracy.
 
 Every failure the user can fix (missing data, bad image, bad settings) prints one clear line
 and exits non-zero; no tracebacks.
@@ -15,6 +15,7 @@ from digitlib import data
 from digitlib.classifier import DEFAULT_MODEL, ModelError, load_classifier
 from digitlib.data import DataError
 from digitlib.preprocess import ImageError
+from digitlib.store import StoreError
 
 
 def progress_bar():
@@ -41,11 +42,11 @@ def progress_bar():
 
 
 def cmd_train(args) -> int:
-    from digitlib.train import TrainConfig, train
+    from digitlib.train import from_preset, train
 
-    cfg = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                      train_size=args.train_size, val_fraction=args.val_split, augment=not args.no_augment,
-                      seed=args.seed, data_dir=args.data_dir)
+    cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                      learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
+                      augment=args.augment, seed=args.seed, data_dir=args.data_dir)
     cfg.validate()
     card = train(cfg, Path(args.out) if args.out else None, progress_bar())
     print(f"{card['name']}: test accuracy {card['test_accuracy']:.4f} after {card['epochs']} epochs "
@@ -57,8 +58,8 @@ def cmd_evaluate(args) -> int:
     from digitlib import plots
     from digitlib.evaluate import evaluate_probabilities
 
+    _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     clf = load_classifier(args.model)
-    _, (x_test, y_test) = data.load_mnist(args.data_dir)
     probabilities = clf.predict_batch(x_test)
     result = evaluate_probabilities(probabilities, y_test)
     out = Path(args.out or clf.directory)
@@ -83,8 +84,10 @@ def cmd_predict(args) -> int:
     for path in args.paths:
         try:
             r = clf.predict(path)
-            record = {"path": path, "prediction": str(r.digit), "confidence": round(r.confidence, 6),
-                      "probabilities": [round(float(p), 6) for p in r.probabilities]}
+            record = {"path": path, "prediction": r.text, "confidence": round(r.confidence, 6),
+                      "probabilities": [round(float(p), 6) for p in r.probabilities],
+                      "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box}
+                                 for d in r.reading.digits]}
         except (ImageError, OSError, ValueError) as exc:
             failures += 1
             record = {"path": path, "error": str(exc)}
@@ -93,8 +96,85 @@ def cmd_predict(args) -> int:
         elif "error" in record:
             print(f"{path}: error: {record['error']}", flush=True)
         else:
-            print(f"{path}: {record['prediction']} (confidence {record['confidence']:.1%})", flush=True)
+            print(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%})",
+                  flush=True)
     return 1 if failures == len(args.paths) else 0
+
+
+def cmd_bench(args) -> int:
+    from digitlib.bench import run_cli
+
+    return run_cli(args)
+
+
+def cmd_evaluate_real(args) -> int:
+    from digitlib.realworld import evaluate_real, failure_gallery
+
+    clf = load_classifier(args.model)
+    evaluation = evaluate_real(Path(args.directory), clf)
+    gallery = failure_gallery(evaluation, Path(args.gallery or f"realworld-failures-{clf.name}.png"))
+    exact, total = evaluation.multi_exact
+    if args.json:
+        print(json.dumps({"model": clf.name, "gallery": str(gallery)} | evaluation.as_dict()))
+        return 0
+    print(f"model {clf.name}: single-digit accuracy {evaluation.single_accuracy:.2%} "
+          f"({len(evaluation.of_kind('single'))} pictures)")
+    print("per-class: " + "  ".join(f"{d}:{a:.0%}" for d, a in evaluation.per_class_accuracy.items()))
+    print(f"multi-digit numbers read exactly: {exact}/{total}")
+    for o in evaluation.failures:
+        print(f"  failed: {o.case.path.name}: {o.case.label} read as {o.text or o.error or 'nothing'!r}")
+    print(f"failure gallery written to {gallery}")
+    return 0
+
+
+def cmd_robustness(args) -> int:
+    from digitlib.realworld import format_table, robustness_table
+
+    classifiers = [load_classifier(name) for name in args.models]
+    _, (x_test, y_test) = data.load_mnist(args.data_dir)
+    rows = robustness_table(classifiers, x_test[: args.count], y_test[: args.count])
+    if args.json:
+        print(json.dumps({r.condition: r.accuracy for r in rows}))
+    else:
+        print(f"accuracy on the first {min(args.count, len(x_test))} MNIST test digits, naive resize-and-invert "
+              "versus digitlib's preprocessing")
+        print(format_table(rows))
+    return 0
+
+
+def store_summary(store) -> str:
+    counts = store.counts()
+    return f"{store.path}: {sum(counts.values())} corrections (" + ", ".join(f"{d}: {n}" for d, n in counts.items()) + ")"
+
+
+def cmd_finetune(args) -> int:
+    from digitlib.finetune import FinetuneConfig, finetune
+
+    settings = {"store_path": args.store, "base_model": args.base, "epochs": args.epochs, "batch_size": args.batch_size,
+                "learning_rate": args.lr, "store_share": args.store_share, "mnist_images": args.mnist_images,
+                "holdout_fraction": args.holdout, "augment": args.augment, "seed": args.seed, "data_dir": args.data_dir}
+    cfg = FinetuneConfig(**{key: value for key, value in settings.items() if value is not None})
+    cfg.validate()
+    card = finetune(cfg, Path(args.out) if args.out else None, progress_bar())
+    before, after = card["finetune"]["before"], card["finetune"]["after"]
+    print(f"{card['base_model']} -> {card['name']}: MNIST test accuracy {before['mnist_test_accuracy']:.4f} -> "
+          f"{after['mnist_test_accuracy']:.4f}")
+    if card["finetune"]["held_out_corrections"]:
+        print(f"held-out corrections ({card['finetune']['held_out_corrections']}): accuracy "
+              f"{before['held_out_accuracy']:.2%} -> {after['held_out_accuracy']:.2%}")
+    return 0
+
+
+def cmd_corrections(args) -> int:
+    from digitlib.store import CorrectionStore
+
+    store = CorrectionStore(args.store, create=False)
+    print(store_summary(store))
+    if args.npz:
+        print(f"wrote {store.export_npz(args.npz)}")
+    if args.idx:
+        print("wrote " + " and ".join(str(path) for path in store.export_idx(args.idx)))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -103,14 +183,16 @@ def parser() -> argparse.ArgumentParser:
     data_help = f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)"
 
     t = sub.add_parser("train", help="train a model on MNIST and save it with its model card")
-    t.add_argument("--arch", default="strong", help="baseline, strong, fast or resnet (default: strong)")
-    t.add_argument("--epochs", type=int, default=15)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
-    t.add_argument("--train-size", type=int, default=None, help="use only this many training images")
-    t.add_argument("--val-split", type=float, default=0.1, help="fraction held out for validation curves")
-    t.add_argument("--no-augment", action="store_true", help="train on plain MNIST")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--preset", default="strong", help="recipe whose settings the options below override: "
+                   "strong (default), baseline, or fast (quickest to 99.5%% test accuracy)")
+    t.add_argument("--arch", help="baseline, strong, fast or resnet")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")
+    t.add_argument("--train-size", type=int, help="use only this many training images")
+    t.add_argument("--val-split", type=float, help="fraction held out for validation curves")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, help="augment the training images")
+    t.add_argument("--seed", type=int)
     t.add_argument("--data-dir", help=data_help)
     t.add_argument("--out", help="output model directory (default: models/ARCH)")
     t.set_defaults(run=cmd_train)
@@ -127,6 +209,50 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=cmd_predict)
+
+    b = sub.add_parser("bench", help="measure prediction, start-up and training speed; print Markdown tables")
+    b.add_argument("--models", nargs="+", metavar="MODEL", help="model names or directories (default: all shipped)")
+    b.add_argument("--quick", action="store_true", help="tiny sizes: proves the benchmark runs, measures nothing")
+    b.add_argument("--skip-training", action="store_true", help="leave out training throughput and time-to-accuracy")
+    b.add_argument("--data-dir", help=data_help)
+    b.add_argument("--json", action="store_true", help="every figure as one JSON object")
+    b.set_defaults(run=cmd_bench)
+
+    r = sub.add_parser("evaluate-real", help="accuracy on a folder of real pictures (single/<digit>/*, multi/<number>__*)")
+    r.add_argument("directory", metavar="DIR")
+    r.add_argument("--model", default=DEFAULT_MODEL)
+    r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(run=cmd_evaluate_real)
+
+    s = sub.add_parser("robustness", help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
+    s.add_argument("--models", nargs="+", default=["baseline", DEFAULT_MODEL], metavar="MODEL")
+    s.add_argument("--count", type=int, default=1000, help="how many test digits (default 1000)")
+    s.add_argument("--data-dir", help=data_help)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=cmd_robustness)
+
+    store_help = "corrections database (default: $DIGITLIB_STORE, then the user's data directory)"
+    f = sub.add_parser("finetune", help="fine-tune a model on MNIST plus stored corrections (your handwriting)")
+    f.add_argument("--store", help=store_help)
+    f.add_argument("--base", default=DEFAULT_MODEL, help=f"model to start from (default: {DEFAULT_MODEL})")
+    f.add_argument("--epochs", type=int, help="default 3")
+    f.add_argument("--batch-size", type=int, help="default 64")
+    f.add_argument("--lr", type=float, help="peak learning rate (default 3e-4)")
+    f.add_argument("--store-share", type=float, help="share of each epoch made of repeated corrections (default 0.2)")
+    f.add_argument("--mnist-images", type=int, help="MNIST training images mixed in (default 12000)")
+    f.add_argument("--holdout", type=float, help="fraction of corrections held out to measure (default 0.25)")
+    f.add_argument("--augment", action=argparse.BooleanOptionalAction, help="default: as the base model was trained")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--data-dir", help=data_help)
+    f.add_argument("--out", help="output model directory (default: models/BASE-finetuned)")
+    f.set_defaults(run=cmd_finetune)
+
+    c = sub.add_parser("corrections", help="count stored corrections per digit; export them as MNIST files")
+    c.add_argument("--store", help=store_help)
+    c.add_argument("--npz", metavar="FILE", help="write them as a Keras-layout mnist.npz (all in x_train)")
+    c.add_argument("--idx", metavar="DIR", help="write them as an MNIST IDX .gz pair into DIR")
+    c.set_defaults(run=cmd_corrections)
     return root
 
 
@@ -134,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (DataError, ModelError, ValueError) as exc:
+    except (DataError, ModelError, StoreError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

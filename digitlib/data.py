@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import os
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,7 @@ def read_idx(path: Path) -> np.ndarray:
             raw = f.read()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found. {HOW_TO_FIX}") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; a corrupt stream is zlib.error
         raise DataError(f"{path}: not a readable gzip IDX file ({exc}). Replace it with a fresh copy.") from None
     if len(raw) < 8:
         raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes). Replace it with a fresh copy.")
@@ -71,22 +73,46 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
-def validate(x: np.ndarray, y: np.ndarray, name: str, source: str) -> Split:
-    """Check that images and labels look like MNIST so training never starts on junk."""
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write uint8 images (N, rows, cols) or labels (N,) as a gzip IDX file, the inverse of `read_idx`."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    if array.ndim == 3:
+        header = struct.pack(">IIII", IMAGE_MAGIC, *array.shape)
+    elif array.ndim == 1:
+        header = struct.pack(">II", LABEL_MAGIC, len(array))
+    else:
+        raise ValueError(f"IDX holds images (N, rows, cols) or labels (N,), not shape {array.shape}")
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.tobytes())
+    return path
+
+
+def validate(x: np.ndarray, y: np.ndarray, name: str, source: str, labels_source: str | None = None) -> Split:
+    """Check that images and labels look like MNIST so training never starts on junk.
+
+    ``source`` names where the images came from, ``labels_source`` the labels when they are a separate file.
+    """
+    labels_source = labels_source or source
     if x.ndim != 3 or x.shape[1:] != (28, 28):
         raise DataError(f"{source}: {name} images have shape {x.shape}, expected (N, 28, 28).")
-    if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{source}: {name} has {len(x)} images but labels of shape {y.shape}.")
+    if not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"{source}: {name} images must hold integer pixels 0-255, found {x.dtype}.")
+    if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1:
+        raise DataError(f"{labels_source}: {name} labels must be a list of integers, found {y.dtype} {y.shape}.")
+    if len(y) != len(x):
+        both = source if labels_source == source else f"{source} and {labels_source}"
+        raise DataError(f"{both}: {name} has {len(x)} images but {len(y)} labels.")
     if len(y) and (y.min() < 0 or y.max() > 9):
-        raise DataError(f"{source}: {name} labels must be digits 0-9, found {int(y.min())}..{int(y.max())}.")
+        raise DataError(f"{labels_source}: {name} labels must be digits 0-9, found {int(y.min())}..{int(y.max())}.")
     return x.astype(np.uint8, copy=False), y.astype(np.uint8, copy=False)
 
 
 def load_idx_dir(directory: Path) -> tuple[Split, Split]:
-    arrays = {key: read_idx(directory / name) for key, name in IDX_FILES.items()}
+    paths = {key: directory / name for key, name in IDX_FILES.items()}
+    arrays = {key: read_idx(path) for key, path in paths.items()}
     return (
-        validate(arrays["x_train"], arrays["y_train"], "training set", str(directory)),
-        validate(arrays["x_test"], arrays["y_test"], "test set", str(directory)),
+        validate(arrays["x_train"], arrays["y_train"], "training set", str(paths["x_train"]), str(paths["y_train"])),
+        validate(arrays["x_test"], arrays["y_test"], "test set", str(paths["x_test"]), str(paths["y_test"])),
     )
 
 
@@ -96,7 +122,7 @@ def load_npz(path: Path) -> tuple[Split, Split]:
             arrays = {key: f[key] for key in IDX_FILES}
     except KeyError as exc:
         raise DataError(f"{path}: missing array {exc}; expected x_train, y_train, x_test, y_test.") from None
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as exc:  # TypeError: a bare .npy
         raise DataError(f"{path}: not a readable .npz file ({exc}). Replace it with a fresh copy.") from None
     return (
         validate(arrays["x_train"], arrays["y_train"], "training set", str(path)),

@@ -1,0 +1,104 @@
+"""Read a whole number from a picture: find the digits, classify each, say how sure we are.
+
+    from digitlib import read_number
+    r = read_number("photo.jpg")
+    r.text, r.confidence, r.low_confidence, [d.top3 for d in r.digits]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from digitlib.classifier import Classifier, load_classifier
+from digitlib.preprocess import Segment, segment, split_candidates, split_segment
+
+LOW_CONFIDENCE = 0.8  # a digit read with less probability than this is flagged; the UI then offers its top 3
+SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...
+# ...or better than the mark read whole
+
+
+@dataclass
+class DigitReading:
+    """One digit read: what, how sure, where, and the 28x28 image the network saw."""
+
+    digit: int
+    confidence: float
+    probabilities: np.ndarray = field(repr=False)  # (10,) float32, sums to 1
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in pixels of the upright original picture
+    image: np.ndarray = field(repr=False)  # (28, 28) float32 in [0, 1]
+
+    @property
+    def top3(self) -> list[tuple[int, float]]:
+        order = np.argsort(-self.probabilities)[:3]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+
+@dataclass
+class Reading:
+    """The digits in a picture, left to right, with the preprocessing steps that found them."""
+
+    digits: list[DigitReading]
+    steps: dict[str, np.ndarray] = field(repr=False)  # named intermediate images in pipeline order
+    size: tuple[int, int]  # (width, height) of the upright original picture: the frame of the boxes
+
+    @property
+    def text(self) -> str:
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def confidence(self) -> float:
+        """The weakest digit's confidence: a number is only as certain as its least certain digit."""
+        return min((d.confidence for d in self.digits), default=0.0)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.digits
+
+    @property
+    def low_confidence(self) -> bool:
+        return any(d.confidence < LOW_CONFIDENCE for d in self.digits)
+
+
+@lru_cache(maxsize=1)
+def default_classifier() -> Classifier:
+    """The shipped default model, loaded once per process."""
+    return load_classifier()
+
+
+def classify(classifier: Classifier, images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) -> (N, 10), one at a time: the batch interpreter pads to 256 images, slower for a handful."""
+    return np.concatenate([classifier.predict_prepared(image[None]) for image in images])
+
+
+def read_segment(piece: Segment, classifier: Classifier) -> list[tuple[Segment, np.ndarray]]:
+    """Classify one mark; a too-wide one is cut at the neck where both halves read best (touching digits)."""
+    probabilities = classify(classifier, piece.image[None])[0]
+    best, best_score = None, min(float(probabilities.max()), SPLIT_CONFIDENCE)
+    for column in split_candidates(piece.crop):
+        halves = split_segment(piece, column)
+        if halves is None:
+            continue
+        score = float(classify(classifier, np.array([h.image for h in halves])).max(axis=1).min())
+        if score > best_score:
+            best, best_score = halves, score
+    if best is None:
+        return [(piece, probabilities)]
+    return [read for half in best for read in read_segment(half, classifier)]
+
+
+def read_number(image, classifier: Classifier | None = None) -> Reading:
+    """Read every digit in a picture (PIL image, numpy array, path or bytes), left to right.
+
+    Raises preprocess.ImageError with a one-line message when the input is not a readable image.
+    """
+    segmentation = segment(image)
+    classifier = classifier or default_classifier()
+    digits = [
+        DigitReading(int(p.argmax()), float(p.max()), p, s.box, s.image)
+        for piece in segmentation.segments
+        for s, p in read_segment(piece, classifier)
+    ]
+    return Reading(digits, segmentation.steps, segmentation.size)

@@ -1,0 +1,200 @@
+"""How well do we read real people's digits?  Two measures.
+
+1. `evaluate_real(DIR)`: a folder of real pictures laid out as ``single/<label>/*`` (one digit
+   each) and ``multi/<number>__*`` (a whole number, the file name starts with it): single-digit
+   accuracy, per-class accuracy, exact matches of whole numbers, and the failures.
+2. `robustness_table`: the MNIST test set pushed through the ways real pictures differ from it
+   (shifted, scaled up, thick and thin strokes, inverted, noisy, blurred, photographed), read
+   once with naive resize-and-invert and once with our pipeline, per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digitlib import plots
+from digitlib.classifier import Classifier
+from digitlib.preprocess import ImageError, load_pixels, to_grey, to_mnist
+from digitlib.reader import Reading, read_number
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class Case:
+    path: Path
+    label: str  # the digits the picture holds
+    kind: str  # "single" or "multi"
+
+
+@dataclass
+class Outcome:
+    case: Case
+    text: str  # digits read ("" when none)
+    reading: Reading | None  # None when the picture could not be read
+    error: str = ""
+
+    @property
+    def correct(self) -> bool:
+        return self.text == self.case.label
+
+
+@dataclass
+class RealEvaluation:
+    outcomes: list[Outcome]
+
+    def of_kind(self, kind: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.case.kind == kind]
+
+    @property
+    def single_accuracy(self) -> float:
+        singles = self.of_kind("single")
+        return sum(o.correct for o in singles) / len(singles) if singles else 0.0
+
+    @property
+    def per_class_accuracy(self) -> dict[str, float]:
+        labels = sorted({o.case.label for o in self.of_kind("single")})
+        return {label: float(np.mean([o.correct for o in self.of_kind("single") if o.case.label == label]))
+                for label in labels}
+
+    @property
+    def multi_exact(self) -> tuple[int, int]:
+        multis = self.of_kind("multi")
+        return sum(o.correct for o in multis), len(multis)
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.correct]
+
+    def as_dict(self) -> dict:
+        exact, total = self.multi_exact
+        return {
+            "single_count": len(self.of_kind("single")),
+            "single_accuracy": round(self.single_accuracy, 6),
+            "per_class_accuracy": {k: round(v, 6) for k, v in self.per_class_accuracy.items()},
+            "multi_exact": exact,
+            "multi_count": total,
+            "failures": [{"path": str(o.case.path), "label": o.case.label, "read": o.text, "error": o.error}
+                         for o in self.failures],
+        }
+
+
+def find_cases(directory: Path) -> list[Case]:
+    """Every labelled picture in a folder laid out like realworld-dev; a clear error when there are none."""
+    directory = Path(directory)
+    singles = [Case(p, p.parent.name, "single") for p in sorted(directory.glob("single/*/*"))
+               if p.suffix.lower() in IMAGE_SUFFIXES and p.parent.name.isdigit() and len(p.parent.name) == 1]
+    multis = [Case(p, p.name.split("__")[0], "multi") for p in sorted(directory.glob("multi/*"))
+              if p.suffix.lower() in IMAGE_SUFFIXES and p.name.split("__")[0].isdigit()]
+    if not singles and not multis:
+        raise ValueError(f"{directory}: no pictures found in single/<digit>/* or multi/<number>__*")
+    return singles + multis
+
+
+def read_case(case: Case, classifier: Classifier) -> Outcome:
+    try:
+        reading = read_number(case.path, classifier)
+    except ImageError as exc:
+        return Outcome(case, "", None, str(exc))
+    return Outcome(case, reading.text, reading)
+
+
+def evaluate_real(directory: Path, classifier: Classifier) -> RealEvaluation:
+    return RealEvaluation([read_case(case, classifier) for case in find_cases(directory)])
+
+
+def what_the_model_saw(outcome: Outcome) -> np.ndarray:
+    """The 28x28 digits side by side (a black square when none were found)."""
+    images = [d.image for d in outcome.reading.digits] if outcome.reading else []
+    return np.hstack(images) if images else np.zeros((28, 28), np.float32)
+
+
+def failure_gallery(evaluation: RealEvaluation, path: Path) -> Path:
+    """PNG of each failure: the picture as given, what the model saw, and what it read."""
+    images, captions = [], []
+    for outcome in evaluation.failures:
+        shown = outcome.reading.steps["upright"] if outcome.reading else np.zeros((28, 28), np.float32)
+        images += [shown, what_the_model_saw(outcome)]
+        read = outcome.text or ("error" if outcome.error else "nothing")
+        confidence = f" {outcome.reading.confidence:.0%}" if outcome.reading and outcome.reading.digits else ""
+        captions += [outcome.case.path.name[:18], f"{outcome.case.label}→{read}{confidence}"]
+    if not images:
+        images, captions = [np.zeros((28, 28), np.float32)], ["no failures"]
+    return plots.save(plots.gallery(images, captions, columns=8, title="Real-world failures: picture, model input, "
+                                    "label→read"), path)
+
+
+# ---------------------------------------------------------------- synthetic robustness
+
+
+def paper_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dark pen on grey paper, 4x size, lit from one side, slightly blurred, with sensor noise: an RGB photo."""
+    big = ndimage.zoom(digit, 4, order=1)
+    ramp = np.linspace(0.45, 0.9, big.shape[1])[None, :] * np.ones((big.shape[0], 1))
+    photo = ramp * (1.0 - 0.8 * big)
+    photo = ndimage.gaussian_filter(photo, 1.5) + rng.normal(0, 0.03, photo.shape)
+    return np.repeat(np.clip(photo, 0, 1)[..., None], 3, axis=2).astype(np.float32)
+
+
+def corner_shift(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    canvas = np.zeros((84, 84), np.float32)
+    canvas[:28, :28] = digit
+    return canvas
+
+
+CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    "clean": lambda x, rng: x,
+    "shifted to a corner of 84x84": corner_shift,
+    "scaled up 10x": lambda x, rng: ndimage.zoom(x, 10, order=1),
+    "thick strokes (dilated)": lambda x, rng: ndimage.grey_dilation(x, size=(3, 3)),
+    "thin strokes (eroded, 4x)": lambda x, rng: ndimage.grey_erosion(ndimage.zoom(x, 4, order=1), size=(5, 5)),
+    "inverted (black on white)": lambda x, rng: 1.0 - x,
+    "noisy (sigma 0.15)": lambda x, rng: np.clip(x + rng.normal(0, 0.15, x.shape), 0, 1).astype(np.float32),
+    "blurred (sigma 1)": lambda x, rng: ndimage.gaussian_filter(x, 1.0),
+    "photo on lit paper": paper_photo,
+}
+
+
+def naive_preprocess(image: np.ndarray) -> np.ndarray:
+    """What most demos do: grey, resize to 28x28, invert when the picture is mostly light."""
+    grey = to_grey(load_pixels(image)[0])
+    small = np.asarray(Image.fromarray(grey, "F").resize((28, 28), Image.Resampling.BILINEAR))
+    return 1.0 - small if small.mean() > 0.5 else small
+
+
+@dataclass
+class RobustnessRow:
+    condition: str
+    accuracy: dict[str, dict[str, float]]  # model -> {"naive": acc, "pipeline": acc}
+
+
+def robustness_table(classifiers: Sequence[Classifier], x: np.ndarray, y: np.ndarray,
+                     seed: int = 0) -> list[RobustnessRow]:
+    """Accuracy of each model on each condition of MNIST test digits, naive versus our preprocessing."""
+    rng = np.random.default_rng(seed)
+    digits = x.astype(np.float32) / 255.0
+    rows = []
+    for name, transform in CONDITIONS.items():
+        pictures = [transform(d, rng) for d in digits]
+        prepared = {"naive": np.array([naive_preprocess(p) for p in pictures]),
+                    "pipeline": np.array([to_mnist(p) for p in pictures])}
+        accuracy = {clf.name: {way: float((clf.predict_prepared(images).argmax(1) == y).mean())
+                               for way, images in prepared.items()} for clf in classifiers}
+        rows.append(RobustnessRow(name, accuracy))
+    return rows
+
+
+def format_table(rows: list[RobustnessRow]) -> str:
+    """Markdown table: one row per condition, naive and pipeline accuracy per model."""
+    models = list(rows[0].accuracy)
+    header = "| condition | " + " | ".join(f"{m} naive | {m} pipeline" for m in models) + " |"
+    rule = "|---|" + "---:|" * (2 * len(models))
+    lines = [f"| {r.condition} | " + " | ".join(f"{r.accuracy[m]['naive']:.2%} | {r.accuracy[m]['pipeline']:.2%}"
+                                               for m in models) + " |" for r in rows]
+    return "\n".join([header, rule, *lines])

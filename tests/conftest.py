@@ -1,0 +1,102 @@
+"""Shared fixtures: tests read MNIST from DIGITLIB_DATA_DIR, defaulting to ../shared/mnist beside the repo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DIGITLIB_DATA_DIR", str(REPO.parent / "shared" / "mnist"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_collection_modifyitems(items):
+    """Everything that needs the session's trained model is slow, wherever it is."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The genuine MNIST arrays; skipped with a reason when the data directory is absent (a failure under CI)."""
+    from digitlib.data import DataError, load_mnist
+
+    try:
+        return load_mnist()
+    except DataError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"MNIST must be available in CI: {exc}")
+        pytest.skip(f"MNIST not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@dataclass
+class TrainedRun:
+    """A model trained once per session, with what the training run reported."""
+
+    directory: Path
+    config: object  # the digitlib.train.TrainConfig it was trained with
+    card: dict
+    progress: list  # every digitlib.train.Progress the hook received, in order
+
+
+@pytest.fixture(scope="session")
+def tiny_run(mnist, tmp_path_factory) -> TrainedRun:
+    """The seed CNN trained for two epochs on 2,000 real MNIST digits, saved over an older model directory.
+
+    Shared by the training, classifier and CLI tests so the suite trains only once in-process.
+    """
+    from digitlib.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    out.mkdir()
+    (out / "left-by-an-older-run.txt").write_text("the new model must replace the whole directory")
+    progress = []
+    cfg = TrainConfig(arch="baseline", epochs=2, batch_size=32, train_size=2000, augment=False)
+    card = train(cfg, out, progress.append, mnist=mnist)
+    return TrainedRun(out, cfg, card, progress)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_run):
+    from digitlib import load_classifier
+
+    return load_classifier(tiny_run.directory)
+
+
+@pytest.fixture(scope="session")
+def sure_digits(tiny_classifier, mnist) -> list[tuple[np.ndarray, int]]:
+    """One test digit per class (28x28 uint8, white on black) that the tiny model reads right and surely."""
+    _, (x_test, y_test) = mnist
+    probabilities = tiny_classifier.predict_batch(x_test[:2000])
+    chosen = []
+    for digit in range(10):
+        sure = np.flatnonzero((y_test[:2000] == digit) & (probabilities.argmax(1) == digit) & (probabilities.max(1) > 0.95))
+        assert sure.size, f"the tiny model reads no {digit} surely; it is too weak for the classifier tests"
+        chosen.append((x_test[sure[0]], digit))
+    return chosen
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Run ``python -m digitlib ARGS`` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "digitlib", *map(str, args)],
+        cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def cli():
+    return run_cli

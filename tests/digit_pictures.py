@@ -1,0 +1,66 @@
+"""Pictures of digits built by the tests: MNIST digits staged like real drawings and photos, and brush strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+# Brush strokes of simple digits on a 280x280 canvas, as polylines (x, y): what a user draws with a mouse.
+STROKES = {
+    1: [[(140, 40), (140, 240)]],
+    4: [[(170, 40), (80, 170), (210, 170)], [(170, 40), (170, 250)]],  # two strokes, like most people write it
+    5: [[(190, 40), (100, 40)], [(100, 40), (95, 130), (140, 115), (185, 140), (190, 200), (150, 240), (95, 225)]],
+    7: [[(70, 50), (210, 50), (120, 250)]],
+}
+
+
+def one_per_class(mnist, classifier) -> tuple[np.ndarray, np.ndarray]:
+    """One test digit of each class 0-9 (float, white ink on black) that the model reads surely as it is.
+
+    The tests check that preprocessing keeps a digit readable; a digit the model misreads even in
+    MNIST form would test the model instead.
+    """
+    _, (x_test, y_test) = mnist
+    images = x_test[:500].astype(np.float32) / 255.0
+    probabilities = classifier.predict_prepared(images)
+    sure = (probabilities.argmax(axis=1) == y_test[:500]) & (probabilities.max(axis=1) > 0.99)
+    indices = [int(np.flatnonzero(sure & (y_test[:500] == d))[0]) for d in range(10)]
+    return images[indices], y_test[indices]
+
+
+def enlarge(digit: np.ndarray, factor: int) -> np.ndarray:
+    return np.clip(ndimage.zoom(digit, factor, order=1), 0.0, 1.0)
+
+
+def in_a_row(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Digits side by side on one black strip, bottoms aligned, with a gap between them."""
+    height = max(d.shape[0] for d in digits)
+    parts = []
+    for d in digits:
+        padded = np.zeros((height, d.shape[1]), np.float32)
+        padded[height - d.shape[0]:] = d
+        parts += [padded, np.zeros((height, gap), np.float32)]
+    return np.pad(np.hstack(parts[:-1]), 10)
+
+
+def photographed(digit: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Dark pen on paper lit from one corner (bright to dim), slightly blurred, with sensor noise: RGB uint8."""
+    big = enlarge(digit, 6)
+    yy, xx = np.mgrid[0 : big.shape[0], 0 : big.shape[1]] / big.shape[0]
+    light = 0.95 - 0.5 * (xx + yy) / 2
+    photo = light * (1.0 - 0.75 * big)
+    photo = ndimage.gaussian_filter(photo, 1.2) + np.random.default_rng(seed).normal(0, 0.02, photo.shape)
+    tinted = np.clip(photo, 0, 1)[..., None] * np.array([1.0, 0.97, 0.9])
+    return (tinted * 255).astype(np.uint8)
+
+
+def brush_drawing(digit: int, width: int = 30, size: int = 280, transparent: bool = False) -> Image.Image:
+    """A digit drawn with a round brush: black on white, or black on a transparent canvas (RGBA)."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for line in STROKES[digit]:
+        draw.line(line, fill=(0, 0, 0, 255), width=width, joint="curve")
+        for x, y in (line[0], line[-1]):
+            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=(0, 0, 0, 255))
+    return image

@@ -1,0 +1,183 @@
+"""Each preprocessing step on constructed pictures: MNIST digits staged as real drawings and photos."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from digit_pictures import brush_drawing, enlarge, one_per_class, photographed
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from digitlib import load_classifier, preprocess
+from digitlib.preprocess import ImageError
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier()
+
+
+@pytest.fixture(scope="module")
+def digits(mnist, classifier):
+    return one_per_class(mnist, classifier)
+
+
+def read_all(classifier, pictures) -> list[int]:
+    return [int(classifier.predict_prepared(preprocess.to_mnist(p)[None])[0].argmax()) for p in pictures]
+
+
+def test_output_is_mnist_format(digits):
+    image = preprocess.to_mnist(enlarge(digits[0][3], 5))
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert 0.0 <= image.min() and image.max() == pytest.approx(1.0)
+    rows, cols = np.nonzero(image > 0.05)
+    assert max(np.ptp(rows), np.ptp(cols)) <= 21  # fitted into the 20x20 box (plus anti-aliasing)
+    cy, cx = ndimage.center_of_mass(image)
+    assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1
+
+
+def test_digit_in_a_corner_is_found_and_centred(classifier, digits):
+    images, labels = digits
+    pictures = []
+    for digit in images:
+        canvas = np.zeros((200, 200), np.float32)
+        canvas[-28:, -28:] = digit
+        pictures.append(canvas)
+    assert read_all(classifier, pictures) == labels.tolist()
+    cy, cx = ndimage.center_of_mass(preprocess.to_mnist(pictures[0]))
+    assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1
+
+
+def test_digit_scaled_up_ten_times(classifier, digits):
+    images, labels = digits
+    assert read_all(classifier, [enlarge(d, 10) for d in images]) == labels.tolist()
+
+
+def test_dark_ink_on_white_paper_is_inverted(classifier, digits):
+    images, labels = digits
+    on_white = [((1.0 - enlarge(d, 3)) * 255).astype(np.uint8) for d in images]
+    assert preprocess.dark_on_light(on_white[0] / 255.0)
+    assert not preprocess.dark_on_light(images[0])
+    assert read_all(classifier, on_white) == labels.tolist()
+
+
+def test_photo_with_lighting_gradient(classifier, digits):
+    images, labels = digits
+    photos = [photographed(d, seed) for seed, d in enumerate(images)]
+    flat = preprocess.flatten_background(1.0 - preprocess.to_grey(photos[1] / 255.0), reflective=True)
+    paper = ~ndimage.binary_dilation(enlarge(images[1], 6) > 0.1, iterations=6)
+    assert np.percentile(flat[paper], 99) < 0.1  # the gradient is gone: paper is dark everywhere
+    assert read_all(classifier, photos) == labels.tolist()
+
+
+def test_hairline_strokes_are_thickened(classifier, digits):
+    images, labels = digits
+    hairlines = [ndimage.grey_erosion(enlarge(d, 12), size=(9, 9)) for d in images]  # ~1/4 of MNIST's width
+    width = preprocess.stroke_width(preprocess.to_mnist(hairlines[2]) > 0.5)
+    assert preprocess.MIN_STROKE - 0.5 <= width <= preprocess.MAX_STROKE
+    assert read_all(classifier, hairlines) == labels.tolist()
+
+
+@pytest.mark.parametrize("digit", sorted([1, 4, 5, 7]))
+def test_30px_brush_drawing(classifier, digit):
+    drawing = brush_drawing(digit, width=30, size=240)
+    assert read_all(classifier, [drawing]) == [digit]
+
+
+def test_transparent_canvas_strokes(classifier):
+    rgba = np.asarray(brush_drawing(7, width=18, transparent=True))
+    assert rgba[0, 0, 3] == 0
+    assert read_all(classifier, [rgba]) == [7]
+
+
+def test_exif_orientation_is_applied(classifier, digits):
+    images, labels = digits
+    sideways = Image.fromarray(((1.0 - enlarge(images[7], 4)) * 255).astype(np.uint8)).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view": undoes the 90 degrees counter-clockwise above
+    buffer = io.BytesIO()
+    sideways.save(buffer, "JPEG", exif=exif, quality=95)
+    assert read_all(classifier, [buffer.getvalue()]) == [labels[7]]
+
+
+def test_specks_and_border_junk_are_dropped(digits):
+    picture = enlarge(digits[0][2], 6).copy()
+    rng = np.random.default_rng(1)
+    for y, x in rng.integers(0, picture.shape[0] - 3, size=(15, 2)):
+        picture[y : y + 2, x : x + 2] = 1.0  # dust
+    picture[:, :4] = 1.0  # the edge of a dark table beside the paper
+    segmentation = preprocess.segment(picture)
+    assert len(segmentation.segments) == 1
+    x0, y0, x1, y1 = segmentation.segments[0].box
+    assert x0 > 10 and x1 - x0 < picture.shape[1] * 0.9
+
+
+def test_ruled_lines_are_removed_but_a_cropped_seven_keeps_its_bar(classifier, digits):
+    images, labels = digits
+    paper = Image.new("L", (400, 300), 235)
+    draw = ImageDraw.Draw(paper)
+    for y in range(20, 300, 40):
+        draw.line([(0, y), (400, y)], fill=120, width=3)
+    ink = Image.fromarray((enlarge(images[3], 8) * 255).astype(np.uint8))
+    paper.paste(0, (90, 30), ink)
+    assert read_all(classifier, [paper]) == [labels[3]]
+    assert len(preprocess.segment(paper).segments) == 1
+
+    cropped_seven = np.zeros((60, 60), np.float32)
+    cropped_seven[:8, :] = 1.0
+    for y in range(8, 60):
+        x = 56 - (y - 8) * 40 // 52
+        cropped_seven[y, x - 4 : x + 4] = 1.0
+    mask = cropped_seven > 0.5
+    assert preprocess.drop_ruled_lines(mask).sum() == mask.sum()
+
+
+def test_separate_strokes_of_one_digit_are_merged():
+    for digit in (4, 5):
+        segments = preprocess.segment(brush_drawing(digit, width=12)).segments
+        assert len(segments) == 1
+
+
+def test_empty_and_near_empty_pictures_have_no_digit():
+    assert preprocess.segment(np.zeros((280, 280, 4), np.uint8)).segments == []
+    assert preprocess.segment(np.full((200, 300, 3), 255, np.uint8)).segments == []
+    dot = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(dot).ellipse((130, 130, 150, 150), fill=0)
+    assert preprocess.segment(dot).segments == []
+    assert not preprocess.to_mnist(dot).any()
+
+
+def test_large_photo_is_reduced_and_boxes_map_to_original_pixels(digits):
+    strip = np.zeros((400, 3000), np.float32)
+    strip[100:300, 2500:2700] = enlarge(digits[0][8], 8)[12:212, 12:212]
+    segmentation = preprocess.segment(strip)
+    assert max(segmentation.steps["upright"].shape) == preprocess.MAX_SIDE
+    assert segmentation.size == (3000, 400)
+    x0, y0, x1, y1 = segmentation.segments[0].box
+    assert 2480 <= x0 <= 2560 and 2640 <= x1 <= 2720 and 80 <= y0 <= 160
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (b"", "not a readable image"),
+        (b"%PDF-1.4 not an image", "not a readable image"),
+        (np.full((5, 5), np.nan), "NaN"),
+        (np.zeros((3, 4, 5, 6)), "shape"),
+        (np.zeros((0, 10)), "no pixels"),
+        ("/no/such/picture.png", "not found"),
+    ],
+)
+def test_unreadable_inputs_raise_one_clear_error(bad, message):
+    with pytest.raises(ImageError, match=message) as error:
+        preprocess.segment(bad)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("dtype, top", [(np.uint8, 255), (np.uint16, 65535), (np.float32, 1.0), (np.float64, 255.0)])
+def test_array_kinds_are_scaled_to_unit_range(dtype, top):
+    array = (np.linspace(0, 1, 16).reshape(4, 4) * top).astype(dtype)
+    pixels = preprocess.array_pixels(array)
+    assert pixels.dtype == np.float32 and pixels.min() == 0.0 and pixels.max() == pytest.approx(1.0)

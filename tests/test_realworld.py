@@ -1,0 +1,73 @@
+"""`evaluate-real` on a small constructed folder laid out like realworld-dev, and the robustness table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from digit_pictures import enlarge, in_a_row, one_per_class
+from PIL import Image
+
+from digitlib import load_classifier
+from digitlib.__main__ import main
+from digitlib.realworld import CONDITIONS, find_cases, format_table, robustness_table
+
+
+def save_ink_on_paper(ink: np.ndarray, path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(((1.0 - ink) * 255).astype(np.uint8)).save(path)
+
+
+@pytest.fixture(scope="module")
+def folder(mnist, tmp_path_factory):
+    """Three single digits, one of them a blank page labelled 5 (a failure), and two numbers."""
+    digits, _ = one_per_class(mnist, load_classifier())
+    root = tmp_path_factory.mktemp("realworld")
+    save_ink_on_paper(enlarge(digits[3], 4), root / "single" / "3" / "three.png")
+    save_ink_on_paper(enlarge(digits[7], 2), root / "single" / "7" / "seven.png")
+    save_ink_on_paper(np.zeros((60, 60), np.float32), root / "single" / "5" / "blank.png")
+    save_ink_on_paper(in_a_row([enlarge(digits[d], 3) for d in (1, 8)]), root / "multi" / "18__pen.png")
+    save_ink_on_paper(in_a_row([digits[d] for d in (6, 0, 2)]), root / "multi" / "602__small.png")
+    (root / "multi" / "notes.txt").write_text("not a picture")
+    return root
+
+
+def test_cases_follow_the_folder_layout(folder, tmp_path):
+    cases = find_cases(folder)
+    assert sorted((c.kind, c.label) for c in cases) == [("multi", "18"), ("multi", "602"), ("single", "3"),
+                                                        ("single", "5"), ("single", "7")]
+    with pytest.raises(ValueError, match="no pictures"):
+        find_cases(tmp_path)
+
+
+def test_evaluate_real_cli(folder, tmp_path, capsys):
+    gallery = tmp_path / "failures.png"
+    assert main(["evaluate-real", str(folder), "--gallery", str(gallery), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["single_count"] == 3 and result["single_accuracy"] == pytest.approx(2 / 3)
+    assert result["per_class_accuracy"] == {"3": 1.0, "5": 0.0, "7": 1.0}
+    assert (result["multi_exact"], result["multi_count"]) == (2, 2)
+    assert [f["label"] for f in result["failures"]] == ["5"] and result["failures"][0]["read"] == ""
+    assert Image.open(gallery).size[0] > 100
+
+    assert main(["evaluate-real", str(folder), "--gallery", str(gallery)]) == 0
+    text = capsys.readouterr().out
+    assert "single-digit accuracy 66.67%" in text and "multi-digit numbers read exactly: 2/2" in text
+
+
+def test_evaluate_real_on_a_folder_without_pictures(tmp_path, capsys):
+    assert main(["evaluate-real", str(tmp_path)]) == 2
+    assert "no pictures" in capsys.readouterr().err
+
+
+def test_robustness_table(mnist):
+    _, (x_test, y_test) = mnist
+    classifier = load_classifier()
+    rows = robustness_table([classifier], x_test[:30], y_test[:30])
+    assert [r.condition for r in rows] == list(CONDITIONS)
+    by_condition = {r.condition: r.accuracy[classifier.name] for r in rows}
+    assert by_condition["clean"]["pipeline"] >= 0.9
+    assert by_condition["inverted (black on white)"]["pipeline"] >= 0.9
+    assert by_condition["shifted to a corner of 84x84"]["naive"] < by_condition["shifted to a corner of 84x84"]["pipeline"]
+    assert format_table(rows).count("\n") == len(CONDITIONS) + 1
