@@ -19,10 +19,10 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from platformdirs import user_data_path
 
-from digitlib import DataError, ImageError, ModelError, available_models, load_classifier
+from digitlib import (DataError, DigitReading, ImageError, ModelError, Reading, available_models, load_classifier,
+                      read_number)
 from digitlib.classifier import DEFAULT_MODEL, MODEL_FILE, MODELS_DIR, Classifier
 from digitlib.explain import overlay, saliency
-from digitlib.reader import DigitReading, Reading, read_number
 from digitlib.store import CorrectionStore, StoreError, default_path
 
 # Models trained in the app go to the user's data directory (beside the corrections store), not into
@@ -33,16 +33,19 @@ CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240
 ENLARGE = 6  # the 28x28 input shown as 168x168, pixel for pixel
 DIGITS_PER_ROW = 4
 SAMPLES_PER_PAGE = 30
+CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
+               "architecture", "created", "per_class_accuracy", "history"]
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image
-# per epoch measured here on 2 CPU cores; a run adds RUN_OVERHEAD_SECONDS for TensorFlow, MNIST,
-# export and scoring the test set.
+# per epoch, measured with digitlib.train.fit on 3,000 images on this project's 2-core machine while
+# it was busy (a cautious estimate).  A run adds RUN_OVERHEAD_SECONDS for TensorFlow, MNIST, export
+# and scoring the 10,000 test images: a 500-image, 1-epoch run in the app took about a minute.
 RECIPES = {
-    "fast": ("small BN CNN, ~0.1M parameters: the quickest to a good model", 0.0010),
-    "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0010),
-    "strong": ("the default model: VGG-style CNN with augmentation, ~0.55M parameters", 0.0035),
+    "fast": ("small BN CNN, ~0.1M parameters: the quickest to a good model", 0.0020),
+    "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0017),
+    "strong": ("the default model: VGG-style CNN with augmentation, ~0.55M parameters", 0.0107),
 }
-RUN_OVERHEAD_SECONDS = 30
+RUN_OVERHEAD_SECONDS = 60
 
 EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box above: the reading appears as you draw."
 
@@ -147,7 +150,7 @@ def with_boxes(reading: Reading) -> Image.Image:
 
 def probability_chart(probabilities: np.ndarray) -> None:
     st.bar_chart({"digit": [str(d) for d in range(10)], "probability": [float(p) for p in probabilities]},
-                 x="digit", y="probability", horizontal=True, height=220, sort=False)
+                 x="digit", y="probability", horizontal=True, height=280, sort=False)
 
 
 def seen_and_saliency(digit: DigitReading, clf: Classifier) -> np.ndarray:
@@ -295,10 +298,10 @@ def train_page() -> None:
     train_size = size_column.number_input("Training images", 500, 54_000, 5_000, step=500, key="train_size")
     into_repo = st.checkbox(f"Save into {MODELS_DIR} (otherwise {TRAINED_MODELS_DIR})", key="into_repo")
     minutes = (RUN_OVERHEAD_SECONDS + RECIPES[recipe][1] * epochs * train_size) / 60
-    st.caption(f"Estimated time: about {minutes:.1f} min on a 2-core CPU like the one it was measured on.")
+    st.caption(f"Estimated time: about {minutes:.1f} min on a 2-core CPU. Stay on this tab while it trains.")
 
     if st.button("Start training", type="primary"):
-        from digitlib.train import from_preset, train  # imports TensorFlow: only now, when asked to train
+        from digitlib.train import from_preset, train  # TensorFlow is imported when the run starts, never before
 
         config = from_preset(recipe, epochs=int(epochs), batch_size=int(batch_size), train_size=int(train_size))
         out = (MODELS_DIR if into_repo else TRAINED_MODELS_DIR) / f"{recipe}-{datetime.now():%Y%m%d-%H%M%S}"
@@ -336,8 +339,10 @@ def show_new_model(directory: Path, card: dict) -> None:
 def model_page(clf: Classifier) -> None:
     card = clf.card
     st.subheader(model_label(clf.directory))
-    if not card:
-        st.warning(f"{clf.directory}: no model card (card.json), so there is nothing to show about its training.")
+    missing = [name for name in CARD_FIELDS if name not in card]
+    if missing:
+        st.warning(f"{clf.directory / 'card.json'}: the model card is missing or lacks {', '.join(missing)}, so "
+                   "its training can't be shown. `python -m digitlib train` writes a complete card.")
         return
     accuracy, parameters, epochs, seconds = st.columns(4)
     accuracy.metric("Test accuracy", f"{card['test_accuracy']:.2%}", help=f"on {card['test_images']:,} MNIST test images")
@@ -348,9 +353,10 @@ def model_page(clf: Classifier) -> None:
     st.caption(f"Inference here: {single_ms:.2f} ms for one image, {per_second:,.0f} images/s in batches. "
                f"Architecture {card['architecture']}, created {card['created']}.")
 
-    st.markdown("#### Accuracy per digit")
-    st.bar_chart({"digit": [str(d) for d in range(10)], "accuracy": card["per_class_accuracy"]},
-                 x="digit", y="accuracy", height=220, sort=False)
+    st.markdown("#### Test error per digit")
+    st.bar_chart({"digit": [str(d) for d in range(10)],
+                  "error (%)": [round(100 * (1 - accuracy), 2) for accuracy in card["per_class_accuracy"]]},
+                 x="digit", y="error (%)", height=220, sort=False)
     st.markdown("#### Training curves")
     show_curves(card["history"])
     for figure, title in (("confusion.png", "Confusion matrix"), ("misclassified.png", "Misclassified test digits")):
@@ -408,7 +414,7 @@ def finetune_section(store: CorrectionStore) -> None:
     epochs = st.number_input("Epochs", 1, 20, 3, key="finetune_epochs")
     st.caption("A quarter of the corrections is held out to measure the change; MNIST is mixed in so it isn't forgotten.")
     if st.button(f"Fine-tune {base.name}", type="primary"):
-        from digitlib.finetune import FinetuneConfig, finetune  # imports TensorFlow: only now
+        from digitlib.finetune import FinetuneConfig, finetune  # TensorFlow is imported when the run starts
 
         config = FinetuneConfig(store_path=str(store.path), base_model=str(base), epochs=int(epochs))
         out = TRAINED_MODELS_DIR / f"{base.name}-finetuned-{datetime.now():%Y%m%d-%H%M%S}"
@@ -473,5 +479,6 @@ def main() -> None:
                     st.info("Pick a model in the sidebar, or train one on the Train tab.")
                 else:
                     page(clf)
+
 
 main()

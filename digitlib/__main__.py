@@ -86,8 +86,9 @@ def cmd_predict(args) -> int:
             r = clf.predict(path)
             record = {"path": path, "prediction": r.text, "confidence": round(r.confidence, 6),
                       "probabilities": [round(float(p), 6) for p in r.probabilities],
-                      "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box}
-                                 for d in r.reading.digits]}
+                      "low_confidence": r.reading.low_confidence,
+                      "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
+                                  "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in r.reading.digits]}
         except (ImageError, OSError, ValueError) as exc:
             failures += 1
             record = {"path": path, "error": str(exc)}
@@ -96,7 +97,9 @@ def cmd_predict(args) -> int:
         elif "error" in record:
             print(f"{path}: error: {record['error']}", flush=True)
         else:
-            print(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%})",
+            unsure = ", low: top 3 " + " | ".join(" ".join(f"{d}:{p:.0%}" for d, p in digit["top3"])
+                                                   for digit in record["digits"]) if record["low_confidence"] else ""
+            print(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%}{unsure})",
                   flush=True)
     return 1 if failures == len(args.paths) else 0
 

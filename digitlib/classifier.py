@@ -15,9 +15,13 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+
+if TYPE_CHECKING:  # reader imports this module: a runtime import would be circular
+    from digitlib.reader import Reading
 
 MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
 DEFAULT_MODEL = "strong"
@@ -45,7 +49,7 @@ class Prediction:
     probabilities: np.ndarray  # (10,) float, sums to 1
     image: np.ndarray = field(repr=False)  # the (28, 28) float image the network saw
     text: str = ""  # every digit read, left to right
-    reading: object = field(default=None, repr=False)  # digitlib.reader.Reading
+    reading: Reading | None = field(default=None, repr=False)  # every digit, with boxes and the steps
 
     @property
     def top3(self) -> list[tuple[int, float]]:
@@ -119,7 +123,8 @@ class Classifier:
                 f"or pick one of: {', '.join(available_models()) or 'none shipped'}."
             ) from None
         except OSError as exc:
-            raise ModelError(f"{path}: model file cannot be read ({exc}).") from None
+            raise ModelError(f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
+                             f"`python -m digitlib train --out {directory}`.") from None
         self.card = read_card(directory)
         self.model_bytes = model_bytes
         self.single = LockedInterpreter(model_bytes, 1, 1, path)

@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from digitlib import plots
 from digitlib.classifier import Classifier
-from digitlib.preprocess import ImageError, load_pixels, to_grey, to_mnist
+from digitlib.preprocess import ImageError, disk, load_pixels, to_grey, to_mnist
 from digitlib.reader import Reading, read_number
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -152,8 +152,10 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
     "clean": lambda x, rng: x,
     "shifted to a corner of 84x84": corner_shift,
     "scaled up 10x": lambda x, rng: ndimage.zoom(x, 10, order=1),
-    "thick strokes (dilated)": lambda x, rng: ndimage.grey_dilation(x, size=(3, 3)),
-    "thin strokes (eroded, 4x)": lambda x, rng: ndimage.grey_erosion(ndimage.zoom(x, 4, order=1), size=(5, 5)),
+    "thick brush (10x, strokes ~2x MNIST's)": lambda x, rng: ndimage.grey_dilation(ndimage.zoom(x, 10, order=1),
+                                                                                   footprint=disk(11)),
+    "hairline pen (10x, strokes ~1/4 MNIST's)": lambda x, rng: ndimage.grey_erosion(ndimage.zoom(x, 10, order=1),
+                                                                                    footprint=disk(8)),
     "inverted (black on white)": lambda x, rng: 1.0 - x,
     "noisy (sigma 0.15)": lambda x, rng: np.clip(x + rng.normal(0, 0.15, x.shape), 0, 1).astype(np.float32),
     "blurred (sigma 1)": lambda x, rng: ndimage.gaussian_filter(x, 1.0),

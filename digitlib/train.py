@@ -31,6 +31,11 @@ from digitlib.evaluate import evaluate_probabilities
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
 
 
+# The builders live in architectures.py; their names are repeated here (a test keeps the two equal) so
+# that checking settings answers at once instead of after TensorFlow's multi-second import.
+ARCHITECTURE_NAMES = ("baseline", "strong", "fast", "resnet")
+
+
 @dataclass
 class TrainConfig:
     arch: str = "strong"
@@ -45,11 +50,9 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Reject nonsense settings before any work starts."""
-        from digitlib.architectures import ARCHITECTURES
-
         problems = []
-        if self.arch not in ARCHITECTURES:
-            problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, not {self.arch!r}")
+        if self.arch not in ARCHITECTURE_NAMES:
+            problems.append(f"architecture must be one of {', '.join(ARCHITECTURE_NAMES)}, not {self.arch!r}")
         if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 500:
             problems.append(f"epochs must be a whole number from 1 to 500, not {self.epochs!r}")
         if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 8192:
@@ -254,11 +257,18 @@ def atomic_replace_dir(staging: Path, out: Path) -> None:
 
 
 def remove_stale_staging(parent: Path) -> None:
-    """Delete staging directories left by runs that were killed (their process is gone)."""
+    """Clean up after runs that were killed: drop their staging directories (their process is gone) and
+    put back a previous model left in ``.NAME.old-*`` by a kill between the two renames of a swap."""
     for stale in parent.glob(".*.tmp-*"):
         pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(stale, ignore_errors=True)
+    for old in parent.glob(".*.old-*"):
+        name = old.name[1:].split(".old-")[0]
+        with output_lock(parent / name):
+            if (old / name).is_dir() and not (parent / name).exists():
+                os.rename(old / name, parent / name)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def save_model(model, out: Path, card: dict, history: dict, test: data.Split, hook: ProgressHook,

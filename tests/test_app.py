@@ -73,6 +73,30 @@ def test_app_starts_with_a_clear_message_when_no_model_exists(app, tmp_path, mon
     assert any("Pick a model" in message for message in texts(at.info))
 
 
+def pick_model(at: AppTest, name: str) -> AppTest:
+    picker = at.sidebar.selectbox[0]
+    return picker.select(next(option for option in picker.options if option.startswith(name))).run()
+
+
+def test_a_damaged_model_is_named_and_the_app_carries_on(app, shipped_model, tmp_path):
+    (tmp_path / "trained" / "broken").mkdir(parents=True)
+    (tmp_path / "trained" / "broken" / "model.tflite").write_bytes(b"not a model")
+    at = pick_model(open_tab(app.run(), "Draw"), "broken")
+    assert not at.exception, at.exception
+    assert any("broken/model.tflite" in message and "not a usable LiteRT model" in message
+               for message in texts(at.sidebar.error))
+    assert any("Pick a model" in message for message in texts(at.info))
+
+
+def test_a_model_without_a_complete_card_says_what_is_missing(app, shipped_model, repo, tmp_path):
+    (tmp_path / "trained" / "cardless").mkdir(parents=True)
+    (tmp_path / "trained" / "cardless" / "model.tflite").write_bytes(
+        (repo / "models" / shipped_model / "model.tflite").read_bytes())
+    at = pick_model(open_tab(app.run(), "Model"), "cardless")
+    assert not at.exception, at.exception
+    assert any("lacks test_accuracy" in message for message in texts(at.warning))
+
+
 def test_empty_canvas_shows_a_hint_not_a_prediction(app, shipped_model):
     at = open_tab(app.run(), "Draw")
     assert any("Draw a digit" in message for message in texts(at.info))
@@ -128,11 +152,30 @@ def test_switching_models_changes_the_model_shown(app):
         pytest.skip("needs two shipped models")
     at = open_tab(app.run(), "Model")
     for name in models[:2]:
-        picker = at.sidebar.selectbox[0]
-        picker.select(next(option for option in picker.options if option.startswith(name))).run()
+        pick_model(at, name)
         assert not at.exception
         assert at.subheader[0].value.startswith(name)
         assert at.session_state["active_model"].endswith(name)
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_stored_corrections_reports_before_and_after(app, shipped_model, mnist, tmp_path):
+    from digitlib.store import CorrectionStore
+
+    (x_train, y_train), _ = mnist
+    CorrectionStore(tmp_path / "corrections.sqlite3").add(list(x_train[:12]), "".join(map(str, y_train[:12])))
+    at = open_tab(app.run(), "Corrections")
+    at.number_input(key="finetune_epochs").set_value(1)
+    next(button for button in at.button if button.label.startswith("Fine-tune")).click()
+    at.run(timeout=600)
+    assert not at.exception, at.exception
+    assert not at.error, texts(at.error)
+    assert [metric.label for metric in at.metric] == ["MNIST test accuracy", "held-out corrections"]
+    directory, card = at.session_state["finetuned"]
+    assert card["finetune"]["after"]["mnist_test_accuracy"] > 0.9
+    next(button for button in at.button if button.label.startswith("Make")).click()
+    at.run()
+    assert at.session_state["active_model"] == str(directory)
 
 
 @pytest.mark.slow

@@ -57,3 +57,9 @@ def test_default_model_is_regularised():
 def test_unknown_architecture_lists_the_choices():
     with pytest.raises(ValueError, match="baseline.*strong"):
         build("transformer")
+
+
+def test_training_settings_know_every_architecture():
+    from digitlib.train import ARCHITECTURE_NAMES
+
+    assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)

@@ -8,6 +8,7 @@ to docs/.  The time from starting the server to the first prediction on screen i
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import available_models
+from digitlib import DEFAULT_MODEL, available_models
 
 CHROMIUM = Path("/usr/bin/chromium")
 REALWORLD = Path(os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev"))
@@ -63,8 +64,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(repo, tmp_path_factory):
-    """`streamlit run` on loopback; yields (url, time it was started)."""
+def server(repo, tmp_path_factory, browser):
+    """`streamlit run` on loopback; yields (url, time it was started).  The browser is up first, so the
+    time measured from here is the app's own."""
     if not available_models():
         pytest.skip("no shipped model in models/ yet")
     tmp = tmp_path_factory.mktemp("app")
@@ -138,9 +140,15 @@ def number_shown(page) -> str:
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def canvas_version(page) -> int:
+    """The number in the canvas component's key (canvas-N): Clear counts it up to mount a fresh canvas."""
+    return page.evaluate("""() => Math.max(...[...document.querySelectorAll('[class*="st-key-canvas-"]')]
+        .map(e => +e.className.match(/st-key-canvas-(\\d+)/)[1]))""")
+
+
 def drawing_canvas(page):
-    """The canvas that takes the strokes: fabric.js's upper canvas inside the keyed canvas component."""
-    return page.locator('[class*="st-key-canvas-"] canvas.upper-canvas')
+    """The canvas that takes the strokes: fabric.js's upper canvas inside the newest canvas component."""
+    return page.locator(f".st-key-canvas-{canvas_version(page)} canvas.upper-canvas")
 
 
 def draw(page, strokes: list[Stroke], left: float, top: float, size: float) -> None:
@@ -156,10 +164,11 @@ def draw(page, strokes: list[Stroke], left: float, top: float, size: float) -> N
 
 
 def clear_canvas(page) -> None:
-    """Press Clear and wait until the fresh canvas (its key counts up) is there to draw on."""
-    key = re.search(r"st-key-canvas-(\d+)", page.locator('[class*="st-key-canvas-"]').first.get_attribute("class"))
+    """Press Clear and wait until the fresh canvas has taken the old one's place (the layout is settled)."""
+    old = canvas_version(page)
     page.get_by_role("button", name="Clear").click()
-    page.locator(f'.st-key-canvas-{int(key.group(1)) + 1} canvas.upper-canvas').wait_for()
+    page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas").wait_for()
+    page.locator(f".st-key-canvas-{old}").wait_for(state="detached")
     page.get_by_text("Draw a digit, or a whole number").wait_for()
 
 
@@ -173,14 +182,21 @@ def wait_for_number(page, expected: str, timeout: float = 15) -> str:
     return shown
 
 
+def screenshot(page, path: Path) -> None:
+    """What a person sees once the app has finished running and its charts are drawn."""
+    page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
+    page.wait_for_timeout(1000)  # charts render just after the script run ends
+    path.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(path))
+
+
 def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server, page, repo):
     _, started = server
     draw(page, DIGIT_STROKES["1"], left=260, top=30, size=180)
     assert wait_for_number(page, "1") == "1"
     print(f"streamlit run -> first prediction shown in the browser: {time.perf_counter() - started:.2f} s "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    (repo / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(repo / "docs" / "draw.png"))
+    screenshot(page, repo / "docs" / "draw.png")
 
 
 @pytest.mark.parametrize("digit", list(DIGIT_STROKES))
@@ -195,7 +211,7 @@ def test_a_number_drawn_in_a_row_is_read_with_a_box_per_digit(page, repo):
     for position, digit in enumerate("407"):
         draw(page, DIGIT_STROKES[digit], left=70 + 170 * position, top=40, size=160)
     assert wait_for_number(page, "407") == "407"
-    page.screenshot(path=str(repo / "docs" / "draw-number.png"))
+    screenshot(page, repo / "docs" / "draw-number.png")
 
 
 def number_picture(mnist, number: str) -> bytes:
@@ -221,7 +237,18 @@ def test_an_uploaded_image_is_read_as_a_number(page, mnist, repo):
     result.locator('[data-testid="stMetricValue"]').first.wait_for()
     assert result.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "2026"
     page.get_by_text("broken.png: not a readable image").wait_for()
-    page.screenshot(path=str(repo / "docs" / "upload.png"))
+    screenshot(page, repo / "docs" / "upload.png")
+
+
+def test_the_model_tab_shows_the_active_model_card(page, repo):
+    name = DEFAULT_MODEL if DEFAULT_MODEL in available_models() else available_models()[0]
+    card = json.loads((repo / "models" / name / "card.json").read_text())
+    page.get_by_role("tab", name="Model").click()
+    accuracy = page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy")
+    accuracy.wait_for()
+    assert accuracy.locator('[data-testid="stMetricValue"]').inner_text() == f"{card['test_accuracy']:.2%}"
+    page.get_by_text("Misclassified test digits").wait_for()
+    screenshot(page, repo / "docs" / "model.png")
 
 
 @pytest.mark.skipif(not (REALWORLD / "multi").is_dir(), reason=f"{REALWORLD}/multi not present")

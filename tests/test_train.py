@@ -209,6 +209,16 @@ def test_stale_staging_of_dead_runs_is_removed(tmp_path):
     assert not dead.exists() and alive.exists()
 
 
+def test_model_left_aside_by_a_killed_swap_is_put_back(tmp_path):
+    """A kill between the swap's two renames leaves models/NAME empty and the old model in .NAME.old-*."""
+    old = tmp_path / ".strong.old-abc"
+    (old / "strong").mkdir(parents=True)
+    (old / "strong" / "card.json").write_text("{}")
+    train_module.remove_stale_staging(tmp_path)
+    assert (tmp_path / "strong" / "card.json").read_text() == "{}"
+    assert not old.exists()
+
+
 def test_augmentation_keeps_shape_and_range_but_changes_digits(mnist):
     import tensorflow as tf
 

@@ -1,0 +1,67 @@
+"""Several visitors at once in a real browser: each session sees its own drawing's or upload's reading.
+
+Three pages in one Chromium, each its own browser context (its own Streamlit session), all acting
+before any result is looked at, so their reruns overlap on the server.  The server, browser and
+drawing helpers are those of test_browser.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_browser import (  # noqa: F401 - server and browser are fixtures used by name
+    CHROMIUM,
+    DIGIT_STROKES,
+    browser,
+    clear_canvas,
+    draw,
+    number_picture,
+    open_upload_tab,
+    server,
+    wait_for_number,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
+]
+DRAWN = ["1", "7"]  # one drawer page per digit; a third page uploads a number
+UPLOADED = "2026"
+
+
+@pytest.fixture
+def visitors(server, browser):
+    """One page per drawing plus one for uploading, each in its own browser context, the canvas ready."""
+    url, _ = server
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 1400}) for _ in range(len(DRAWN) + 1)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.set_default_timeout(60_000)
+        page.goto(url)
+    for page in pages:
+        page.get_by_text("Draw a digit, or a whole number").wait_for()
+    yield pages
+    for context in contexts:
+        context.close()
+
+
+def test_three_visitors_at_once_each_see_their_own_reading(visitors, mnist):
+    *drawers, uploader = visitors
+    open_upload_tab(uploader)
+    uploader.locator('input[type="file"]').set_input_files(
+        [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, UPLOADED)}])
+    for page, digit in zip(drawers, DRAWN):
+        draw(page, DIGIT_STROKES[digit], left=260, top=30, size=180)
+
+    assert [wait_for_number(page, digit) for page, digit in zip(drawers, DRAWN)] == DRAWN
+    result = uploader.locator('[class*="st-key-upload-"]').filter(has_text="year.png").first
+    value = result.locator('[data-testid="stMetricValue"]').first
+    value.wait_for()
+    assert value.inner_text().strip() == UPLOADED
+
+    # A second round, the other way round: each drawer draws the other's digit on a cleared canvas.
+    for page in drawers:
+        clear_canvas(page)
+    for page, digit in zip(drawers, reversed(DRAWN)):
+        draw(page, DIGIT_STROKES[digit], left=260, top=30, size=180)
+    assert [wait_for_number(page, digit) for page, digit in zip(drawers, reversed(DRAWN))] == DRAWN[::-1]
