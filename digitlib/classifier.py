@@ -125,6 +125,8 @@ class Classifier:
         except OSError as exc:
             raise ModelError(f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
                              f"`python -m digitlib train --out {directory}`.") from None
+        if not model_bytes:
+            raise ModelError(f"{path}: model file is empty. Retrain it with `python -m digitlib train --out {directory}`.")
         self.card = read_card(directory)
         self.model_bytes = model_bytes
         self.single = LockedInterpreter(model_bytes, 1, 1, path)

@@ -318,8 +318,8 @@ def ink_mask(flat: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
 
     Hysteresis threshold: pixels at half the ink's strength start strokes, connected pixels down
     to a quarter of it complete them (faint ends of pen strokes), while paper noise below that never
-    counts.  Lone noisy pixels cannot set the ink's strength (`robust_max`); ink that does not stand well clear of the background noise is no ink (a photo of
-    a blank page, pure noise).
+    counts.  Lone noisy pixels cannot set the ink's strength (`robust_max`); ink that does not
+    stand well clear of the pixel noise is no ink (a photo of a blank page, pure noise).
     """
     strength = robust_max(flat)
     if strength < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
@@ -472,7 +472,7 @@ def disk(radius: int) -> np.ndarray:
 
 
 def to_detail(crop: np.ndarray) -> np.ndarray:
-    """The digit scaled (aspect kept) so its longer side is DETAIL x 20 px: fine enough to measure and change strokes."""
+    """The digit scaled (aspect kept) so its longer side is DETAIL x 20 px: fine enough to reshape strokes."""
     height, width = crop.shape
     scale = BOX * DETAIL / max(height, width)
     return resize(crop, (max(1, round(width * scale)), max(1, round(height * scale))))
@@ -651,7 +651,8 @@ def segment(source) -> Segmentation:
         image = to_mnist_digit(crop)
         if image is not None:
             digits.append(mark)
-            box = (round(mark.x0 * scale_x), round(mark.y0 * scale_y), round(mark.x1 * scale_x), round(mark.y1 * scale_y))
+            box = (round(mark.x0 * scale_x), round(mark.y0 * scale_y),
+                   round(mark.x1 * scale_x), round(mark.y1 * scale_y))
             segments.append(Segment(image, box, crop))
     kept = member_mask(labels, [label for d in digits for label in d.labels])
     steps = {"upright": ink.pixels, "grey": ink.grey, "ink": ink.ink, "flattened": ink.flat, "mask": ink.mask,

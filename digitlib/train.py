@@ -215,10 +215,10 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
     return model, history, seconds, {"train": len(x_fit), "validation": len(x_val)}
 
 
-def write_figures(directory: Path, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
+def write_figures(directory: Path, name: str, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
                   probabilities: np.ndarray) -> None:
     plots.save(plots.training_curves(history), directory / "curves.png")
-    plots.save(plots.confusion_matrix(evaluation.confusion_matrix, f"{directory.name}: test-set confusion"),
+    plots.save(plots.confusion_matrix(evaluation.confusion_matrix, f"{name}: test-set confusion"),
                directory / "confusion.png")
     worst = evaluation.misclassified[:40]
     captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
@@ -305,7 +305,7 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
             "history": {k: [round(v, 6) for v in values] for k, values in history.items()},
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
-        write_figures(staging, history, evaluation, x_test, y_test, probabilities)
+        write_figures(staging, out.name, history, evaluation, x_test, y_test, probabilities)
         atomic_replace_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import pytest
-from digit_pictures import brush_drawing, enlarge, in_a_row, one_per_class, photographed
+from digit_pictures import brush_drawing, enlarge, in_a_row, one_per_class, photographed, touching
 from PIL import Image
+from scipy import ndimage
 
 from digitlib import load_classifier, read_number
 from digitlib.__main__ import main
@@ -47,6 +48,15 @@ def test_digits_of_varying_sizes_on_a_photo(classifier, digits):
     strip = in_a_row([enlarge(digits[4], 5), enlarge(digits[7], 3), enlarge(digits[3], 4)], gap=20)
     photo = photographed(strip[::6, ::6])  # photographed() enlarges 6x again
     assert read_number(photo, classifier).text == "473"
+
+
+@pytest.mark.parametrize("left, right, overlap", [(4, 7, 3), (3, 8, 4)])
+def test_touching_digits_are_cut_apart(classifier, digits, left, right, overlap):
+    pair = touching(enlarge(digits[left], 3), enlarge(digits[right], 3), overlap)
+    assert ndimage.label(pair > 0.3, structure=np.ones((3, 3)))[1] == 1  # one blob of ink
+    reading = read_number(pair, classifier)
+    assert reading.text == f"{left}{right}"
+    assert reading.digits[0].box[2] <= reading.digits[1].box[2]
 
 
 def test_number_drawn_in_separate_strokes(classifier):
