@@ -27,6 +27,7 @@ MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve()
 DEFAULT_MODEL = "strong"
 MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
 BATCH_CHUNK = 256
+FEW_IMAGES = 16  # up to this many images run one by one on the batch-1 interpreter
 
 
 class ModelError(Exception):
@@ -139,12 +140,13 @@ class Classifier:
     def predict_prepared(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) probabilities."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
-        if len(x) == 1:
-            return self.single.run(x)
         out = np.empty((len(x), 10), dtype=np.float32)
-        chunk = self.batched.batch
+        chunk = BATCH_CHUNK
         for start in range(0, len(x), chunk):
             part = x[start : start + chunk]
+            if len(part) <= FEW_IMAGES:  # a handful (a number's digits): padding a whole chunk would cost more
+                out[start : start + len(part)] = [self.single.run(image[None])[0] for image in part]
+                continue
             if len(part) < chunk:
                 part = np.concatenate([part, np.zeros((chunk - len(part), 28, 28, 1), np.float32)])
             out[start : start + chunk] = self.batched.run(part)[: len(x) - start]

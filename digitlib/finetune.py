@@ -19,7 +19,7 @@ from digitlib import data
 from digitlib.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir
 from digitlib.evaluate import evaluate_probabilities
 from digitlib.store import CorrectionStore
-from digitlib.train import Progress, ProgressHook, TrainConfig, compile_and_fit, save_model
+from digitlib.train import Progress, ProgressHook, TrainConfig, compile_and_fit, load_keras_model, save_model
 
 
 @dataclass
@@ -86,19 +86,6 @@ def mix(mnist: data.Split, corrections: data.Split, cfg: FinetuneConfig) -> tupl
 def accuracy(classifier: Classifier, split: data.Split) -> float | None:
     x, y = split
     return round(evaluate_probabilities(classifier.predict_batch(x), y).accuracy, 6) if len(x) else None
-
-
-def load_keras_model(directory: Path):
-    """The base model's trainable Keras file (the LiteRT export cannot be trained)."""
-    import keras
-
-    path = directory / "model.keras"
-    if not path.is_file():
-        raise ModelError(f"{path}: not found; fine-tuning needs the Keras model that `python -m digitlib train` saves.")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a damaged file
-        raise ModelError(f"{path}: not a loadable Keras model ({exc}). Retrain it with `python -m digitlib train`.") from None
 
 
 def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = lambda p: None,

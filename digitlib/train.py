@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlib import data, plots
-from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, Classifier, load_classifier
+from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir, read_card
 from digitlib.evaluate import evaluate_probabilities
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
@@ -47,6 +47,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     data_dir: str | None = None
+    init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
 
     def validate(self) -> None:
         """Reject nonsense settings before any work starts."""
@@ -199,6 +200,19 @@ def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: dat
     return callback.history, time.perf_counter() - started
 
 
+def load_keras_model(directory: Path):
+    """A model's trainable Keras file (the LiteRT export cannot be trained)."""
+    import keras
+
+    path = directory / "model.keras"
+    if not path.is_file():
+        raise ModelError(f"{path}: not found; further training needs the Keras model that `python -m digitlib train` saves.")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a damaged file
+        raise ModelError(f"{path}: not a loadable Keras model ({exc}). Retrain it with `python -m digitlib train`.") from None
+
+
 def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = ()):
     """Build and train the model; returns (keras model, history dict, seconds, split sizes).
 
@@ -210,7 +224,7 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
     keras.utils.set_random_seed(cfg.seed)
     (x_train, y_train), _ = mnist or data.load_mnist(cfg.data_dir)
     (x_fit, y_fit), (x_val, y_val) = split_train_val(x_train, y_train, cfg)
-    model = build(cfg.arch)
+    model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
     history, seconds = compile_and_fit(model, cfg, (x_fit, y_fit), (x_val, y_val), hook, callbacks)
     return model, history, seconds, {"train": len(x_fit), "validation": len(x_val)}
 
@@ -320,9 +334,13 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
     cfg.validate()
     out = Path(out) if out else MODELS_DIR / cfg.arch
     mnist = mnist or data.load_mnist(cfg.data_dir)
+    base = read_card(model_dir(cfg.init_from)) if cfg.init_from else None
     model, history, seconds, sizes = fit(cfg, hook, mnist)
     card = {
-        "architecture": cfg.arch,
+        "architecture": base["architecture"] if base else cfg.arch,
+        "initialised_from": base and {key: base.get(key) for key in
+                                      ("name", "epochs", "training_seconds", "augmentation", "test_accuracy", "config",
+                                       "initialised_from")},
         "config": asdict(cfg) | {"data_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
         "training_images": sizes["train"],
