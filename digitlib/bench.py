@@ -29,7 +29,6 @@ from PIL import Image, ImageDraw, ImageFilter
 from digitlib import data, preprocess
 from digitlib.classifier import (BATCH_CHUNK, MODEL_FILE, MODELS_DIR, Classifier, ModelError, available_models,
                                  load_classifier)
-from digitlib.reader import classify
 
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 TARGET_ACCURACY = 0.995
@@ -138,7 +137,7 @@ def single_image(clf: Classifier, source: bytes | np.ndarray, repeats: int) -> d
     return {
         "decode": latency(lambda: preprocess.open_image(source), repeats) if isinstance(source, bytes) else None,
         "preprocess": latency(lambda: preprocess.segment(decoded), repeats),
-        "inference": latency(lambda: classify(clf, digits), repeats),
+        "inference": latency(lambda: clf.predict_prepared(digits), repeats),
         "end_to_end": latency(lambda: clf.predict(source), repeats),
     }
 

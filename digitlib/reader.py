@@ -68,20 +68,15 @@ def default_classifier() -> Classifier:
     return load_classifier()
 
 
-def classify(classifier: Classifier, images: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) MNIST-format digits -> (N, 10): read_number's inference step (the benchmark times it alone)."""
-    return classifier.predict_prepared(images)
-
-
 def read_segment(piece: Segment, classifier: Classifier) -> list[tuple[Segment, np.ndarray]]:
     """Classify one mark; a too-wide one is cut at the neck where both halves read best (touching digits)."""
-    probabilities = classify(classifier, piece.image[None])[0]
+    probabilities = classifier.predict_prepared(piece.image[None])[0]
     best, best_score = None, min(float(probabilities.max()), SPLIT_CONFIDENCE)
     for column in split_candidates(piece.crop):
         halves = split_segment(piece, column)
         if halves is None:
             continue
-        score = float(classify(classifier, np.array([h.image for h in halves])).max(axis=1).min())
+        score = float(classifier.predict_prepared(np.array([h.image for h in halves])).max(axis=1).min())
         if score > best_score:
             best, best_score = halves, score
     if best is None:
