@@ -187,13 +187,15 @@ def batch(clf: Classifier, images: np.ndarray, repeats: int) -> dict[str, float]
 # ---------------------------------------------------------------------------------------------
 # Child processes: a fresh interpreter for start-up, TensorFlow for Keras and training.
 
+# Peak RSS is read from VmHWM: ru_maxrss of a forked child counts the parent's pages too.
 FIRST_PREDICTION = """
-import json, resource, sys
+import json, sys
 from digitlib import load_classifier
 result = load_classifier(sys.argv[1]).predict(sys.argv[2])
-print(json.dumps({"digit": result.digit, "tensorflow_imported": "tensorflow" in sys.modules,
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({"text": result.text, "tensorflow_imported": "tensorflow" in sys.modules,
                   "keras_imported": "keras" in sys.modules,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+                  "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024}), flush=True)
 """
 
 

@@ -186,6 +186,7 @@ def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: dat
         optimizer=keras.optimizers.Adam(one_cycle(cfg, steps * cfg.epochs)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=False,  # Keras' "auto" picks XLA, which trains these CNNs 2-4x slower on CPU (`bench`)
     )
     started = time.perf_counter()
     callback = make_callback(hook, cfg.epochs, steps)
