@@ -90,9 +90,10 @@ def model_picker() -> Classifier | None:
         if default not in directories:
             st.sidebar.warning(f"The default model '{DEFAULT_MODEL}' is not in {MODELS_DIR.name}/ yet; "
                                f"using '{directories[0].name}'.")
-    choice = st.sidebar.selectbox("Active model", directories, format_func=model_label,
-                                  index=directories.index(Path(st.session_state.active_model)))
-    st.session_state.active_model = str(choice)
+    if st.session_state.get("model_choice") != Path(st.session_state.active_model):
+        st.session_state.model_choice = Path(st.session_state.active_model)  # e.g. "make active" on the Train tab
+    choice = st.sidebar.selectbox("Active model", directories, format_func=model_label, key="model_choice",
+                                  on_change=lambda: st.session_state.update(active_model=str(st.session_state.model_choice)))
     try:
         clf = classifier_for(choice)
     except ModelError as exc:
