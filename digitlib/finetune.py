@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlib import data
-from digitlib.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir
+from digitlib.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, load_classifier, model_dir
 from digitlib.evaluate import evaluate_probabilities
 from digitlib.store import CorrectionStore
 from digitlib.train import Progress, ProgressHook, TrainConfig, compile_and_fit, load_keras_model, save_model
