@@ -263,23 +263,32 @@ class CliRun:
     stderr: str
 
 
-def run_measured(args: list, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
-    """Run a command to completion; also its own peak resident memory in MB (from wait4's rusage)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([str(a) for a in args], cwd=REPO, env={**os.environ, **(env or {})},
-                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        return subprocess.CompletedProcess(args, process.returncode, out.read(), err.read()), usage.ru_maxrss / 1024
+# The child writes its own high-water mark (VmHWM) to the file named first: wait4's ru_maxrss would
+# also count the pages of this TensorFlow-laden pytest process that the child had before its exec.
+PEAK_REPORTING_CLI = """import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+atexit.register(lambda: open(peak_file, "w").write(
+    dict(line.split(":", 1) for line in open("/proc/self/status"))["VmHWM"].split()[0]))
+sys.argv = ["digitlib", *sys.argv[1:]]
+runpy.run_module("digitlib", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_measured(cli_args: list, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `python -m digitlib CLI_ARGS` to completion; also its peak resident memory in MB."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        done = subprocess.run([sys.executable, "-c", PEAK_REPORTING_CLI, peak.name, *map(str, cli_args)], cwd=REPO,
+                              env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        kilobytes = peak.read().strip()
+    return done, int(kilobytes) / 1024 if kilobytes else float("inf")
 
 
 @pytest.fixture(scope="module")
 def cli_run(classifier, corpus_dir) -> CliRun:
     """`python -m digitlib predict --json` over the whole corpus in one process, as a user would run it."""
     paths = [corpus_dir / kind.filename for kind in KINDS.values()]
-    done, peak = run_measured([sys.executable, "-m", "digitlib", "predict", "--json", "--model", classifier.directory,
-                               *paths])
+    done, peak = run_measured(["predict", "--json", "--model", classifier.directory, *paths])
     assert done.returncode == 0, done.stderr
     records = {Path(record["path"]).name: record for record in map(json.loads, done.stdout.splitlines())}
     return CliRun(records, peak, done.stderr)
@@ -387,7 +396,7 @@ def test_cli_names_the_damaged_model_file_and_what_to_do(damaged_models, tmp_pat
     models, damaged = damaged_models
     picture = tmp_path / "seven.png"
     picture.write_bytes(encoded(drawn(), "PNG"))
-    done, _ = run_measured([sys.executable, "-m", "digitlib", "predict", picture],
+    done, _ = run_measured(["predict", picture],
                            env={"DIGITLIB_MODELS_DIR": str(models)})
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -430,7 +439,7 @@ NONSENSE_SETTINGS = {
 @pytest.mark.parametrize("settings, named", NONSENSE_SETTINGS.values(), ids=NONSENSE_SETTINGS.keys())
 def test_nonsense_training_settings_are_refused_before_anything_is_written(settings, named, tmp_path):
     out = tmp_path / "never-written"
-    done, _ = run_measured([sys.executable, "-m", "digitlib", "train", *settings, "--out", out])
+    done, _ = run_measured(["train", *settings, "--out", out])
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert named in done.stderr.strip().splitlines()[-1]
     assert not out.exists()
