@@ -154,10 +154,16 @@ def probability_chart(probabilities: np.ndarray) -> None:
                  x="digit", y="probability", horizontal=True, height=280, sort=False)
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
+def cached_saliency(_clf: Classifier, model_id: int, image: np.ndarray) -> np.ndarray:
+    """Occlusion saliency costs ~0.1 s a digit: once per loaded model (``id``) and image, not on every rerun."""
+    return saliency(_clf, image)
+
+
 def seen_and_saliency(digit: DigitReading, clf: Classifier) -> np.ndarray:
     """The 28x28 the model saw beside the same image with the pixels that drove the reading lit up."""
     seen = np.repeat(np.asarray(enlarged(digit.image))[..., None], 3, axis=2)
-    lit = overlay(digit.image, saliency(clf, digit.image), scale=ENLARGE)
+    lit = overlay(digit.image, cached_saliency(clf, id(clf), digit.image), scale=ENLARGE)
     return np.hstack([seen, np.full((seen.shape[0], ENLARGE, 3), 255, np.uint8), lit])
 
 

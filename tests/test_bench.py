@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 
@@ -20,19 +18,14 @@ from digitlib.train import PRESETS, TrainConfig, from_preset
 LATENCY = {"p50_ms", "p99_ms"}
 
 
-def run_cli(repo, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digitlib", *args], cwd=repo, capture_output=True, text=True,
-                          timeout=1200)
-
-
 @pytest.fixture(scope="module")
-def quick(repo, mnist) -> dict:
+def quick(cli, mnist) -> dict:
     """One ``bench --quick --json`` run on one shipped model (the structure is the same for every model)."""
     models = available_models()
     if not models:
         pytest.skip("no shipped model in models/ to benchmark")
     model = DEFAULT_MODEL if DEFAULT_MODEL in models else models[0]
-    proc = run_cli(repo, "bench", "--quick", "--json", "--models", model)
+    proc = cli("bench", "--quick", "--json", "--models", model)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
@@ -102,8 +95,8 @@ class TestQuickRun:
         assert all(label in text for label in bench.INPUTS)
 
 
-def test_bench_names_a_missing_model_without_a_traceback(repo, tmp_path):
-    proc = run_cli(repo, "bench", "--quick", "--skip-training", "--models", str(tmp_path / "nothing-here"))
+def test_bench_names_a_missing_model_without_a_traceback(cli, tmp_path):
+    proc = cli("bench", "--quick", "--skip-training", "--models", str(tmp_path / "nothing-here"))
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -118,6 +111,6 @@ def test_presets_are_overridden_only_by_given_settings():
         from_preset("turbo")
 
 
-def test_train_cli_rejects_an_unknown_preset(repo):
-    proc = run_cli(repo, "train", "--preset", "turbo")
+def test_train_cli_rejects_an_unknown_preset(cli):
+    proc = cli("train", "--preset", "turbo")
     assert proc.returncode == 2 and "preset must be one of" in proc.stderr and "Traceback" not in proc.stderr
