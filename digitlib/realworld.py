@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from digitlib import plots
 from digitlib.classifier import Classifier
-from digitlib.preprocess import ImageError, disk, load_pixels, to_grey, to_mnist
+from digitlib.preprocess import ImageError, disk, load_grey, to_mnist
 from digitlib.reader import Reading, read_number
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -165,7 +165,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
 
 def naive_preprocess(image: np.ndarray) -> np.ndarray:
     """What most demos do: grey, resize to 28x28, invert when the picture is mostly light."""
-    grey = to_grey(load_pixels(image)[0])
+    grey = load_grey(image)
     small = np.asarray(Image.fromarray(grey, "F").resize((28, 28), Image.Resampling.BILINEAR))
     return 1.0 - small if small.mean() > 0.5 else small
 
