@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class TrainedRun:
     config: object  # the digitlib.train.TrainConfig it was trained with
     card: dict
     progress: list  # every digitlib.train.Progress the hook received, in order
+    hook_threads: set[str]  # names of the threads the hook was called on
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +64,15 @@ def tiny_run(mnist, tmp_path_factory) -> TrainedRun:
     out = tmp_path_factory.mktemp("models") / "tiny"
     out.mkdir()
     (out / "left-by-an-older-run.txt").write_text("the new model must replace the whole directory")
-    progress = []
+    progress, threads = [], set()
+
+    def hook(p) -> None:
+        progress.append(p)
+        threads.add(threading.current_thread().name)
+
     cfg = TrainConfig(arch="baseline", epochs=2, batch_size=32, train_size=2000, augment=False)
-    card = train(cfg, out, progress.append, mnist=mnist)
-    return TrainedRun(out, cfg, card, progress)
+    card = train(cfg, out, hook, mnist=mnist)
+    return TrainedRun(out, cfg, card, progress, threads)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,15 @@ def test_progress_hook_reports_every_phase_in_order(tiny_run):
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epoch_ends[-1].logs)
     last_batch = [p for p in tiny_run.progress if p.phase == "batch"][-1]
     assert last_batch.batch == last_batch.batches == -(-2000 // tiny_run.config.batch_size)
+
+
+def test_progress_hook_runs_on_the_calling_thread_with_batches_in_order(tiny_run):
+    # Keras runs batch-end callbacks on a worker thread when they are async-safe; Streamlit can only
+    # update its elements from the script's thread, so the hook must be called on the training thread.
+    assert tiny_run.hook_threads == {threading.current_thread().name}
+    batches = [(p.epoch, p.batch) for p in tiny_run.progress if p.phase == "batch"]
+    assert batches == sorted(set(batches))
+    assert len(batches) > tiny_run.config.epochs  # progress within epochs, not only at their ends
 
 
 # --- atomic save: a failure at any step leaves the previous model untouched and no staging directory behind.
