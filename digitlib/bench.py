@@ -98,9 +98,10 @@ def canvas_array() -> np.ndarray:
 
 
 CANVAS_PNG = "canvas 280x280 RGBA PNG"
+CANVAS_ARRAY = "canvas 280x280 RGBA array (as st_canvas gives it)"
 INPUTS: dict[str, Callable[[], bytes | np.ndarray]] = {
     CANVAS_PNG: canvas_png,
-    "canvas 280x280 RGBA array (as st_canvas gives it)": canvas_array,
+    CANVAS_ARRAY: canvas_array,
     "photo 1000x1000 JPEG": photo_jpeg,
 }
 
@@ -457,8 +458,8 @@ def training_section(training: dict, tta: dict) -> list[str]:
     if "error" in tta:
         return [*lines, "", f"Time to accuracy: {tta['error']}"]
     cfg = tta["config"]
-    recipe = ", ".join(f"{k}={cfg[k]}" for k in ("arch", "epochs", "batch_size", "learning_rate", "augment",
-                                                 "train_size", "val_fraction"))
+    recipe = ", ".join(f"{k}={cfg.get(k)}" for k in ("arch", "epochs", "batch_size", "learning_rate", "augment",
+                                                     "label_smoothing", "ema", "train_size", "val_fraction"))
     lines += ["", f"Time to {tta['target']:.1%} MNIST test accuracy, preset `{tta['preset']}` ({recipe}):", ""]
     lines += table(["epoch", "test accuracy", "training wall s", "since process start s"],
                    [[str(e["epoch"]), f"{e['test_accuracy']:.4f}", f"{e['training_seconds']:.1f}",
@@ -469,11 +470,12 @@ def training_section(training: dict, tta: dict) -> list[str]:
 def goals_section(result: dict) -> list[str]:
     rows = []
     for model in result["models"]:
-        canvas = model["single_image"][CANVAS_PNG]["end_to_end"]["p50_ms"]
         first = model["first_prediction"]
+        for kind, source in (("array (the app's Draw tab)", CANVAS_ARRAY), ("PNG file", CANVAS_PNG)):
+            canvas = model["single_image"][source]["end_to_end"]["p50_ms"]
+            rows.append([f"{model['name']}: canvas {kind} end to end p50", f"{canvas:.3f} ms", "≤ 1 ms",
+                         verdict(canvas, GOALS["canvas_end_to_end_p50_ms"])])
         rows += [
-            [f"{model['name']}: canvas image end to end p50", f"{canvas:.3f} ms", "≤ 1 ms",
-             verdict(canvas, GOALS["canvas_end_to_end_p50_ms"])],
             [f"{model['name']}: batch throughput vs bare LiteRT", f"{model['batch']['ratio']:.2f}", "≥ 0.8",
              verdict(model["batch"]["ratio"], GOALS["batch_ratio_vs_bare_litert"], at_most=False)],
             [f"{model['name']}: fresh process -> first prediction", f"{first.get('median_seconds', 0):.2f} s",

@@ -35,6 +35,8 @@ from digitlib.train import TrainConfig, split_train_val
         ("val_fraction", -0.1, "validation fraction"),
         ("val_fraction", 0.5, "validation fraction"),
         ("arch", "transformer", "architecture"),
+        ("label_smoothing", -0.1, "label smoothing"),
+        ("label_smoothing", 0.5, "label smoothing"),
     ],
 )
 def test_nonsense_settings_are_rejected(setting, value, named):
@@ -141,6 +143,22 @@ def test_progress_hook_runs_on_the_calling_thread_with_batches_in_order(tiny_run
     batches = [(p.epoch, p.batch) for p in tiny_run.progress if p.phase == "batch"]
     assert batches == sorted(set(batches))
     assert len(batches) > tiny_run.config.epochs  # progress within epochs, not only at their ends
+
+
+@pytest.mark.slow
+def test_fast_preset_saves_the_averaged_weights_it_validated(mnist, tmp_path):
+    """The fast recipe's label smoothing and weight averaging (EMA) train, export, and what is saved is
+    the averaged model that the last validation scored, not the last step's weights."""
+    from digitlib import load_classifier
+    from digitlib.train import from_preset, train
+
+    cfg = from_preset("fast", epochs=2, train_size=5000, val_fraction=0.1)
+    assert cfg.label_smoothing > 0 and cfg.ema
+    card = train(cfg, tmp_path / "fast", mnist=mnist)
+    assert card["test_accuracy"] > 0.9
+    _, (x_val, y_val) = split_train_val(*mnist[0], cfg)
+    saved = (load_classifier(tmp_path / "fast").predict_batch(x_val).argmax(axis=1) == y_val).mean()
+    assert saved == pytest.approx(card["history"]["val_accuracy"][-1], abs=1.5 / len(y_val))
 
 
 # --- atomic save: a failure at any step leaves the previous model untouched and no staging directory behind.
