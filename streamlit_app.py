@@ -38,10 +38,11 @@ CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image
 # per epoch, measured with digitlib.train.fit on 3,000 images on this project's 2-core machine while
-# it was busy (a cautious estimate).  A run adds RUN_OVERHEAD_SECONDS for TensorFlow, MNIST, export
+# it was busy (a cautious estimate; "fast": 1 / its 756 plain images/s in benchmarks/results.md).
+# A run adds RUN_OVERHEAD_SECONDS for TensorFlow, MNIST, export
 # and scoring the 10,000 test images: a 500-image, 1-epoch run in the app took about a minute.
 RECIPES = {
-    "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0027),
+    "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0013),
     "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0017),
     "strong": ("the default model: VGG-style CNN with augmentation, ~0.55M parameters", 0.0107),
 }

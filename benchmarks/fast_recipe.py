@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from digitlib import bench  # noqa: E402
 
 CANDIDATES: list[dict] = [
-    {"epochs": 5, "batch_size": 128, "learning_rate": 3e-3, "augment": False},
-    {"epochs": 6, "batch_size": 256, "learning_rate": 5e-3, "augment": False},
-    {"epochs": 8, "batch_size": 256, "learning_rate": 5e-3, "augment": True},
+    {},  # the preset as shipped
+    {"label_smoothing": 0.0, "ema": False},  # without the two tricks that buy the last 0.05%
+    {"epochs": 4},  # one more epoch: safer accuracy, ~90 s more
 ]
 
 
