@@ -171,6 +171,19 @@ def clear_canvas(page) -> None:
     page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas").wait_for()
     page.locator(f".st-key-canvas-{old}").wait_for(state="detached")
     page.get_by_text("Draw a digit, or a whole number").wait_for()
+    wait_until_still(drawing_canvas(page))
+
+
+def wait_until_still(locator, timeout: float = 10) -> None:
+    """Until the element keeps its place for 0.3 s: strokes drawn while the layout still moves can miss the canvas."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        box = locator.bounding_box()
+        if box is not None and box == last:
+            return
+        last = box
+        time.sleep(0.3)
 
 
 def wait_for_number(page, expected: str, timeout: float = 15) -> str:
