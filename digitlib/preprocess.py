@@ -228,9 +228,7 @@ def load_picture(source) -> tuple[Picture, tuple[int, int]]:
         size = (source.shape[1], source.shape[0]) if source.ndim >= 2 else (0, 0)
         mode = PIL_MODES.get(source.shape[2:]) if source.ndim in (2, 3) else None
         if source.dtype == np.uint8 and mode and min(size) > 0 and size[0] * size[1] <= MAX_PIXELS:
-            picture = Image.fromarray(np.ascontiguousarray(source), mode)  # a canvas: no float copy yet
-            factor = -(-max(size) // MAX_SIDE)
-            return (picture.reduce(factor) if factor > 1 else picture), size
+            return upright_picture(Image.fromarray(np.ascontiguousarray(source), mode)), size  # a canvas: no float copy
         return reduce_size(array_pixels(source)), size
     image, size = open_image(source)
     return upright_picture(image), size
@@ -267,8 +265,8 @@ def grey_at(picture: Picture, max_side: int) -> np.ndarray:
     """The picture's luminance (`to_grey`) as float32 in [0, 1], its longer side at most ``max_side``.
 
     An 8-bit picture is made grey and shrunk by Pillow in uint8 (averaging whole blocks of pixels),
-    one band at a time, before it is converted to float: a 280x280 canvas costs ~0.1 ms.  Transparency is
-    shrunk premultiplied (transparent pixels lend no colour) and composited at the small size.
+    one band at a time, before it is converted to float: no float copy of the full picture is made.
+    Transparency is shrunk premultiplied (transparent pixels lend no colour) and composited small.
     """
     if isinstance(picture, np.ndarray):
         return reduce_size(to_grey(picture), max_side)
@@ -278,9 +276,9 @@ def grey_at(picture: Picture, max_side: int) -> np.ndarray:
         return np.asarray(band.reduce(factor) if factor > 1 else band, dtype=np.float32) * np.float32(1 / 255)
 
     grey = picture if picture.mode == "L" else picture.convert("L")
-    if picture.mode != "RGBA" or picture.getchannel("A").getextrema()[0] > 250:
+    alpha = picture.getchannel("A") if picture.mode == "RGBA" else None
+    if alpha is None or alpha.getextrema()[0] > 250:
         return shrunk(grey)
-    alpha = picture.getchannel("A")
     return over_backdrop(shrunk(ImageChops.multiply(grey, alpha)), shrunk(alpha))
 
 
