@@ -471,7 +471,7 @@ def goals_section(result: dict) -> list[str]:
     rows = []
     for model in result["models"]:
         first = model["first_prediction"]
-        for kind, source in (("array (the app's Draw tab)", CANVAS_ARRAY), ("PNG file", CANVAS_PNG)):
+        for kind, source in (("RGBA array (st_canvas's format)", CANVAS_ARRAY), ("PNG file", CANVAS_PNG)):
             canvas = model["single_image"][source]["end_to_end"]["p50_ms"]
             rows.append([f"{model['name']}: canvas {kind} end to end p50", f"{canvas:.3f} ms", "≤ 1 ms",
                          verdict(canvas, GOALS["canvas_end_to_end_p50_ms"])])

@@ -215,9 +215,10 @@ def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: dat
 
     (x_fit, y_fit), (x_val, y_val) = fit_data, val_data
     steps = -(-len(x_fit) // cfg.batch_size)
+    total_steps = steps * cfg.epochs
     model.compile(
-        optimizer=keras.optimizers.Adam(one_cycle(cfg, steps * cfg.epochs), use_ema=cfg.ema,
-                                        ema_momentum=ema_momentum(steps * cfg.epochs)),
+        optimizer=keras.optimizers.Adam(one_cycle(cfg, total_steps), use_ema=cfg.ema,
+                                        ema_momentum=ema_momentum(total_steps)),
         loss=(keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing) if cfg.label_smoothing
               else "sparse_categorical_crossentropy"),
         metrics=["accuracy"],
