@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from digitlib.classifier import Classifier, load_classifier
-from digitlib.preprocess import Segment, segment, split_candidates, split_segment
+from digitlib.preprocess import Segment, Segmentation, segment, split_candidates, split_segment
 
 LOW_CONFIDENCE = 0.8  # a digit read with less probability than this is flagged; the UI then offers its top 3
 SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...
@@ -41,8 +41,13 @@ class Reading:
     """The digits in a picture, left to right, with the preprocessing steps that found them."""
 
     digits: list[DigitReading]
-    steps: dict[str, np.ndarray] = field(repr=False)  # named intermediate images in pipeline order
+    segmentation: Segmentation = field(repr=False)  # how the digits were found
     size: tuple[int, int]  # (width, height) of the upright original picture: the frame of the boxes
+
+    @property
+    def steps(self) -> dict[str, np.ndarray]:
+        """Named intermediate images in pipeline order (`Segmentation.steps`)."""
+        return self.segmentation.steps
 
     @property
     def text(self) -> str:
@@ -96,4 +101,4 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
         for piece in segmentation.segments
         for s, p in read_segment(piece, classifier)
     ]
-    return Reading(digits, segmentation.steps, segmentation.size)
+    return Reading(digits, segmentation, segmentation.size)

@@ -80,6 +80,29 @@ def test_hairline_strokes_are_thickened(classifier, digits):
     assert read_all(classifier, hairlines) == labels.tolist()
 
 
+@pytest.mark.parametrize("width", [5, 11, 20])
+@pytest.mark.parametrize("angle", [0, 30, 45, 80])
+def test_stroke_width_is_measured_at_any_angle(width, angle):
+    """The chessboard/taxicab mean stands in for Euclidean distance whichever way a stroke runs (within a pixel or 15%)."""
+    picture = Image.new("1", (200, 200), 0)
+    dx, dy = 70 * np.cos(np.radians(angle)), 70 * np.sin(np.radians(angle))
+    ImageDraw.Draw(picture).line([(100 - dx, 100 - dy), (100 + dx, 100 + dy)], fill=1, width=width)
+    mask = np.asarray(picture)
+    euclidean = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    centre_line = mask & (euclidean >= ndimage.maximum_filter(euclidean, 3))
+    assert preprocess.stroke_width(mask) == pytest.approx(2 * np.median(euclidean[centre_line]) - 1, rel=0.15, abs=1.0)
+
+
+def test_one_colour_transparent_canvas_reads_its_alpha_alone():
+    """Strokes of one colour on transparent pixels of that colour: the shortcut gives the general composite."""
+    rgba = np.asarray(brush_drawing(7, width=18, transparent=True)).copy()
+    assert np.ptp(rgba[..., :3]) == 0 and rgba[..., 3].min() == 0
+    shortcut = preprocess.grey_at(Image.fromarray(rgba), 128)
+    rgba[0, 0, :3] = 255  # one transparent white pixel: no longer one colour, so the general path runs
+    general = preprocess.grey_at(Image.fromarray(rgba), 128)
+    assert np.abs(shortcut - general).max() < 2 / 255
+
+
 @pytest.mark.parametrize("digit", sorted([1, 4, 5, 7]))
 def test_30px_brush_drawing(classifier, digit):
     drawing = brush_drawing(digit, width=30, size=240)
