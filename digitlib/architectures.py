@@ -86,6 +86,51 @@ def fast() -> keras.Model:
     )
 
 
+def compact() -> keras.Model:
+    """`fast` with a single conv at 14x14: a third of `strong`'s inference time, for an instant canvas (~0.13M params)."""
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            *conv_bn(32),
+            layers.MaxPooling2D(),
+            *conv_bn(64),
+            layers.MaxPooling2D(),
+            *conv_bn(128, padding="valid"),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="compact",
+    )
+
+
+def separable_bn(filters: int, padding: str = "same") -> list[layers.Layer]:
+    return [
+        layers.SeparableConv2D(filters, 3, padding=padding, use_bias=False),
+        layers.BatchNormalization(momentum=BN_MOMENTUM),
+        layers.ReLU(),
+    ]
+
+
+def separable() -> keras.Model:
+    """`fast` with depthwise-separable convs after the first: a tenth of `strong`'s inference time (~0.05M params)."""
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            *conv_bn(32),
+            layers.MaxPooling2D(),
+            *separable_bn(64),
+            *separable_bn(64),
+            layers.MaxPooling2D(),
+            *separable_bn(128, padding="valid"),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="separable",
+    )
+
+
 def residual_block(x, filters: int, stride: int = 1):
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
@@ -116,6 +161,8 @@ ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
     "baseline": baseline,
     "strong": strong,
     "fast": fast,
+    "compact": compact,
+    "separable": separable,
     "resnet": resnet,
 }
 

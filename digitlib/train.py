@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 # The builders live in architectures.py; their names are repeated here (a test keeps the two equal) so
 # that checking settings answers at once instead of after TensorFlow's multi-second import.
-ARCHITECTURE_NAMES = ("baseline", "strong", "fast", "resnet")
+ARCHITECTURE_NAMES = ("baseline", "strong", "fast", "compact", "separable", "resnet")
 
 
 @dataclass
@@ -197,6 +197,27 @@ def ema_momentum(steps: int) -> float:
     return max(0.0, min(0.99, 1 - 10 / steps))
 
 
+def settle_batch_norm(model, steps: int) -> None:
+    """Let BatchNorm's moving statistics follow about the last tenth of a short run.
+
+    With momentum 0.9 they need ~50 steps to forget their initial values: a run of a few dozen
+    steps (a quick app run on a few thousand images) would otherwise be scored and saved with
+    statistics that fit no data (measured, `strong` after 24 steps: 63% test accuracy, 86% settled).
+    """
+    import keras
+
+    from digitlib.architectures import BN_MOMENTUM
+
+    def batch_norms(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            yield layer
+        for inner in getattr(layer, "layers", []):
+            yield from batch_norms(inner)
+
+    for layer in batch_norms(model):
+        layer.momentum = min(BN_MOMENTUM, ema_momentum(steps))
+
+
 def library_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
@@ -216,6 +237,7 @@ def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: dat
     (x_fit, y_fit), (x_val, y_val) = fit_data, val_data
     steps = -(-len(x_fit) // cfg.batch_size)
     total_steps = steps * cfg.epochs
+    settle_batch_norm(model, total_steps)
     model.compile(
         optimizer=keras.optimizers.Adam(one_cycle(cfg, total_steps), use_ema=cfg.ema,
                                         ema_momentum=ema_momentum(total_steps)),
