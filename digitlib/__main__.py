@@ -187,9 +187,9 @@ def parser() -> argparse.ArgumentParser:
     data_help = f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)"
 
     t = sub.add_parser("train", help="train a model on MNIST and save it with its model card")
-    t.add_argument("--preset", default="strong", help="recipe whose settings the options below override: "
-                   "strong (default), baseline, or fast (quickest to 99.5%% test accuracy)")
-    t.add_argument("--arch", help="baseline, strong, fast or resnet")
+    t.add_argument("--preset", default="compact", help="recipe whose settings the options below override: "
+                   "compact (default), strong, baseline, or fast (quickest to 99.5%% test accuracy)")
+    t.add_argument("--arch", help="compact, strong, baseline, fast or resnet")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")

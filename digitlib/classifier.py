@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # reader imports this module: a runtime import would be circu
     from digitlib.reader import Reading
 
 MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
-DEFAULT_MODEL = "strong"
+DEFAULT_MODEL = "compact"
 MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
 BATCH_CHUNK = 256
 FEW_IMAGES = 16  # up to this many images run one by one on the batch-1 interpreter
@@ -140,6 +140,8 @@ class Classifier:
     def predict_prepared(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) probabilities."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
+        if len(x) == 1:  # one drawn digit, the common case: straight to the batch-1 interpreter
+            return self.single.run(x)
         out = np.empty((len(x), 10), dtype=np.float32)
         chunk = BATCH_CHUNK
         for start in range(0, len(x), chunk):

@@ -104,7 +104,7 @@ def test_bench_names_a_missing_model_without_a_traceback(cli, tmp_path):
 def test_presets_are_overridden_only_by_given_settings():
     cfg = from_preset("fast", epochs=2, batch_size=None)
     assert cfg.arch == "fast" and cfg.epochs == 2 and cfg.batch_size == PRESETS["fast"].batch_size
-    assert from_preset("strong") == TrainConfig()
+    assert from_preset("compact") == TrainConfig()
     for preset in PRESETS.values():
         preset.validate()
     with pytest.raises(ValueError, match="preset must be one of"):
