@@ -96,9 +96,9 @@ def test_one_colour_transparent_canvas_reads_its_alpha_alone():
     """Strokes of one colour on transparent pixels of that colour: the shortcut gives the general composite."""
     rgba = np.asarray(brush_drawing(7, width=18, transparent=True)).copy()
     assert np.ptp(rgba[..., :3]) == 0 and rgba[..., 3].min() == 0
-    shortcut = preprocess.grey_at(Image.fromarray(rgba), 128)
+    shortcut = preprocess.grey_at(rgba, 128)
     rgba[0, 0, :3] = 255  # one transparent white pixel: no longer one colour, so the general path runs
-    general = preprocess.grey_at(Image.fromarray(rgba), 128)
+    general = preprocess.grey_at(rgba, 128)
     assert np.abs(shortcut - general).max() < 2 / 255
 
 
