@@ -345,7 +345,7 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    packages = {"numpy": ("numpy",), "pillow": ("pillow",), "scipy": ("scipy",),
+    packages = {"numpy": ("numpy",), "pillow": ("pillow",), "scipy": ("scipy",), "opencv": ("opencv-python-headless",),
                 "ai-edge-litert": ("ai-edge-litert",), "tensorflow": ("tensorflow-cpu", "tensorflow"),
                 "keras": ("keras",)}
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(ram, 1), "os": platform.platform(),

@@ -99,13 +99,17 @@ def open_image(source) -> tuple[Image.Image, tuple[int, int]]:
         if image.width * image.height > MAX_PIXELS:
             raise ImageError(f"image of {size[0]}x{size[1]} pixels is too large (limit {MAX_PIXELS:,} pixels)")
         image.load()
-        upright = ImageOps.exif_transpose(image)
+        decoded = image.size
+        if image is source:  # the caller's image is turned on a copy, never changed
+            image = ImageOps.exif_transpose(image)
+        else:  # in place: a copy of the picture would cost as much as decoding it
+            ImageOps.exif_transpose(image, in_place=True)
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated and corrupt files fail only when decoded
         raise ImageError(f"not a readable image: damaged or cut short ({exc})".splitlines()[0]) from None
-    turned = upright.size != image.size
-    return upright, (size[1], size[0]) if turned else size
+    turned = image.size != decoded
+    return image, (size[1], size[0]) if turned else size
 
 
 FORMATS_READ = "expected PNG, JPEG, WebP, GIF, BMP or TIFF"

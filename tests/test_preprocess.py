@@ -122,6 +122,9 @@ def test_exif_orientation_is_applied(classifier, digits):
     buffer = io.BytesIO()
     sideways.save(buffer, "JPEG", exif=exif, quality=95)
     assert read_all(classifier, [buffer.getvalue()]) == [labels[7]]
+    opened = Image.open(buffer)
+    assert read_all(classifier, [opened]) == [labels[7]]
+    assert opened.getexif()[0x0112] == 6  # the caller's image is not turned in place
 
 
 def test_specks_and_border_junk_are_dropped(digits):
