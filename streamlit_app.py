@@ -38,13 +38,13 @@ CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image
 # per epoch, measured with digitlib.train.fit on 3,000 images on this project's 2-core machine while
-# it was busy (a cautious estimate; "fast": 1 / its 756 plain images/s in benchmarks/results.md;
+# it was busy (a cautious estimate; "fast": 1 / its 559 plain images/s in benchmarks/results.md;
 # "compact": its shipped run, 15 augmented epochs of 54,000 images in 2,134 s on one core).
 # A run adds RUN_OVERHEAD_SECONDS for TensorFlow, MNIST, export
 # and scoring the 10,000 test images: a 500-image, 1-epoch run in the app took about a minute.
 RECIPES = {
     "compact": ("the default model: small BN CNN with augmentation, ~0.13M parameters", 0.0026),
-    "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0013),
+    "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0018),
     "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0017),
     "strong": ("VGG-style CNN with augmentation, ~0.55M parameters: 3x slower to read", 0.0107),
 }

@@ -140,8 +140,6 @@ class Classifier:
     def predict_prepared(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) probabilities."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
-        if len(x) == 1:  # one drawn digit, the common case: straight to the batch-1 interpreter
-            return self.single.run(x)
         out = np.empty((len(x), 10), dtype=np.float32)
         chunk = BATCH_CHUNK
         for start in range(0, len(x), chunk):

@@ -285,6 +285,7 @@ def shrink(band: np.ndarray, factor: int) -> np.ndarray:
 
     A sliver narrower than a block at the right or bottom edge is left out: averaging whole
     blocks is OpenCV's fast path, two to three times quicker than resizing by a fractional factor.
+    (Boxes mapped back to the picture may then sit up to one block short of its far edges.)
     """
     if factor > 1:
         height, width = band.shape

@@ -151,7 +151,7 @@ def test_batch_norm_statistics_settle_in_a_short_run(mnist):
     so the network reads in inference as well as it trained (with the fixed momentum 0.9 it read 63%)."""
     from digitlib.train import TrainConfig, fit
 
-    model, history, _, _ = fit(TrainConfig(arch="strong", epochs=2, train_size=1500), lambda p: None, mnist)
+    model, *_ = fit(TrainConfig(arch="strong", epochs=2, train_size=1500), lambda p: None, mnist)
     (x_test, y_test) = mnist[1]
     predicted = model.predict(x_test[:2000, ..., None] / 255.0, verbose=0).argmax(axis=1)
     assert (predicted == y_test[:2000]).mean() > 0.8
