@@ -194,22 +194,30 @@ def first_layer_filters(classifier: Classifier) -> np.ndarray:
 
 
 def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, scale: int = 4,
-                 colormap: str = "magma") -> tuple[np.ndarray, list[int]]:
-    """(H, W, C) activations as one RGB picture of tiles, most active channel first, and the channels shown.
+                 order: list[int] | None = None, signed: bool = False) -> tuple[np.ndarray, list[int]]:
+    """(H, W, C) activations as one RGB picture of tiles, most active channel first (or in ``order``), and the
+    channels shown.
 
     All tiles share one scale (the layer's strongest response), so a dim tile is a weak channel, not a
-    stretched one; a 1-pixel gap keeps the tiles apart.
+    stretched one; a 1-pixel gap keeps the tiles apart.  ``signed`` (for weights) maps -peak..peak to blue..red
+    with white for zero; otherwise 0..peak runs black to yellow.
     """
     from matplotlib import colormaps  # lazy: only displays need it
 
     maps = np.asarray(maps, dtype=np.float32)
-    order = [int(c) for c in np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:limit]]
+    if maps.ndim != 3:
+        raise ValueError(f"expected (height, width, channels) maps, got shape {maps.shape}")
+    if order is None:
+        order = [int(c) for c in np.argsort(-maps.mean(axis=(0, 1)), kind="stable")]
+    order = order[:limit]
     peak = max(float(np.abs(maps).max()), 1e-12)
+    levels = (maps / peak + 1) / 2 if signed else np.clip(maps / peak, 0, 1)
+    colormap = colormaps["RdBu_r" if signed else "magma"]
     height, width = maps.shape[0] * scale, maps.shape[1] * scale
     rows = -(-len(order) // columns)
     grid = np.ones((rows * (height + 1) - 1, min(columns, len(order)) * (width + 1) - 1, 3), np.float32)
     for position, channel in enumerate(order):
-        tile = colormaps[colormap](np.clip(maps[..., channel] / peak, 0, 1))[..., :3]
+        tile = colormap(levels[..., channel])[..., :3]
         top, left = (position // columns) * (height + 1), (position % columns) * (width + 1)
         grid[top : top + height, left : left + width] = np.kron(tile, np.ones((scale, scale, 1)))
     return (grid * 255).round().astype(np.uint8), order
