@@ -194,13 +194,15 @@ def first_layer_filters(classifier: Classifier) -> np.ndarray:
 
 
 def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, scale: int = 4,
-                 order: list[int] | None = None, signed: bool = False) -> tuple[np.ndarray, list[int]]:
-    """(H, W, C) activations as one RGB picture of tiles, most active channel first (or in ``order``), and the
+                 order: list[int] | None = None, signed: bool = False, gap: int = 2) -> tuple[np.ndarray, list[int]]:
+    """(H, W, C) activations as one RGB picture of tiles, the strongest channel first (or in ``order``), and the
     channels shown.
 
-    All tiles share one scale (the layer's strongest response), so a dim tile is a weak channel, not a
-    stretched one; a 1-pixel gap keeps the tiles apart.  ``signed`` (for weights) maps -peak..peak to blue..red
-    with white for zero; otherwise 0..peak runs black to yellow.
+    Channels rank by their peak: a stroke detector that fires hard on the digit comes before one that glows
+    faintly over the whole background (ranking by the mean put those first).  All tiles share one scale (the
+    layer's strongest response), so a dim tile is a weak channel, not a stretched one; ``gap`` white pixels keep
+    the tiles apart.  ``signed`` (for weights) maps -peak..peak to blue..red with white for zero; otherwise
+    0..peak runs black to yellow.
     """
     from matplotlib import colormaps  # lazy: only displays need it
 
@@ -208,16 +210,16 @@ def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, s
     if maps.ndim != 3:
         raise ValueError(f"expected (height, width, channels) maps, got shape {maps.shape}")
     if order is None:
-        order = [int(c) for c in np.argsort(-maps.mean(axis=(0, 1)), kind="stable")]
+        order = [int(c) for c in np.argsort(-maps.max(axis=(0, 1)), kind="stable")]
     order = order[:limit]
     peak = max(float(np.abs(maps).max()), 1e-12)
     levels = (maps / peak + 1) / 2 if signed else np.clip(maps / peak, 0, 1)
     colormap = colormaps["RdBu_r" if signed else "magma"]
     height, width = maps.shape[0] * scale, maps.shape[1] * scale
     rows = -(-len(order) // columns)
-    grid = np.ones((rows * (height + 1) - 1, min(columns, len(order)) * (width + 1) - 1, 3), np.float32)
+    grid = np.ones((rows * (height + gap) - gap, min(columns, len(order)) * (width + gap) - gap, 3), np.float32)
     for position, channel in enumerate(order):
         tile = colormap(levels[..., channel])[..., :3]
-        top, left = (position // columns) * (height + 1), (position % columns) * (width + 1)
+        top, left = (position // columns) * (height + gap), (position % columns) * (width + gap)
         grid[top : top + height, left : left + width] = np.kron(tile, np.ones((scale, scale, 1)))
     return (grid * 255).round().astype(np.uint8), order

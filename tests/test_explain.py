@@ -182,14 +182,20 @@ def test_without_model_keras_the_layers_get_plain_names(tmp_path, drawn_digit, r
     assert [layer for layer, _ in maps] == ["conv 1", "pool 1", "conv 2", "pool 2", "conv 3"]
 
 
-def test_channel_grid_puts_the_most_active_channel_first():
+def test_channel_grid_puts_the_strongest_channel_first_on_one_scale():
     maps = np.zeros((5, 5, 3), np.float32)
-    maps[..., 1], maps[2, 2, 2] = 1.0, 0.5
-    grid, order = channel_grid(maps, columns=2, scale=3)
+    maps[..., 0], maps[2, 2, 1], maps[1, 1, 2] = 0.2, 1.0, 0.5  # a faint glow all over; a strong spot; a weaker one
+    grid, order = channel_grid(maps, columns=2, scale=3, gap=1)
     assert order == [1, 2, 0]
     assert grid.shape == (2 * 15 + 1, 2 * 15 + 1, 3) and grid.dtype == np.uint8
-    assert grid[:15, :15].min() > grid[:15, 16:].min()  # the full channel is bright all over; the next mostly dark
+    strong_spot, weak_spot = grid[7, 7], grid[4, 16 + 4]
+    assert strong_spot.sum() > weak_spot.sum() > grid[0, 0].sum()  # one scale: the weaker spot is dimmer
+    assert (grid[:, 15] == 255).all()  # the gap between the tiles
     assert channel_grid(maps, limit=1)[1] == [1]
+    assert channel_grid(maps, order=[0, 2])[1] == [0, 2]
+    filters, _ = channel_grid(np.array([[[-1.0, 0.0, 1.0]]]), scale=1, order=[0, 1, 2], signed=True, gap=1)
+    blue, white, red = filters[0, 0], filters[0, 2], filters[0, 4]
+    assert blue[2] > blue[0] and red[0] > red[2] and white.min() > 230
 
 
 def test_feature_maps_refuse_a_bad_image():

@@ -204,7 +204,7 @@ def test_the_plot_follows_the_chosen_change_and_reset_restores_the_digit(app, dr
     assert not at.exception
     spec = next(c.proto.spec for c in at.get("vega_lite_chart") if '"type": "line"' in c.proto.spec)
     assert "rotate clockwise" in spec
-    next(button for button in at.button if button.label == "Reset the sliders").click().run()
+    next(button for button in at.button if button.label == "Reset sliders").click().run()
     assert not at.exception
     assert at.slider(key="play_rotate").value == 0
     assert readings(at)["digitlib's pipeline"][0] == "reads 4"
@@ -218,14 +218,17 @@ def test_every_model_reads_the_digit_side_by_side(app, drawn_four, tmp_path, rep
     at = inside(app, drawn_four)
     at.segmented_control(key="inside_view").set_value("Compare models").run()
     assert not at.exception, at.exception
-    boxes = [m.value for m in at.markdown if m.value.startswith("**") and "(" in m.value]
-    assert boxes == ["**baseline (shipped)**", "**compact (shipped)**", "**strong (shipped)**",
-                     "**broken (trained here)**", "**my-baseline (trained here)**"]
     errors = texts(at.error)
-    assert len(errors) == 1 and "not a usable LiteRT model" in errors[0]
-    metrics = [(m.label, m.value) for m in at.metric]
-    assert [value for label, value in metrics if label == "digit"] == ["4"] * 4
-    assert all(value.endswith(" ms") and float(value[:-3]) > 0 for label, value in metrics if label == "inference")
+    assert len(errors) == 1 and errors[0].startswith("broken (trained here)") and "not a usable LiteRT model" in errors[0]
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["baseline (shipped)", "compact (shipped)", "strong (shipped)",
+                                    "my-baseline (trained here)"]
+    assert list(table["digit"]) == [4] * 4
+    assert (table["confidence"] > 0.5).all() and (table["confidence"] <= 1).all()
+    assert (table["inference (ms)"] > 0).all()
+    assert list(table["parameters"]) == [load_classifier(name).card["parameters"]
+                                         for name in ("baseline", "compact", "strong", "baseline")]
+    assert texts(at.main.caption)[-4:] == list(table["model"])
     assert len([c for c in at.get("vega_lite_chart") if '"probability"' in c.proto.spec]) == 4
 
 

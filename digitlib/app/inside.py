@@ -24,6 +24,7 @@ VIEWS = ("Layers", "Playground", "Compare models")
 TILE_PIXELS = 84  # every feature map is shown about this many pixels wide, whatever its size: readable on a laptop
 CHANNELS_SHOWN = 16  # the most active channels of a layer; a checkbox shows them all
 TIMING_RUNS = 20  # single-image inferences per model; the median is shown
+PICTURE_PIXELS = 160  # the playground's three pictures side by side
 
 
 @st.fragment
@@ -39,22 +40,16 @@ def inside_page(clf: Classifier) -> None:
 def chosen_digit(clf: Classifier) -> np.ndarray | None:
     """The 28x28 digit to look at, from the Draw tab, an upload, or a font; None (with a hint) when there is none."""
     drawn = st.session_state.get("last_digit")
-    source_column, digit_column = st.columns([3, 1])
-    with source_column:
-        source = st.radio("Digit", SOURCES, index=0 if drawn is not None else 2, horizontal=True, key="inside_source")
-        if source == "Your drawing":
-            image = drawn
-            if image is None:
-                st.info("Draw a digit on the Draw tab first (its first digit is shown here), or pick another source.")
-        elif source == "A picture":
-            image = uploaded_digit(clf)
-        else:
-            digit = st.select_slider("Typed digit", range(10), 3, key="typed_digit")
-            st.caption("Typed in a font, not handwritten: MNIST has no serifs, so a font's 1 may pass for a 7.")
-            image = typed_digit(digit)
-    if image is not None:
-        digit_column.image(enlarged(image), caption="the 28x28 digit the network reads")
-    return image
+    source = st.radio("Digit", SOURCES, index=0 if drawn is not None else 2, horizontal=True, key="inside_source")
+    if source == "Your drawing":
+        if drawn is None:
+            st.info("Draw a digit on the Draw tab first (its first digit is shown here), or pick another source.")
+        return drawn
+    if source == "A picture":
+        return uploaded_digit(clf)
+    digit = st.select_slider("Typed digit", range(10), 3, key="typed_digit")
+    st.caption("Typed in a font, not handwritten: MNIST has no serifs, so a font's 1 may pass for a 7.")
+    return typed_digit(digit)
 
 
 def uploaded_digit(clf: Classifier) -> np.ndarray | None:
@@ -107,7 +102,7 @@ def stage_caption(stage: Stage, previous: Stage | None, last_dense: bool) -> str
     if stage.kind == "conv":
         came_in = "the 28x28 input" if previous is None else f"the {previous.activation.shape[-1]} maps before"
         return (f"{stage.activation.shape[-1]} learned filters slide over {came_in}; each {size} map lights up "
-                "where its pattern (an edge, a curve, a stroke's end) appears. Brightest maps first.")
+                "where its pattern (an edge, a curve, a stroke's end) appears. Strongest maps first.")
     if stage.kind == "pool":
         return (f"Keeps the strongest response in every 2x2 block: the maps shrink to {size}, so a feature still "
                 "counts when the digit moves by a pixel.")
@@ -149,7 +144,8 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
 
 def show_filters(filters: np.ndarray, order: list[int]) -> None:
     """The first layer's 3x3 filters in the order of the maps above, so a filter sits where its map does."""
-    grid, _ = channel_grid(filters[:, :, 0, :], order=order, scale=TILE_PIXELS // filters.shape[0], signed=True)
+    grid, _ = channel_grid(filters[:, :, 0, :], order=order, scale=TILE_PIXELS // filters.shape[0], signed=True,
+                           gap=8)
     st.image(grid, caption="the filters that made these maps, in the same order")
     st.caption("Each filter is 3x3 weights (red: the pixel counts for, blue: against, white: ignored). A map is bright "
                "where the picture under the filter looks like it: mostly edges at one angle, and stroke sides.")
@@ -167,31 +163,34 @@ def playground_view(clf: Classifier, image: np.ndarray) -> None:
     st.caption("Most digit demos resize the picture to 28x28 and invert it. MNIST digits are centred, 20x20 and of "
                "one stroke width; change yours and compare that naive demo with digitlib's pipeline.")
     read = int(clf.predict_prepared(image[None])[0].argmax())
-    truth = st.selectbox("The digit it really is", range(10), index=read, key=f"truth-{digest(image)}")
-    if st.button("Reset the sliders"):
+    truth_column, plot_column, reset_column = st.columns([2, 3, 1], vertical_alignment="bottom")
+    truth = truth_column.selectbox("The digit it really is", range(10), index=read, key=f"truth-{digest(image)}")
+    chosen = plot_column.selectbox("Plot the confidence against", list(CHANGES),
+                                   format_func=lambda c: CHANGES[c].label, key="sweep_change")
+    if reset_column.button("Reset sliders", width="stretch"):
         for name, change in CHANGES.items():
             st.session_state[f"play_{name}"] = change.neutral
     settings = {}
     for column, (name, change) in zip(st.columns(3) * 2, CHANGES.items()):
         settings[name] = column.slider(change.label, change.low, change.high, change.neutral, change.step,
-                                       key=f"play_{name}")
+                                       format="%g", key=f"play_{name}")
     picture = changed_picture(image, settings)
     reads = read_both_ways(clf, picture)
     changed, naive, pipeline = st.columns(3)
-    changed.image(as_picture(picture), width=224, caption="the changed digit (112x112)")
+    changed.image(as_picture(picture), width=PICTURE_PIXELS,
+                  caption=f"the changed digit ({picture.shape[1]}x{picture.shape[0]})")
     for column, way, seen, probabilities in ((naive, "naive resize-and-invert", reads.naive_image,
                                               reads.naive_probabilities),
                                              (pipeline, "digitlib's pipeline", reads.pipeline_image,
                                               reads.pipeline_probabilities)):
-        column.image(enlarged(seen).resize((224, 224), Image.NEAREST), caption=f"what the {way} hands the network")
-        column.metric(way, f"reads {int(probabilities.argmax())}",
-                      delta=f"{probabilities[truth]:.0%} sure it is {truth}", delta_color="off")
-    chosen = st.selectbox("Plot the confidence against", list(CHANGES), format_func=lambda c: CHANGES[c].label,
-                          key="sweep_change")
+        column.image(enlarged(seen).resize((PICTURE_PIXELS, PICTURE_PIXELS), Image.NEAREST), width=PICTURE_PIXELS,
+                     caption=f"what the {way} hands the network")
+        column.metric(way, f"reads {int(probabilities.argmax())}", delta=f"{probabilities[truth]:.0%} sure it is {truth}",
+                      delta_color="off", delta_arrow="off")
     others = tuple(sorted((name, value) for name, value in settings.items() if name != chosen))
     table = cached_sweep(clf, model_key(clf), image, others, chosen, truth)
     st.line_chart(table, x="strength", y=["naive", "pipeline"], x_label=CHANGES[chosen].label,
-                  y_label=f"confidence it is {truth}", height=300)
+                  y_label=f"confidence it is {truth}", color=["#e4572e", "#1f77b4"], height=260)
     st.caption("The other sliders stay where they are while this one runs over its range.")
 
 
@@ -209,22 +208,29 @@ def timed_probabilities(clf: Classifier, image: np.ndarray) -> tuple[np.ndarray,
 
 
 def compare_view(clf: Classifier, image: np.ndarray) -> None:
-    directories = model_directories()
-    st.caption(f"Every model shipped or trained here reads the same digit (inference only, median of {TIMING_RUNS}).")
+    st.caption(f"Every model shipped or trained here reads the same digit (inference only, median of {TIMING_RUNS} "
+               "runs, on this server now).")
+    rows, charts = [], []
+    for directory in model_directories():
+        try:
+            model = classifier_for(directory)
+        except ModelError as exc:
+            st.error(f"{model_label(directory)}: {exc}")
+            continue
+        probabilities, milliseconds = timed_probabilities(model, image)
+        digit = int(probabilities.argmax())
+        rows.append({"model": model_label(directory), "digit": digit, "confidence": float(probabilities[digit]),
+                     "inference (ms)": milliseconds, "parameters": model.card.get("parameters")})
+        charts.append((model_label(directory), probabilities))
+    picture, table = st.columns([1, 5])
+    picture.image(enlarged(image), caption="the digit read")
+    table.dataframe(rows, hide_index=True, column_config={
+        "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        "inference (ms)": st.column_config.NumberColumn(format="%.2f"),
+        "parameters": st.column_config.NumberColumn(format="localized")})
     per_row = 3
-    for row in range(0, len(directories), per_row):
-        for column, directory in zip(st.columns(per_row), directories[row : row + per_row]):
-            with column.container(border=True):
-                st.markdown(f"**{model_label(directory)}**")
-                try:
-                    model = classifier_for(directory)
-                except ModelError as exc:
-                    st.error(str(exc))
-                    continue
-                probabilities, milliseconds = timed_probabilities(model, image)
-                digit = int(probabilities.argmax())
-                read, sure, speed = st.columns(3)
-                read.metric("digit", digit)
-                sure.metric("confidence", f"{probabilities[digit]:.1%}")
-                speed.metric("inference", f"{milliseconds:.2f} ms")
-                probability_chart(probabilities)
+    for row in range(0, len(charts), per_row):
+        for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):
+            with column:
+                st.caption(label)
+                probability_chart(probabilities.round(4))  # no 1e-30s: they stretch the chart's axis below 0
