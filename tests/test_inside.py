@@ -219,7 +219,8 @@ def test_every_model_reads_the_digit_side_by_side(app, drawn_four, tmp_path, rep
     at.segmented_control(key="inside_view").set_value("Compare models").run()
     assert not at.exception, at.exception
     errors = texts(at.error)
-    assert len(errors) == 1 and errors[0].startswith("broken (trained here)") and "not a usable LiteRT model" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("broken (trained here)")
+    assert "not a usable LiteRT model" in errors[0]
     table = at.dataframe[0].value
     assert list(table["model"]) == ["baseline (shipped)", "compact (shipped)", "strong (shipped)",
                                     "my-baseline (trained here)"]

@@ -16,7 +16,7 @@ from digitlib.app.reading import probability_chart
 from digitlib.app.upload import UPLOAD_TYPES
 from digitlib.classifier import MODEL_FILE, Classifier
 from digitlib.explain import Stage, channel_grid, first_layer_filters, network_path
-from digitlib.playground import CHANGES, NEUTRAL, changed_picture, read_both_ways, sweep
+from digitlib.playground import CHANGES, changed_picture, read_both_ways, sweep
 from digitlib.preprocess import to_mnist
 
 SOURCES = ("Your drawing", "A picture", "A typed digit")
@@ -185,8 +185,8 @@ def playground_view(clf: Classifier, image: np.ndarray) -> None:
                                               reads.pipeline_probabilities)):
         column.image(enlarged(seen).resize((PICTURE_PIXELS, PICTURE_PIXELS), Image.NEAREST), width=PICTURE_PIXELS,
                      caption=f"what the {way} hands the network")
-        column.metric(way, f"reads {int(probabilities.argmax())}", delta=f"{probabilities[truth]:.0%} sure it is {truth}",
-                      delta_color="off", delta_arrow="off")
+        column.metric(way, f"reads {int(probabilities.argmax())}", delta_color="off", delta_arrow="off",
+                      delta=f"{probabilities[truth]:.0%} sure it is {truth}")
     others = tuple(sorted((name, value) for name, value in settings.items() if name != chosen))
     table = cached_sweep(clf, model_key(clf), image, others, chosen, truth)
     st.line_chart(table, x="strength", y=["naive", "pipeline"], x_label=CHANGES[chosen].label,
@@ -233,4 +233,4 @@ def compare_view(clf: Classifier, image: np.ndarray) -> None:
         for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):
             with column:
                 st.caption(label)
-                probability_chart(probabilities.round(4))  # no 1e-30s: they stretch the chart's axis below 0
+                probability_chart(probabilities)
