@@ -190,7 +190,8 @@ def first_layer_filters(classifier: Classifier) -> np.ndarray:
     probe = layer_probe(classifier)
     if probe.first_filters is None:
         raise ValueError(f"{classifier.directory}: the model has no convolution layer")
-    return np.transpose(probe.interpreter.get_tensor(probe.first_filters), (1, 2, 3, 0)).copy()
+    with probe.lock:
+        return np.transpose(probe.interpreter.get_tensor(probe.first_filters), (1, 2, 3, 0)).copy()
 
 
 def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, scale: int = 4,
