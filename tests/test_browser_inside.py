@@ -69,6 +69,7 @@ def test_the_drawing_is_followed_through_every_layer(drawn, repo):
     shot(page, repo / "docs" / "inside-layers.png", top_of=page.get_by_text("Follow one digit through the network"))
     page.set_viewport_size(VIEWPORT)
     shot(page, repo / "docs" / "inside-deeper-layers.png", top_of=heading(page, "conv2d_1"))
+    shot(page, repo / "docs" / "inside-outputs.png", top_of=heading(page, "conv2d_2"))
 
 
 def test_the_playground_shows_the_naive_demo_losing_an_off_centre_digit(drawn, repo):

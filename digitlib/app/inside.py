@@ -135,9 +135,9 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
                 show_filters(filters, order)
             previous = stage
         elif stage.kind == "dense":
-            units = [str(d) for d in range(10)] if index == last_dense else list(range(stage.activation.size))
-            st.bar_chart({"unit": units, "activation": stage.activation.tolist()}, x="unit", y="activation",
-                         height=200, sort=False)
+            axis = "digit" if index == last_dense else "unit"
+            st.bar_chart({axis: [str(unit) for unit in range(stage.activation.size)],
+                          "activation": stage.activation.tolist()}, x=axis, y="activation", height=200, sort=False)
         else:
             probability_chart(stage.activation)
 
