@@ -64,12 +64,15 @@ class QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
         if fullname != "tensorflow":
             return None
-        sys.meta_path.remove(self)  # TensorFlow is imported once per process; later imports are free
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
             loader, execute = spec.loader, spec.loader.exec_module
 
             def exec_quietly(module) -> None:
+                # Done once: TensorFlow is imported once per process (a mere find_spec to see whether it is
+                # installed must not use the hook up)
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)
                 del loader.exec_module  # back to the class's method
                 with stderr_without_notices():
                     execute(module)

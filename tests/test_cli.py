@@ -147,39 +147,49 @@ def test_missing_model_is_one_clear_line(cli, tmp_path, command):
 @pytest.fixture()
 def places(tmp_path) -> dict[str, str]:
     """Paths for the commands below: a store holding one correction (enough for fine-tuning to get past its
-    store check), a data folder with a damaged mnist.npz, an empty folder, and the test's own folder."""
+    store check), a data folder with a damaged mnist.npz, an empty folder, the test's folder, an output path."""
     store = CorrectionStore(tmp_path / "corrections.sqlite3")
     store.add([np.zeros((28, 28), np.uint8)], "3")
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "mnist.npz").write_bytes(b"truncated download")
     (tmp_path / "empty").mkdir()
     return {"store": str(store.path), "damaged": str(tmp_path / "damaged"), "empty": str(tmp_path / "empty"),
-            "tmp": str(tmp_path)}
+            "tmp": str(tmp_path), "out": str(tmp_path / "never-written")}
 
 
-# Every mistake a training command can report before it needs TensorFlow: arguments, then what the line names.
-MISTAKES_BEFORE_TENSORFLOW = {
-    "train, missing data directory": ("train --preset baseline --epochs 1 --data-dir {tmp}/no-mnist-here",
+# Every mistake a command can report before it needs TensorFlow (most never need it): arguments, then what
+# the error line names.  {out} is a path that must not be written.
+MISTAKES = {
+    "train, missing data directory": ("train --preset baseline --epochs 1 --data-dir {tmp}/no-mnist-here --out {out}",
                                       "{tmp}/no-mnist-here", "--data-dir"),
-    "train, damaged data file": ("train --data-dir {damaged}", "{damaged}/mnist.npz"),
-    "train, folder without MNIST": ("train --data-dir {empty}", "{empty}", "neither"),
-    "train, zero epochs": ("train --epochs 0", "epochs"),
-    "train, unknown architecture": ("train --arch transformer", "architecture"),
-    "train, unknown preset": ("train --preset huge", "preset"),
-    "train, missing model to continue": ("train --init-from {tmp}/gone", "{tmp}/gone/model.keras", "--init-from"),
-    "finetune, zero epochs": ("finetune --store {store} --epochs 0", "epochs"),
-    "finetune, missing base model": ("finetune --store {store} --base {tmp}/gone", "{tmp}/gone/model.keras", "--base"),
-    "finetune, missing data directory": ("finetune --store {store} --data-dir {tmp}/none", "{tmp}/none", "--data-dir"),
-    "finetune, missing store": ("finetune --store {tmp}/typo.sqlite3", "{tmp}/typo.sqlite3", "no corrections database"),
+    "train, damaged data file": ("train --data-dir {damaged} --out {out}", "{damaged}/mnist.npz"),
+    "train, folder without MNIST": ("train --data-dir {empty} --out {out}", "{empty}", "neither"),
+    "train, zero epochs": ("train --epochs 0 --out {out}", "epochs"),
+    "train, unknown architecture": ("train --arch transformer --out {out}", "architecture"),
+    "train, unknown preset": ("train --preset huge --out {out}", "preset"),
+    "train, missing model to continue": ("train --init-from {tmp}/gone --out {out}", "{tmp}/gone/model.keras",
+                                         "--init-from"),
+    "finetune, zero epochs": ("finetune --store {store} --epochs 0 --out {out}", "epochs"),
+    "finetune, missing base model": ("finetune --store {store} --base {tmp}/gone --out {out}",
+                                     "{tmp}/gone/model.keras", "--base"),
+    "finetune, missing data directory": ("finetune --store {store} --data-dir {tmp}/none --out {out}", "{tmp}/none",
+                                         "--data-dir"),
+    "finetune, missing store": ("finetune --store {tmp}/typo.sqlite3 --out {out}", "{tmp}/typo.sqlite3",
+                                "no corrections database"),
+    "evaluate, missing data directory": ("evaluate --data-dir {tmp}/none --out {out}", "{tmp}/none", "--data-dir"),
+    "robustness, missing data directory": ("robustness --data-dir {tmp}/none", "{tmp}/none", "--data-dir"),
+    "robustness, no digits": ("robustness --count 0", "--count"),
+    "evaluate-real, folder without pictures": ("evaluate-real {empty} --gallery {out}", "{empty}", "no pictures"),
+    "bench, missing data directory": ("bench --quick --skip-training --data-dir {tmp}/none", "{tmp}/none"),
+    "corrections, missing store": ("corrections --store {tmp}/typo.sqlite3 --npz {out}", "{tmp}/typo.sqlite3"),
 }
 
 
-@pytest.mark.parametrize("mistake", MISTAKES_BEFORE_TENSORFLOW)
-def test_training_mistakes_are_one_clear_line_before_tensorflow_is_imported(cli, places, mistake):
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_mistakes_are_one_clear_line_before_tensorflow_is_imported(cli, places, mistake):
     """Importing TensorFlow takes seconds: a typo must be answered at once, without it and without writing anything."""
-    arguments, *mentions = (text.format(**places) for text in MISTAKES_BEFORE_TENSORFLOW[mistake])
-    out = places["tmp"] + "/never-written"
-    done = cli(*arguments.split(), "--out", out, entry=TENSORFLOW_REPORTING_CLI)
+    arguments, *mentions = (text.format(**places) for text in MISTAKES[mistake])
+    done = cli(*arguments.split(), entry=TENSORFLOW_REPORTING_CLI)
     assert_one_clear_error(done, *mentions)
     assert done.stdout == "tensorflow imported: False\n"
-    assert not Path(out).exists()
+    assert not Path(places["out"]).exists()
