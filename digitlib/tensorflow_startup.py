@@ -1,19 +1,21 @@
 """Keep TensorFlow's start-up notices off stderr, on every CPU, while its real errors still get through.
 
-Why this is needed: TensorFlow 2.21 logs through absl before anything calls ``absl::InitializeLog()``,
-and such early lines ignore ``TF_CPP_MIN_LOG_LEVEL`` (which filters only TensorFlow's own logger once
-it is set up).  On CPUs where oneDNN's custom operations are on by default (Intel Xeon with AVX-512;
-not the AMD EPYC machines without it) every ``import tensorflow`` therefore prints, twice::
+Why this is needed: on CPUs where TensorFlow turns oneDNN's custom operations on by default (this Intel
+Xeon with AVX-512 VNNI, not the AMD EPYC machines the CI ran on), every ``import tensorflow`` 2.21 writes,
+twice, through absl before absl's logging is initialised::
 
     WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
     I0000 00:00:1795990611.840736    3419 port.cc:153] oneDNN custom operations are on. ...
 
-into the CLI's terminal, the tests' stderr checks and the app's log.  ``TF_ENABLE_ONEDNN_OPTS=0`` would
-hide the notice only by changing the arithmetic, so instead the import runs with file descriptor 2
-pointed at a temporary file; afterwards the absl pre-init warning and absl-format INFO/WARNING lines
-are dropped and everything else (ERROR lines, Python warnings) is written to the real stderr.
-``TF_CPP_MIN_LOG_LEVEL=2`` (unless the user chose a level) quiets TensorFlow's own INFO/WARNING logging
-after the import; a user who sets ``TF_CPP_MIN_LOG_LEVEL=0`` sees everything, notices included.
+into the CLI's terminal, the tests' stderr checks and the app's log.  No setting silences them:
+``TF_CPP_MIN_LOG_LEVEL`` (even 3), ``GLOG_minloglevel`` and ``ABSL_MIN_LOG_LEVEL`` were tried here, and
+``TF_ENABLE_ONEDNN_OPTS=0`` would hide the notice only by changing the arithmetic.  So the import runs with
+file descriptor 2 pointed at a temporary file; afterwards the absl pre-init warning and absl-format
+INFO/WARNING lines are dropped and everything else (ERROR and FATAL lines, Python warnings, other
+threads' output) is written to the real stderr.  ``TF_CPP_MIN_LOG_LEVEL=2`` (unless the user chose a
+level) quiets TensorFlow's own INFO/WARNING logging after the import.  A user who sets
+``TF_CPP_MIN_LOG_LEVEL=0`` sees everything, unfiltered: the way to debug an import that kills the process
+(its last words would otherwise die with the temporary file).
 """
 
 from __future__ import annotations
