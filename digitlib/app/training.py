@@ -98,9 +98,9 @@ def follow_run(token: str | None) -> None:
     if stop.button("Stop", key="stop-run", width="stretch"):
         runner.stop(token)
         st.rerun(scope="app")
-    if run.batch_losses:
+    if losses := list(run.batch_losses):  # a copy: the runner's thread appends to the list meanwhile
         st.caption("training loss, batch by batch")
-        st.line_chart({"batch": range(1, len(run.batch_losses) + 1), "loss": run.batch_losses}, x="batch", height=180)
+        st.line_chart({"batch": range(1, len(losses) + 1), "loss": losses}, x="batch", height=180)
     if run.history:
         show_curves(run.history)
 
