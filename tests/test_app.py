@@ -165,7 +165,7 @@ def test_switching_models_changes_the_model_shown(app):
 def until_the_run_ends(at: AppTest, timeout: float = 600) -> AppTest:
     """Rerun the page (as its polling fragment would) until it no longer shows a run in progress."""
     deadline = time.monotonic() + timeout
-    while any(button.label == "Stop" for button in at.button) or any("in progress" in m for m in texts(at.info)):
+    while any(button.label == "Stop training" for button in at.button) or any("in progress" in m for m in texts(at.info)):
         assert time.monotonic() < deadline, "the run did not end"
         time.sleep(0.5)
         at.run()
@@ -265,12 +265,12 @@ def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, 
     other = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")
     assert any("A train run is in progress on this server (epoch" in message for message in texts(other.info))
     assert next(button for button in other.button if button.label == "Start training").disabled
-    assert not any(button.label == "Stop" for button in other.button)
+    assert not any(button.label == "Stop training" for button in other.button)
 
     reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)
     reloaded.query_params["run"] = token
     reloaded = run_in_progress(open_tab(reloaded.run(), "Train"))
-    next(button for button in reloaded.button if button.label == "Stop").click()
+    next(button for button in reloaded.button if button.label == "Stop training").click()
     reloaded.run()
     assert any(message.startswith("Stopped after") for message in texts(reloaded.info))
     owner.run()

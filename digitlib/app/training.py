@@ -95,7 +95,7 @@ def follow_run(token: str | None) -> None:
         return
     bar, stop = st.columns([5, 1], vertical_alignment="bottom")
     bar.progress(run.fraction(), text=f"{run.kind}: {run.status()} · training process {run.peak_mb:,.0f} MB")
-    if stop.button("Stop", key="stop-run", width="stretch"):
+    if stop.button("Stop training", key="stop-run", width="stretch"):
         runner.stop(token)
         st.rerun(scope="app")
     if losses := list(run.batch_losses):  # a copy: the runner's thread appends to the list meanwhile
