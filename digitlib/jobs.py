@@ -244,6 +244,11 @@ class Runner:
     def find(self, token: str | None) -> Run | None:
         return self._runs.get(token) if token else None
 
+    def last_finished(self, kind: str) -> Run | None:
+        """The latest run of ``kind`` that saved a model (its timings calibrate the next run's estimate)."""
+        finished = [run for run in self._runs.values() if run.kind == kind and run.state == "finished"]
+        return finished[-1] if finished else None
+
     def start(self, kind: str, settings: dict, out: Path, preset: str | None = None) -> Run:
         """Spawn the child for a job; raises Busy while another run is in progress."""
         if kind not in JOB_KINDS:

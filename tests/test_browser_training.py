@@ -87,7 +87,7 @@ def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorf
     maps = [m.path for m in streamlit.memory_maps()]
     with capsys.disabled():
         print(f"\ndefault run in the browser: test accuracy {accuracy:.2f}%, click to model ready {seconds:.1f} s; "
-              f"{estimate.split('.')[0].lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n"
+              f"{estimate.split('. ')[0].lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n"
               f"{where}\nserver RSS {memory.before / 2**20:.0f} MB before, {memory.peak / 2**20:.0f} MB at its peak "
               f"(+{(memory.peak - memory.before) / 2**20:.0f} MB)")
     assert accuracy >= 98.5
