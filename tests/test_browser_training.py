@@ -69,31 +69,37 @@ def training_children(process: psutil.Process) -> list[psutil.Process]:
     return [child for child in process.children(recursive=True) if "digitlib.jobs" in " ".join(child.cmdline())]
 
 
-def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(server, browser, capsys):  # noqa: F811
-    url, _ = server
-    streamlit = server_process(url)
-    page = train_tab(browser, url)
-    estimate = page.get_by_text("Estimated time: about").inner_text()
-    memory = PeakMemory(streamlit)
+def default_run(page) -> tuple[float, float, str, str]:
+    """Press Start with the defaults; (test accuracy %, seconds from the click to the model shown, the estimate
+    shown before, where the time went)."""
+    estimate = page.get_by_text("Estimated time: about").inner_text().split(". ")[0]
     started = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
-    saved_message = page.get_by_text(re.compile(r"Saved quick-.* test accuracy"))
-    saved_message.wait_for(timeout=RUN_TIMEOUT_MS)
+    saved = page.get_by_text(re.compile(r"Saved quick-.* test accuracy"))
+    saved.wait_for(timeout=RUN_TIMEOUT_MS)
     seconds = time.perf_counter() - started
-    memory.stop()
-    saved = saved_message.inner_text()
-    accuracy = float(re.search(r"test accuracy ([\d.]+)%", saved).group(1))
-    where = page.get_by_text("Where the time went").inner_text()
-    maps = [m.path for m in streamlit.memory_maps()]
-    with capsys.disabled():
-        print(f"\ndefault run in the browser: test accuracy {accuracy:.2f}%, click to model ready {seconds:.1f} s; "
-              f"{estimate.split('. ')[0].lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)\n"
-              f"{where}\nserver RSS {memory.before / 2**20:.0f} MB before, {memory.peak / 2**20:.0f} MB at its peak "
-              f"(+{(memory.peak - memory.before) / 2**20:.0f} MB)")
-    assert accuracy >= 98.5
-    assert not any("tensorflow" in path for path in maps), "the server process loaded TensorFlow"
-    assert not training_children(streamlit)
-    page.context.close()
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", saved.inner_text()).group(1))
+    return accuracy, seconds, estimate, page.get_by_text("Where the time went").inner_text()
+
+
+def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(server, browser, capsys):  # noqa: F811
+    """Twice: the first estimate rests on the figures measured beforehand, the second on the first run."""
+    url, _ = server
+    streamlit = server_process(url)
+    for attempt in (1, 2):
+        page = train_tab(browser, url)
+        memory = PeakMemory(streamlit)
+        accuracy, seconds, estimate, where = default_run(page)
+        memory.stop()
+        with capsys.disabled():
+            print(f"\ndefault run {attempt} in the browser: test accuracy {accuracy:.2f}%, click to model shown "
+                  f"{seconds:.1f} s; {estimate.lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+                  f"cores)\n{where}\nserver RSS {memory.before / 2**20:.0f} MB before, {memory.peak / 2**20:.0f} MB "
+                  f"at its peak (+{(memory.peak - memory.before) / 2**20:.0f} MB)")
+        assert accuracy >= 98.5
+        assert not any("tensorflow" in m.path for m in streamlit.memory_maps()), "the server loaded TensorFlow"
+        assert not training_children(streamlit)
+        page.context.close()
 
 
 def test_a_second_visitor_sees_the_run_a_reload_reconnects_and_stop_ends_it(server, browser, capsys):  # noqa: F811
