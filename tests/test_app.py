@@ -214,16 +214,20 @@ def test_the_train_tab_starts_with_the_quick_recipe_on_all_training_images(app):
     assert any(caption.startswith("Estimated time: about") for caption in texts(at.caption))
 
 
+def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
+    """Press Start with the seed CNN in batches of 32 (a run short enough for a test)."""
+    at.selectbox(key="recipe").select("baseline")
+    at.number_input(key="epochs").set_value(epochs)
+    at.select_slider(key="batch_size").set_value(32)
+    at.number_input(key="train_size").set_value(train_size)
+    next(button for button in at.button if button.label == "Start training").click()
+    return at.run()
+
+
 @pytest.mark.slow
 def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mnist):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
-    at = open_tab(app.run(), "Train")
-    at.selectbox(key="recipe").select("baseline")
-    at.number_input(key="epochs").set_value(2)
-    at.select_slider(key="batch_size").set_value(32)
-    at.number_input(key="train_size").set_value(500)
-    next(button for button in at.button if button.label == "Start training").click()
-    at = until_the_run_ends(at.run())
+    at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     if not tensorflow_before:
@@ -252,13 +256,7 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mn
 
 @pytest.mark.slow
 def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo):
-    owner = open_tab(app.run(), "Train")
-    owner.selectbox(key="recipe").select("baseline")
-    owner.number_input(key="epochs").set_value(10)
-    owner.select_slider(key="batch_size").set_value(32)
-    owner.number_input(key="train_size").set_value(5000)
-    next(button for button in owner.button if button.label == "Start training").click()
-    owner = run_in_progress(owner.run())
+    owner = run_in_progress(start_training(open_tab(app.run(), "Train"), epochs=10, train_size=5000))
     token = owner.session_state["run_token"]
     assert owner.query_params["run"] == token  # in the address: a reload keeps it
 
