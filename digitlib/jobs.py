@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,7 @@ EXIT_STOPPED, EXIT_FAILED = 3, 2
 
 # Where a run's time goes, by the message that starts each stretch (the time until the next message counts for it).
 STAGES = {"started": "start Python, read the settings", "importing": "import TensorFlow",
-          "imported": "load MNIST, build the network", "batch": "train", "epoch": "train",
+          "imported": "load MNIST, build and compile the network", "batch": "train", "epoch": "train",
           "save": "export (Keras file + LiteRT)", "evaluate": "score the test set, draw figures, save"}
 
 
@@ -64,6 +65,7 @@ def progress_message(p) -> dict:
 
 def run_job(spec: dict, emit: Callable[[dict], None]) -> dict:
     """Check the settings, then train or fine-tune as ``spec`` says, reporting to ``emit``; returns the card."""
+    from digitlib import data
     from digitlib.finetune import FinetuneConfig, finetune
     from digitlib.train import from_preset, train
 
@@ -74,11 +76,14 @@ def run_job(spec: dict, emit: Callable[[dict], None]) -> dict:
         config = FinetuneConfig(**spec["settings"])
         job = finetune
     config.validate()
+    loader = ThreadPoolExecutor(1)
+    mnist = loader.submit(data.load_mnist, config.data_dir)  # read (zlib frees the GIL) while TensorFlow is imported
+    loader.shutdown(wait=False)
     emit({"phase": "importing"})
     import keras  # noqa: F401 - here, to time TensorFlow's import on its own
 
     emit({"phase": "imported"})
-    return job(config, Path(spec["out"]), lambda p: emit(progress_message(p)))
+    return job(config, Path(spec["out"]), lambda p: emit(progress_message(p)), mnist=mnist.result())
 
 
 def child_main(spec_json: str) -> int:
