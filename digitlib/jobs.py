@@ -93,7 +93,7 @@ def child_main(spec_json: str) -> int:
     os.dup2(2, 1)  # stray prints (TensorFlow, LiteRT) go to stderr, never into the messages
 
     def emit(message: dict) -> None:  # raises BrokenPipeError once the server is gone: the run then ends
-        channel.write(json.dumps(message | {"at": time.time(), "peak_mb": round(peak_rss_mb(), 1)}) + "\n")
+        channel.write(json.dumps(message | {"at": time.time(), "peak_mb": round(peak_rss_mb())}) + "\n")
 
     def stop(signum, frame):
         raise StopRequested
