@@ -31,7 +31,10 @@ DEFAULTS = {"epochs": 1, "batch_size": 128, "train_size": 60_000}  # the quick p
 # 10.6 s, MNIST + build + compile 7.3 s, export 4.9 s, score, figures and save 8.2 s: 47 s in all).  Used until a
 # run on this server has measured the machine as it is now.
 RUN_OVERHEAD_SECONDS = 35
-POLL_SECONDS = 0.5  # how often a page following a run asks for its progress
+# How often a page following a run asks for its progress.  Each poll is a rerun of the fragment, and a Stop click
+# waits behind the polls queued before it: from the click to the training process gone took 0.4-5.3 s polling every
+# 0.5 s and 0.2-3.4 s polling every 1 s (three stops each, two pages following the run, load average 13-19).
+POLL_SECONDS = 1.0
 CHART_POINTS = 200  # at most, in the live loss curve: every poll sends it again, and a long run has thousands of batches
 
 
