@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from digitlib.classifier import CARD_FILE
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOB_KINDS = ("train", "finetune")
 CHILD_NICENESS = 10  # below the server, so pages keep answering while the child uses every core
@@ -142,8 +144,8 @@ class Run:
     stop_requested: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
-    last_at: float = 0.0
-    last_stage: str = "start Python, read the settings"
+    last_at: float = 0.0  # when the latest message was sent, and the stage it began (the stage accounting)
+    last_stage: str = STAGES["started"]
 
     @property
     def active(self) -> bool:
@@ -158,7 +160,8 @@ class Run:
         p = self.progress
         if p.get("phase") in ("batch", "epoch") and p.get("epochs") and p.get("batches"):
             return min(1.0, ((p["epoch"] - 1) + p["batch"] / p["batches"]) / p["epochs"])
-        return 1.0 if p.get("phase") in ("save", "evaluate", "done", "finished") else 0.0
+        trained = bool(self.batch_losses)  # fine-tuning scores the base model before it trains
+        return 1.0 if trained and p.get("phase") in ("save", "evaluate", "done") else 0.0
 
     def status(self) -> str:
         """One line on where the run is, with nothing about who started it."""
@@ -192,7 +195,10 @@ class Run:
 
     def end(self, returncode: int, stderr_tail: str) -> None:
         """Settle the outcome once the child has exited, whatever way it did."""
-        if self.card is not None and returncode == 0:
+        saved = self.out / CARD_FILE
+        if self.card is None and "done" in (event[0] for event in self.events) and saved.is_file():
+            self.card = json.loads(saved.read_text())  # stopped or killed after the model was swapped into place
+        if self.card is not None:
             self.state = "finished"
             self.message = f"saved {self.out.name} in {self.seconds:.0f} s"
         elif self.stop_requested:
