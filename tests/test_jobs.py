@@ -183,3 +183,11 @@ def test_the_process_that_starts_a_run_never_imports_tensorflow(models, mnist, r
     assert report["grew_mb"] < report["child_peak_mb"] / 4  # the run's memory is the child's, not this process's
     with capsys.disabled():
         print(f"\nstarting process grew {report['grew_mb']:.1f} MB during a run; child peak {report['child_peak_mb']:.0f} MB")
+
+
+def test_a_child_that_crashes_ends_with_its_last_words(runner, models):
+    run = runner.start("finetune", {"no_such_setting": 1}, models / "crashed")  # a TypeError nobody catches
+    assert run.done.wait(120)
+    assert run.state == "failed"
+    assert "exit code 1" in run.message and "no_such_setting" in run.message and "Nothing was saved" in run.message
+    assert leftovers(models / "crashed") == []
