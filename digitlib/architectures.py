@@ -99,9 +99,9 @@ def compact() -> keras.Model:
 
 
 def quick() -> keras.Model:
-    """The app's default run, the quickest to 98.5% on 2 CPU cores (99.1% after one epoch, 14 s at load 8): a strided 5x5
-    conv reads the 28x28 digit straight at 14x14, so no layer works at full size (~0.04M params, a ninth of
-    `compact`'s multiply-adds)."""
+    """The app's default run, the quickest to 98.5% on 2 CPU cores (99.1% after one epoch, 14 s at load 8): a
+    strided 5x5 conv reads the 28x28 digit straight at 14x14, so no layer works at full size (~0.04M params, a
+    ninth of `compact`'s multiply-adds)."""
     return keras.Sequential(
         [
             keras.Input(INPUT_SHAPE),

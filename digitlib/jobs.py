@@ -212,7 +212,8 @@ class Run:
                             "Nothing was saved; the models you had are untouched.")
         else:
             self.state = "failed"
-            self.message = (f"The {self.kind} process stopped with exit code {returncode}: {stderr_tail or 'no output'}."
+            self.message = (f"The {self.kind} process stopped with exit code {returncode}: "
+                            f"{stderr_tail or 'no output'}."
                             " Nothing was saved.")
         self.ended = time.time()
         self.done.set()
@@ -270,8 +271,8 @@ class Runner:
             run = Run(secrets.token_urlsafe(16), kind, Path(out))
             spec = {"kind": kind, "preset": preset, "settings": settings, "out": str(out)}
             stderr = tempfile.TemporaryFile()
-            env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-                                "TF_CPP_MIN_LOG_LEVEL": "2"}
+            path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+            env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}
             run.process = subprocess.Popen(
                 [sys.executable, "-m", "digitlib.jobs", json.dumps(spec)], stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)

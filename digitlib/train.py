@@ -395,7 +395,7 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
             "per_class_accuracy": evaluation.per_class_accuracy,
             "confusion_matrix": evaluation.confusion_matrix,
             **scores(classifier),
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # this process's, so far
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # this process's so far
             "history": {k: [round(v, 6) for v in values] for k, values in history.items()},
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2))

@@ -165,7 +165,8 @@ def test_switching_models_changes_the_model_shown(app):
 def until_the_run_ends(at: AppTest, timeout: float = 600) -> AppTest:
     """Rerun the page (as its polling fragment would) until it no longer shows a run in progress."""
     deadline = time.monotonic() + timeout
-    while any(button.label == "Stop training" for button in at.button) or any("in progress" in m for m in texts(at.info)):
+    while (any(button.label == "Stop training" for button in at.button)
+           or any("in progress" in message for message in texts(at.info))):
         assert time.monotonic() < deadline, "the run did not end"
         time.sleep(0.5)
         at.run()

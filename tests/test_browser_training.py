@@ -82,7 +82,8 @@ def default_run(page) -> tuple[float, float, str, str]:
     return accuracy, seconds, estimate, page.get_by_text("Where the time went").inner_text()
 
 
-def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(server, browser, capsys):  # noqa: F811
+def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(
+        server, browser, capsys):  # noqa: F811
     """Twice: the first estimate rests on the figures measured beforehand, the second on the first run."""
     url, _ = server
     streamlit = server_process(url)

@@ -182,7 +182,8 @@ def test_the_process_that_starts_a_run_never_imports_tensorflow(models, mnist, r
     assert not report["tensorflow"] and not report["keras"]
     assert report["grew_mb"] < report["child_peak_mb"] / 4  # the run's memory is the child's, not this process's
     with capsys.disabled():
-        print(f"\nstarting process grew {report['grew_mb']:.1f} MB during a run; child peak {report['child_peak_mb']:.0f} MB")
+        print(f"\nstarting process grew {report['grew_mb']:.1f} MB during a run; "
+              f"child peak {report['child_peak_mb']:.0f} MB")
 
 
 def test_a_child_that_crashes_ends_with_its_last_words(runner, models):

@@ -35,7 +35,7 @@ RUN_OVERHEAD_SECONDS = 35
 # waits behind the polls queued before it: from the click to the training process gone took 0.4-5.3 s polling every
 # 0.5 s and 0.2-3.4 s polling every 1 s (three stops each, two pages following the run, load average 13-19).
 POLL_SECONDS = 1.0
-CHART_POINTS = 200  # at most, in the live loss curve: every poll sends it again, and a long run has thousands of batches
+CHART_POINTS = 200  # at most, in the live loss curve: every poll sends it again; a long run has thousands of batches
 
 
 @st.cache_resource
