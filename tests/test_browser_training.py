@@ -119,8 +119,7 @@ def test_a_second_visitor_sees_the_run_a_reload_reconnects_and_stop_ends_it(serv
     assert other.get_by_role("button", name="Stop training").count() == 0
 
     owner.reload()
-    owner.get_by_role("tab", name="Train").click()
-    owner.get_by_text(PROGRESS).first.wait_for()  # the owner's view: its progress
+    owner.get_by_text(PROGRESS).first.wait_for()  # the page opens on the Train tab, with the owner's view
     stop = owner.get_by_role("button", name="Stop training")
     children = training_children(streamlit)
     assert len(children) == 1

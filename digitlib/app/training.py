@@ -53,6 +53,12 @@ def my_run() -> Run | None:
     return run
 
 
+def tab_of_my_run() -> str | None:
+    """The tab showing this session's run while it is in progress: a reloaded page opens there."""
+    run = my_run()
+    return None if run is None or not run.active else {"train": "Train", "finetune": "Corrections"}[run.kind]
+
+
 def start_job(kind: str, settings: dict, out: Path, preset: str | None = None) -> None:
     """Start a run owned by this session, or say why not (another run is in progress)."""
     try:
