@@ -14,7 +14,7 @@ from digitlib.app.corrections import corrections_page
 from digitlib.app.draw import draw_page
 from digitlib.app.inside import inside_page
 from digitlib.app.model_card import model_page
-from digitlib.app.training import train_page
+from digitlib.app.training import tab_of_my_run, train_page
 from digitlib.app.upload import upload_page
 
 PAGES = {"Draw": draw_page, "Upload": upload_page, "Inside": inside_page, "Train": train_page, "Model": model_page,
@@ -27,6 +27,8 @@ def main() -> None:
     st.title("✍️ Digit Classifier")
     st.caption("A CNN trained on MNIST reads your handwritten digits and numbers, and shows why.")
     clf = model_picker()
+    if "page" not in st.session_state and (following := tab_of_my_run()):
+        st.session_state.page = following  # a reload during a run opens the tab that follows it
     tabs = st.tabs(list(PAGES), key="page", on_change="rerun")
     for tab, page in zip(tabs, PAGES.values()):
         if tab.open:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,8 +162,30 @@ def test_switching_models_changes_the_model_shown(app):
         assert at.session_state["active_model"].endswith(name)
 
 
+def until_the_run_ends(at: AppTest, timeout: float = 600) -> AppTest:
+    """Rerun the page (as its polling fragment would) until it no longer shows a run in progress."""
+    deadline = time.monotonic() + timeout
+    while (any(button.label == "Stop training" for button in at.button)
+           or any("in progress" in message for message in texts(at.info))):
+        assert time.monotonic() < deadline, "the run did not end"
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def run_in_progress(at: AppTest, timeout: float = 300) -> AppTest:
+    """Rerun the page until the run it follows reports training batches."""
+    deadline = time.monotonic() + timeout
+    while not any("batch" in (bar.proto.text or "") for bar in at.get("progress")):
+        assert time.monotonic() < deadline, "no training progress shown"
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
 @pytest.mark.slow
-def test_fine_tuning_on_stored_corrections_reports_before_and_after(app, shipped_model, mnist, tmp_path):
+def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_after(app, shipped_model, mnist,
+                                                                                       tmp_path):
     from digitlib.store import CorrectionStore
 
     (x_train, y_train), _ = mnist
@@ -167,31 +193,52 @@ def test_fine_tuning_on_stored_corrections_reports_before_and_after(app, shipped
     at = open_tab(app.run(), "Corrections")
     at.number_input(key="finetune_epochs").set_value(1)
     next(button for button in at.button if button.label.startswith("Fine-tune")).click()
-    at.run(timeout=600)
+    at = until_the_run_ends(at.run())
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     assert [metric.label for metric in at.metric] == ["MNIST test accuracy", "held-out corrections"]
-    directory, card = at.session_state["finetuned"]
+    assert any("Where the time went" in caption for caption in texts(at.caption))
+    directory = next(Path(message.split("in ", 1)[1].split(":")[0]) / message.split("**")[1]
+                     for message in texts(at.success) if message.startswith("Saved"))
+    card = json.loads((directory / "card.json").read_text())
     assert card["finetune"]["after"]["mnist_test_accuracy"] > 0.9
     next(button for button in at.button if button.label.startswith("Make")).click()
     at.run()
     assert at.session_state["active_model"] == str(directory)
 
 
-@pytest.mark.slow
-def test_a_tiny_training_run_shows_live_curves_and_gives_a_usable_model(app, mnist):
+def test_the_train_tab_starts_with_the_quick_recipe_on_all_training_images(app):
     at = open_tab(app.run(), "Train")
+    assert at.selectbox(key="recipe").value == "quick"
+    assert at.number_input(key="epochs").value == 1
+    assert at.number_input(key="train_size").value == 60_000
+    assert any(caption.startswith("Estimated time: about") for caption in texts(at.caption))
+
+
+def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
+    """Press Start with the seed CNN in batches of 32 (a run short enough for a test)."""
     at.selectbox(key="recipe").select("baseline")
-    at.number_input(key="epochs").set_value(1)
+    at.number_input(key="epochs").set_value(epochs)
     at.select_slider(key="batch_size").set_value(32)
-    at.number_input(key="train_size").set_value(500)
+    at.number_input(key="train_size").set_value(train_size)
     next(button for button in at.button if button.label == "Start training").click()
-    at.run(timeout=600)
+    return at.run()
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mnist):
+    tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
+    at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
-    assert any("test accuracy" in message for message in texts(at.success))
-    trained_dir, card = at.session_state["trained"]
-    assert len(card["history"]["loss"]) == 1
+    if not tensorflow_before:
+        assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+    success = next(message for message in texts(at.success) if "test accuracy" in message)
+    trained_dir = Path(success.split("in ", 1)[1].split(":")[0]) / success.split("**")[1]
+    card = json.loads((trained_dir / "card.json").read_text())
+    assert len(card["history"]["loss"]) == 2
+    assert card["peak_memory_mb"] > 300  # the child's memory (TensorFlow) is in the card
+    assert any("training process peaked at" in caption for caption in texts(at.caption))
     line_charts = [chart for chart in at.get("vega_lite_chart") if '"type": "line"' in chart.proto.spec]
     assert len(line_charts) >= 2  # loss and accuracy
 
@@ -206,3 +253,26 @@ def test_a_tiny_training_run_shows_live_curves_and_gives_a_usable_model(app, mni
     at.file_uploader[0].set_value(("digit.png", png_bytes(number_image(mnist, "1")), "image/png")).run()
     assert not at.exception
     assert [metric.label for metric in at.metric][:1] == ["Number read"]
+
+
+@pytest.mark.slow
+def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo):
+    owner = run_in_progress(start_training(open_tab(app.run(), "Train"), epochs=10, train_size=5000))
+    token = owner.session_state["run_token"]
+    assert owner.query_params["run"] == token  # in the address: a reload keeps it
+
+    other = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")
+    assert any("A train run is in progress on this server (epoch" in message for message in texts(other.info))
+    assert next(button for button in other.button if button.label == "Start training").disabled
+    assert not any(button.label == "Stop training" for button in other.button)
+
+    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)
+    reloaded.query_params["run"] = token
+    reloaded = run_in_progress(reloaded.run())  # the page opens on the Train tab by itself
+    next(button for button in reloaded.button if button.label == "Stop training").click()
+    reloaded.run()
+    assert any(message.startswith("Stopped after") for message in texts(reloaded.info))
+    owner.run()
+    assert any(message.startswith("Stopped after") for message in texts(owner.info))
+    other.run()
+    assert not next(button for button in other.button if button.label == "Start training").disabled

@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib.app.common import correction_store, enlarged, shipped_models_dir, trained_models_dir
-from digitlib.app.training import run_job, show_new_model
+from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
 from digitlib.classifier import DEFAULT_MODEL
 from digitlib.store import CorrectionStore
 
@@ -40,25 +40,22 @@ def corrections_page() -> None:
 
 
 def finetune_section(store: CorrectionStore) -> None:
-    """Fine-tune the active model on MNIST plus the corrections, then compare before and after."""
+    """Fine-tune the active model on MNIST plus the corrections, in the server's job runner, then compare before
+    and after."""
     st.markdown("#### Fine-tune on this handwriting")
     base = Path(st.session_state.get("active_model", shipped_models_dir() / DEFAULT_MODEL))
     epochs = st.number_input("Epochs", 1, 20, 3, key="finetune_epochs")
     st.caption("A quarter of the corrections is held out to measure the change; MNIST is mixed in so it isn't forgotten.")
-    if st.button(f"Fine-tune {base.name}", type="primary"):
-        from digitlib.finetune import FinetuneConfig, finetune  # TensorFlow is imported when the run starts
-
-        config = FinetuneConfig(store_path=str(store.path), base_model=str(base), epochs=int(epochs))
+    if st.button(f"Fine-tune {base.name}", type="primary", disabled=job_runner().active() is not None):
         out = trained_models_dir() / f"{base.name}-finetuned-{datetime.now():%Y%m%d-%H%M%S}"
-        st.session_state.finetuned = run_job(lambda hook: finetune(config, out, hook), out)
-    if st.session_state.get("finetuned"):
-        directory, card = st.session_state.finetuned
+        start_job("finetune", {"store_path": str(store.path), "base_model": str(base), "epochs": int(epochs)}, out)
+    if (run := job_panel("finetune")) is not None:
         for column, (figure, name) in zip(st.columns(2), (("mnist_test_accuracy", "MNIST test accuracy"),
                                                            ("held_out_accuracy", "held-out corrections"))):
-            before, after = card["finetune"]["before"][figure], card["finetune"]["after"][figure]
+            before, after = run.card["finetune"]["before"][figure], run.card["finetune"]["after"][figure]
             column.metric(name, "n/a" if after is None else f"{after:.1%}",
                           delta=None if None in (before, after) else f"{after - before:+.1%}")
-        show_new_model(directory, card)
+        show_new_model(run.out, run.card)
 
 
 def browse_samples(store: CorrectionStore) -> None:
