@@ -152,6 +152,15 @@ def draw(page, strokes: list[Stroke], left: float = 0.95, top: float = 0.12, siz
     (draw_with_finger if touch else draw_with_mouse)(page, strokes, left, top, size)
 
 
+def draw_number(page, number: str) -> None:
+    """The digits of `number` side by side across the canvas, in slots of 0.8 canvas heights (the canvas is 2.67
+    heights wide, so up to three fit at that size)."""
+    slot = 2.4 / max(len(number), 3)
+    first = 0.13 + (2.4 - slot * len(number)) / 2
+    for position, digit in enumerate(number):
+        draw(page, DIGIT_STROKES[digit], left=first + slot * position, top=0.16, size=min(0.7, slot))
+
+
 def number_shown(page) -> str:
     """The "Number read" metric once it is on screen."""
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Number read").first

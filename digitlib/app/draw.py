@@ -91,7 +91,7 @@ def draw_page(clf: Classifier) -> None:
     st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
     drawing, glance = st.columns([CANVAS_WIDTH + 32, 420], gap="medium")
     with drawing.container(key="drawing-area"):
-        brush, clear = st.columns([3, 1], vertical_alignment="bottom")
+        brush, clear = st.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
         stroke_width = brush.slider("Brush width", 6, 40, 18, key="stroke_width")
         if clear.button("Clear", width="stretch"):
             st.session_state.canvas_version += 1

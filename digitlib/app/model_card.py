@@ -8,7 +8,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from digitlib.app.common import cached_classifier, duration, model_label, percent, show_curves
+from digitlib.app.common import cached_classifier, duration, model_label, show_curves
 from digitlib.classifier import MODEL_FILE, Classifier
 
 CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
@@ -37,7 +37,7 @@ def run_row(number: int, run: dict, last: bool) -> str:
     images = training_images(run)
     augmented = "yes" if run.get("augmentation") else "no"
     rate = config.get("learning_rate")
-    accuracy = percent(run["test_accuracy"]) if run.get("test_accuracy") is not None else "n/a"
+    accuracy = f"{run['test_accuracy']:.2%}" if run.get("test_accuracy") is not None else "n/a"
     name = "this model" if last else f"`{run.get('name', '?')}`"
     return (f"| {number}. {name} | {run.get('epochs', '?')} | {images} | {augmented} | "
             f"{'n/a' if rate is None else f'{rate:g}'} | {duration(run.get('training_seconds'))} | {accuracy} |")
@@ -77,7 +77,7 @@ def model_page(clf: Classifier) -> None:
         return
     runs = training_runs(card)
     accuracy, parameters, epochs, seconds = st.columns(4)
-    accuracy.metric("Test accuracy", percent(card["test_accuracy"]), help=f"on {card['test_images']:,} MNIST test images")
+    accuracy.metric("Test accuracy", f"{card['test_accuracy']:.2%}", help=f"on {card['test_images']:,} MNIST test images")
     parameters.metric("Parameters", f"{card['parameters']:,}")
     epochs.metric("Epochs", sum(run.get("epochs", 0) for run in runs),
                   help=" + ".join(str(run.get("epochs", "?")) for run in runs) + f" over {len(runs)} run(s), "

@@ -49,7 +49,7 @@ def probability_chart(reading: Reading) -> None:
     values = [{"digit": str(digit), "probability": round(float(p), 4), "read": name}
               for name, d in zip(names, reading.digits) for digit, p in enumerate(d.probabilities)]
     encoding = {
-        "y": {"field": "digit", "type": "nominal", "sort": None, "title": "digit",
+        "y": {"field": "digit", "type": "nominal", "sort": None, "title": "digit", "scale": {"paddingInner": 0.15},
               "axis": {"labelAngle": 0, "labelFontSize": 13, "labelOverlap": False, "titleAngle": 0,
                        "titleAlign": "right", "titleBaseline": "bottom", "titleY": -4}},
         "x": {"field": "probability", "type": "quantitative", "title": "probability",
@@ -57,7 +57,7 @@ def probability_chart(reading: Reading) -> None:
         "tooltip": [{"field": "read"}, {"field": "digit"}, {"field": "probability", "format": ".1%"}],
     }
     if several:
-        encoding |= {"yOffset": {"field": "read", "sort": None},
+        encoding |= {"yOffset": {"field": "read", "sort": None, "scale": {"paddingInner": 0}},
                      "color": {"field": "read", "type": "nominal", "sort": None, "title": None,
                                "scale": {"range": POSITION_COLOURS}, "legend": {"orient": "top"}}}
     best = "; ".join(f"{name} with {percent(d.confidence)}" for name, d in zip(names, reading.digits))
