@@ -68,7 +68,7 @@ def report(name: str, result: dict) -> list[str]:
     reading = [entry["reading_ms"] for entry in server]
     before = [entry["canvas_ms"] + entry["reading_ms"] + entry["glance_ms"] for entry in server]
     building = [entry["total_ms"] - entry["reading_ms"] for entry in server]
-    details = [entry["details_ms"] for entry in server]
+    after = [entry["after_reading_ms"] for entry in server]
     fresh = "not read" if result["fresh"] is None else f"{result['fresh']:.0f} ms"
     misread = ", ".join(result["misses"]) or "none"
     return [
@@ -78,8 +78,8 @@ def report(name: str, result: dict) -> list[str]:
         f"digits drawn (not read as drawn: {misread})",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
-        f"- server, building the page: {percentiles(building)} (of which the details below the reading, "
-        f"sent after it: {percentiles(details)})",
+        f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the controls, "
+        f"the per-digit details: {percentiles(after)})",
         f"- server, from the stroke's arrival to the reading sent: {percentiles(before)}",
         "",
     ]

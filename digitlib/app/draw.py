@@ -21,6 +21,7 @@ from digitlib.classifier import Classifier
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # a row of digits fits; the network reads each digit at 28x28 anyway
 EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
+DEFAULT_BRUSH = 18  # pixels on the 640x240 canvas: about MNIST's stroke once a digit is shrunk to 20x20
 TIMING_LOG = "DIGITLIB_TIMING_LOG"  # a file path: each stroke's server time is appended as a JSON line (benchmarks)
 
 
@@ -80,24 +81,29 @@ def log_timing(**figures) -> None:
                                                           for k, v in figures.items()}) + "\n")
 
 
+def clear_canvas() -> None:
+    """A new key mounts a fresh, empty canvas (a callback, so it happens before the tab reruns)."""
+    st.session_state.canvas_version += 1
+
+
 @st.fragment
 def draw_page(clf: Classifier) -> None:
+    """Canvas on the left, the reading on the right (stacked on a phone), the details below.
+
+    The script emits the reading right after the canvas, before the brush and Clear controls shown above the
+    canvas and before the details: the browser gets the number first.
+    """
     from streamlit_drawable_canvas import st_canvas  # Components v2: importable only inside a running app
 
     started = time.perf_counter()
     warmed_up(clf, id(clf))
     st.session_state.setdefault("canvas_version", 0)
-    st.html(canvas_fit_css())
-    st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
     drawing, glance = st.columns([CANVAS_WIDTH + 32, 420], gap="medium")
     with drawing.container(key="drawing-area"):
-        brush, clear = st.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
-        stroke_width = brush.slider("Brush width", 6, 40, 18, key="stroke_width")
-        if clear.button("Clear", width="stretch"):
-            st.session_state.canvas_version += 1
+        controls = st.container()
         canvas = st_canvas(
-            stroke_width=stroke_width, stroke_color="#000000", background_color="#FFFFFF",
-            width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
+            stroke_width=st.session_state.get("stroke_width", DEFAULT_BRUSH), stroke_color="#000000",
+            background_color="#FFFFFF", width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
             key=f"canvas-{st.session_state.canvas_version}",
         )
     canvas_shown = time.perf_counter()
@@ -107,11 +113,18 @@ def draw_page(clf: Classifier) -> None:
     with glance:
         if reading is None or reading.is_empty:
             st.info(EMPTY_CANVAS_HINT)
-            return
-        show_glance(reading)
-        correction_form(reading, canvas.image_bytes, key="canvas")
+        else:
+            show_glance(reading)
+            correction_form(reading, canvas.image_bytes, key="canvas")
     shown = time.perf_counter()
-    show_details(reading, clf)
-    log_timing(text=reading.text, digits=len(reading.digits), canvas_ms=1000 * (canvas_shown - started),
-               reading_ms=1000 * (read - canvas_shown), glance_ms=1000 * (shown - read),
-               details_ms=1000 * (time.perf_counter() - shown), total_ms=1000 * (time.perf_counter() - started))
+    with controls:
+        brush, clear = st.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
+        brush.slider("Brush width", 6, 40, DEFAULT_BRUSH, key="stroke_width")
+        clear.button("Clear", width="stretch", on_click=clear_canvas)
+    st.html(canvas_fit_css())
+    st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
+    if reading is not None and not reading.is_empty:
+        show_details(reading, clf)
+        log_timing(text=reading.text, digits=len(reading.digits), canvas_ms=1000 * (canvas_shown - started),
+                   reading_ms=1000 * (read - canvas_shown), glance_ms=1000 * (shown - read),
+                   after_reading_ms=1000 * (time.perf_counter() - shown), total_ms=1000 * (time.perf_counter() - started))
