@@ -147,6 +147,7 @@ def test_a_number_drawn_in_a_row_is_read_with_its_digits_in_detail(request, repo
     clear_canvas(page)
     draw_number(page, number)
     assert wait_for_number(page, number) == number
+    settled(page)  # the details follow the reading
     assert page.locator('[data-testid="stImage"]').count() == len(number)  # one picture pair per digit
     screenshot(page, repo / "docs" / picture)
 
