@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser_driver import (DESKTOP, DIGIT_STROKES, PHONE, clear_canvas, launch_chromium,  # noqa: E402
-                            open_app, start_app, stop_app, timed_drawing)
+                            open_app, start_app, stop_app, stroke_timeline, timed_drawing)
 
 
 def percentiles(values: list[float]) -> str:
@@ -45,7 +45,7 @@ def run_device(browser, url: str, device: dict, rounds: int, log: Path) -> dict:
     """Every digit drawn `rounds` times on a fresh page; the reading and server times of each last stroke."""
     page = open_app(browser, url, device)
     fresh = timed_drawing(page, DIGIT_STROKES["1"], "1")  # the page fetches the metric and chart code first
-    latencies, misses, server = [], [], []
+    latencies, misses, server, timelines = [], [], [], []
     for _ in range(rounds):
         for digit, strokes in DIGIT_STROKES.items():
             clear_canvas(page)
@@ -55,12 +55,13 @@ def run_device(browser, url: str, device: dict, rounds: int, log: Path) -> dict:
                 misses.append(digit)
                 continue
             latencies.append(latency)
+            timelines.append(stroke_timeline(page))
             time.sleep(0.3)  # the details below the reading finish, and their time is logged
             strokes_logged = [entry for entry in server_times(log, logged) if entry["text"] == digit]
             if strokes_logged:
                 server.append(strokes_logged[-1])
     page.context.close()
-    return {"fresh": fresh, "latencies": latencies, "misses": misses, "server": server}
+    return {"fresh": fresh, "latencies": latencies, "misses": misses, "server": server, "timelines": timelines}
 
 
 def report(name: str, result: dict) -> list[str]:
@@ -71,11 +72,15 @@ def report(name: str, result: dict) -> list[str]:
     after = [entry["after_reading_ms"] for entry in server]
     fresh = "not read" if result["fresh"] is None else f"{result['fresh']:.0f} ms"
     misread = ", ".join(result["misses"]) or "none"
+    sent = [t["sent"] for t in result["timelines"] if t["sent"] is not None]
+    answer = [t["answer"] for t in result["timelines"] if t["answer"] is not None]
     return [
         f"### {name}",
         "",
         f"- stroke → reading on screen: **{percentiles(result['latencies'])}** over {len(result['latencies'])} "
         f"digits drawn (not read as drawn: {misread})",
+        f"- in the page: release → drawing sent {percentiles(sent)}; → the server's first answer {percentiles(answer)}; "
+        "the rest is the browser rendering the answer",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
         f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the controls, "

@@ -93,9 +93,26 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
+# Every WebSocket frame's time, so a stroke's wait can be split: the canvas sending it, the server's first answer.
+RECORD_SOCKET = """(() => {
+    window.__socket = [];
+    const Native = window.WebSocket;
+    window.WebSocket = function (...args) {
+        const socket = new Native(...args);
+        const send = socket.send.bind(socket);
+        socket.send = data => { window.__socket.push(["sent", performance.now()]); return send(data); };
+        socket.addEventListener("message", () => window.__socket.push(["answer", performance.now()]));
+        return socket;
+    };
+    window.WebSocket.prototype = Native.prototype;
+})();"""
+
+
 def open_app(browser, url: str, device: dict):
     """A fresh page on the app, once its canvas is ready to draw on."""
-    page = browser.new_context(**device).new_page()
+    context = browser.new_context(**device)
+    context.add_init_script(RECORD_SOCKET)
+    page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(url)
     page.get_by_text(HINT).wait_for()
@@ -200,12 +217,23 @@ def timed_drawing(page, strokes: list[Stroke], expected: str, timeout: float = 1
     the page), or None when it never shows."""
     draw(page, strokes[:-1], **where)
     page.evaluate(WATCH_READING, expected)
+    page.evaluate("() => { window.__socket = []; }")
     draw(page, strokes[-1:], **where)
     try:
         page.wait_for_function("() => window.__read !== null", timeout=timeout * 1000, polling=50)
     except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the reading never showed
         return None
     return page.evaluate("() => window.__read - window.__released")
+
+
+def stroke_timeline(page) -> dict[str, float]:
+    """After timed_drawing: milliseconds from the release to the drawing sent, and to the server's first answer."""
+    return page.evaluate("""() => {
+        const sent = window.__socket.find(([kind, at]) => kind === "sent" && at >= window.__released);
+        const answer = sent && window.__socket.find(([kind, at]) => kind === "answer" && at >= sent[1]);
+        window.__socket = [];
+        return {sent: sent ? sent[1] - window.__released : null, answer: answer ? answer[1] - window.__released : null};
+    }""")
 
 
 def clear_canvas(page) -> None:
