@@ -1,6 +1,6 @@
 """Stroke → reading in a real browser, on a laptop and on a phone (not part of the test suite).
 
-    .venv/bin/python benchmarks/browser_bench.py [--rounds 3] [--out benchmarks/browser_results.md]
+    .venv/bin/python benchmarks/browser_bench.py [--rounds 3] [--out benchmarks/browser_results.md]  # appends a run
 
 Starts the app (`streamlit run`, headless, a free loopback port) with DIGITLIB_TIMING_LOG set, so the Draw tab
 logs each stroke's server time.  Debian's Chromium draws every digit 0-9, `--rounds` times, with the mouse at
@@ -74,6 +74,9 @@ def report(name: str, result: dict) -> list[str]:
     misread = ", ".join(result["misses"]) or "none"
     sent = [t["sent"] for t in result["timelines"] if t["sent"] is not None]
     answer = [t["answer"] for t in result["timelines"] if t["answer"] is not None]
+    browser_cpu = [t["cpu"] for t in result["timelines"]]
+    cpu_shown = [entry["cpu_until_shown_ms"] for entry in server]
+    cpu_total = [entry["cpu_total_ms"] for entry in server]
     return [
         f"### {name}",
         "",
@@ -81,6 +84,9 @@ def report(name: str, result: dict) -> list[str]:
         f"digits drawn (not read as drawn: {misread})",
         f"- in the page: release → drawing sent {percentiles(sent)}; → the server's first answer {percentiles(answer)}; "
         "the rest is the browser rendering the answer",
+        f"- CPU time, which the machine's load does not inflate: the page's main thread from the release to the "
+        f"reading seen {percentiles(browser_cpu)}; the server's script thread until the reading was sent "
+        f"{percentiles(cpu_shown)}, for the whole page {percentiles(cpu_total)}",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
         f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the controls, "
@@ -93,7 +99,7 @@ def report(name: str, result: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times each digit 0-9 is drawn per device")
-    parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
+    parser.add_argument("--out", type=Path, help="also append the report (Markdown) to this file")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -137,7 +143,8 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
+        with open(args.out, "a") as out:
+            out.write("\n".join(lines) + "\n\n")
 
 
 if __name__ == "__main__":

@@ -141,32 +141,39 @@ def stroke_points(page, strokes: list[Stroke], left: float, top: float, size: fl
              for x, y in stroke] for stroke in strokes]
 
 
-def draw_with_mouse(page, strokes: list[Stroke], left: float, top: float, size: float) -> None:
-    for stroke in stroke_points(page, strokes, left, top, size):
+def draw_with_mouse(page, strokes: list[Stroke], left: float, top: float, size: float, before_lift=None) -> None:
+    """`before_lift` is called just before the last stroke's release."""
+    points = stroke_points(page, strokes, left, top, size)
+    for number, stroke in enumerate(points, start=1):
         page.mouse.move(*stroke[0])
         page.mouse.down()
         for point in stroke[1:]:
             page.mouse.move(*point, steps=4)
+        if before_lift and number == len(points):
+            before_lift()
         page.mouse.up()
 
 
-def draw_with_finger(page, strokes: list[Stroke], left: float, top: float, size: float) -> None:
+def draw_with_finger(page, strokes: list[Stroke], left: float, top: float, size: float, before_lift=None) -> None:
     """Touch events as a phone's browser receives them (Playwright's touchscreen only taps)."""
     cdp = page.context.new_cdp_session(page)
-    for stroke in stroke_points(page, strokes, left, top, size):
+    points = stroke_points(page, strokes, left, top, size)
+    for number, stroke in enumerate(points, start=1):
         cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": stroke[0][0], "y": stroke[0][1]}]})
         for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
             for step in range(1, 5):
                 x, y = x0 + (x1 - x0) * step / 4, y0 + (y1 - y0) * step / 4
                 cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        if before_lift and number == len(points):
+            before_lift()
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     cdp.detach()
 
 
-def draw(page, strokes: list[Stroke], left: float = 0.95, top: float = 0.12, size: float = 0.76) -> None:
+def draw(page, strokes: list[Stroke], left: float = 0.95, top: float = 0.12, size: float = 0.76, before_lift=None) -> None:
     """With a finger on a touch page, else with the mouse."""
     touch = page.evaluate("() => navigator.maxTouchPoints > 0")
-    (draw_with_finger if touch else draw_with_mouse)(page, strokes, left, top, size)
+    (draw_with_finger if touch else draw_with_mouse)(page, strokes, left, top, size, before_lift)
 
 
 def draw_number(page, number: str) -> None:
@@ -212,27 +219,42 @@ WATCH_READING = """expected => {
 }"""
 
 
+def main_thread_cpu(cdp) -> float:
+    """Seconds of CPU the page's main thread has used (Chrome's ThreadTime): what a busy machine does not inflate."""
+    return next(metric["value"] for metric in cdp.send("Performance.getMetrics")["metrics"] if metric["name"] == "ThreadTime")
+
+
 def timed_drawing(page, strokes: list[Stroke], expected: str, timeout: float = 15, **where) -> float | None:
     """Draw; milliseconds from the last stroke's release to `expected` painted as the number read (measured in
-    the page), or None when it never shows."""
+    the page), or None when it never shows.  The page's main-thread CPU time from just before the release to
+    when the test notices the reading (the next frame) is kept for stroke_timeline."""
     draw(page, strokes[:-1], **where)
     page.evaluate(WATCH_READING, expected)
     page.evaluate("() => { window.__socket = []; }")
-    draw(page, strokes[-1:], **where)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    cpu_before = []
+    draw(page, strokes[-1:], **where, before_lift=lambda: cpu_before.append(main_thread_cpu(cdp)))
     try:
-        page.wait_for_function("() => window.__read !== null", timeout=timeout * 1000, polling=50)
+        page.wait_for_function("() => window.__read !== null", timeout=timeout * 1000, polling="raf")
     except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the reading never showed
         return None
+    finally:
+        cpu = main_thread_cpu(cdp) - cpu_before[0]
+        cdp.detach()
+    page.evaluate("cpu => { window.__cpu = cpu; }", 1000 * cpu)
     return page.evaluate("() => window.__read - window.__released")
 
 
 def stroke_timeline(page) -> dict[str, float]:
-    """After timed_drawing: milliseconds from the release to the drawing sent, and to the server's first answer."""
+    """After timed_drawing: milliseconds from the release to the drawing sent and to the server's first answer,
+    and of the page's main-thread CPU from the release to the reading seen."""
     return page.evaluate("""() => {
         const sent = window.__socket.find(([kind, at]) => kind === "sent" && at >= window.__released);
         const answer = sent && window.__socket.find(([kind, at]) => kind === "answer" && at >= sent[1]);
         window.__socket = [];
-        return {sent: sent ? sent[1] - window.__released : null, answer: answer ? answer[1] - window.__released : null};
+        return {sent: sent ? sent[1] - window.__released : null, answer: answer ? answer[1] - window.__released : null,
+                cpu: window.__cpu};
     }""")
 
 

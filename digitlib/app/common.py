@@ -133,7 +133,7 @@ SERIES = {"training": ("#0072B2", [1, 0]), "validation": ("#E69F00", [6, 3])}  #
 
 def show_curves(history: dict[str, list[float]], runs: list[tuple[str, int]] = ()) -> None:
     """Loss and accuracy per epoch, training (solid blue) and validation (dashed orange), with a legend and
-    axis titles; ``runs`` (name, epochs) marks where each run of a model trained in several runs ended."""
+    axis titles; ``runs`` (name, epochs) marks where each run of a model trained in several runs began."""
     epochs = len(history.get("loss", []))
     boundaries, first_epoch = [], 1
     for name, run_epochs in runs:
