@@ -16,8 +16,10 @@ import numpy as np
 import streamlit as st
 
 from digitlib import read_number
-from digitlib.app.reading import correction_form, seen_and_saliency, show_details, show_glance
+from digitlib.app.common import ENLARGE
+from digitlib.app.reading import correction_form, show_details, show_glance
 from digitlib.classifier import Classifier
+from digitlib.explain import overlay, saliency
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # a row of digits fits; the network reads each digit at 28x28 anyway
 EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
@@ -57,12 +59,12 @@ if (!window.digitlibSendOnLift) {
 
 
 def warm_up_drawing(clf: Classifier) -> None:
-    """One drawn stroke read and explained end to end: imports, OpenCV, LiteRT and Matplotlib's first calls."""
+    """One drawn stroke read and explained end to end: imports, OpenCV, LiteRT and Matplotlib's first calls (no
+    Streamlit call: this runs outside any session)."""
     paper = np.full((CANVAS_HEIGHT, CANVAS_WIDTH, 4), 255, np.uint8)
     paper[40:200, 310:328, :3] = 0
-    reading = read_number(paper, clf)
-    for digit in reading.digits:
-        seen_and_saliency(digit, clf)
+    for digit in read_number(paper, clf).digits:
+        overlay(digit.image, saliency(clf, digit.image), scale=ENLARGE)
 
 
 @st.cache_resource(show_spinner=False)
