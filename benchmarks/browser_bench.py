@@ -137,7 +137,8 @@ def main() -> None:
         f"- `streamlit run` → server answering: {answering:.2f} s; → canvas ready to draw on: {ready:.2f} s",
         f"- first stroke after start → reading on screen: {first:.0f} ms; its server time: reading "
         f"{first_server['reading_ms']:.0f} ms, reading shown after {first_server['canvas_ms'] + first_server['reading_ms'] + first_server['glance_ms']:.0f} ms, "
-        f"whole page {first_server['total_ms']:.0f} ms",
+        f"whole page {first_server['total_ms']:.0f} ms (CPU: {first_server['cpu_until_shown_ms']:.0f} ms to the reading, "
+        f"{first_server['cpu_total_ms']:.0f} ms whole page)",
         "",
         *[line for name, result in results.items() for line in report(name, result)],
     ]
