@@ -421,7 +421,7 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
         "architecture": base["architecture"] if base else cfg.arch,
         "initialised_from": base and {key: base.get(key) for key in
                                       ("name", "epochs", "training_seconds", "augmentation", "test_accuracy", "config",
-                                       "initialised_from")},
+                                       "history", "initialised_from")},
         "config": asdict(cfg) | {"data_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
         "training_images": sizes["train"],

@@ -137,7 +137,7 @@ def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_mo
     at = open_tab(app.run(), "Upload")
     at.file_uploader[0].set_value(("seven.png", png_bytes(number_image(mnist, "7")), "image/png")).run()
     at.text_input(key="label-upload-0").set_value("1")
-    next(button for button in at.button if button.label == "Save correction").click()
+    next(button for button in at.button if button.label == "Save").click()
     at.run()
     assert not at.exception, at.exception
     assert any(message.startswith("Saved 1") for message in texts(at.success))
@@ -148,6 +148,63 @@ def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_mo
     next(button for button in at.button if button.label == "Delete").click()
     at.run()
     assert CorrectionStore(tmp_path / "corrections.sqlite3").counts()[1] == 0
+
+
+def test_no_corrections_is_a_sentence_not_an_empty_chart(app):
+    at = open_tab(app.run(), "Corrections")
+    assert not at.exception, at.exception
+    assert any(message.startswith("No corrections yet") for message in texts(at.info))
+    assert not at.get("vega_lite_chart")
+
+
+def metric_values(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+@pytest.mark.parametrize("name", ["compact", "strong"])
+def test_the_model_tab_tells_every_run_behind_a_polished_model(app, name):
+    if name not in available_models():
+        pytest.skip(f"{name} is not shipped")
+    card = json.loads((Path("models") / name / "card.json").read_text())
+    first = card["initialised_from"]
+    at = pick_model(open_tab(app.run(), "Model"), name)
+    assert not at.exception, at.exception
+    figures = metric_values(at)
+    assert figures["Epochs"] == str(first["epochs"] + card["epochs"]) == "17"
+    total_minutes = round((first["training_seconds"] + card["training_seconds"]) / 60)
+    assert figures["Training time"] in (f"{total_minutes} min", f"{total_minutes // 60} h {total_minutes % 60:02d} min")
+    table = next(text for text in texts(at.markdown) if text.startswith("| run |"))
+    assert f"| 1. `{first['name']}` | 15 |" in table and "| 2. this model | 2 |" in table
+
+
+def test_training_curves_have_a_legend_axis_titles_and_mark_each_run(app, shipped_model, tmp_path):
+    """A card whose first run kept its history shows one curve across both runs, with a rule where the second began."""
+    source = Path("models") / shipped_model
+    polished = tmp_path / "trained" / "polished"
+    polished.mkdir(parents=True)
+    (polished / "model.tflite").write_bytes((source / "model.tflite").read_bytes())
+    card = json.loads((source / "card.json").read_text())
+    history = {"loss": [0.5, 0.3, 0.2], "val_loss": [0.4, 0.3, 0.25], "accuracy": [0.9, 0.95, 0.97],
+               "val_accuracy": [0.92, 0.95, 0.96]}
+    card |= {"name": "polished", "epochs": 2, "history": {metric: values[:2] for metric, values in history.items()},
+             "initialised_from": {"name": "first-run", "epochs": 3, "training_seconds": 100.0, "history": history,
+                                  "test_accuracy": 0.98, "config": {"learning_rate": 0.002}}}
+    (polished / "card.json").write_text(json.dumps(card))
+    at = pick_model(open_tab(app.run(), "Model"), "polished")
+    assert not at.exception, at.exception
+    assert metric_values(at)["Epochs"] == "5"
+    curves = [spec for spec in chart_specs(at) if "layer" in spec]
+    assert len(curves) == 2  # loss and accuracy
+    for spec in curves:
+        lines = spec["layer"][0]["encoding"]
+        assert lines["color"]["scale"]["domain"] == ["training", "validation"] and lines["color"]["legend"]
+        assert lines["x"]["title"] == "epoch" and lines["y"]["title"] in ("loss", "accuracy")
+        assert sorted({point["epoch"] for point in spec["layer"][0]["data"]["values"]}) == [1, 2, 3, 4, 5]
+        assert [rule["run"] for rule in spec["layer"][1]["data"]["values"]] == ["first-run", "polished"]
 
 
 def test_switching_models_changes_the_model_shown(app):

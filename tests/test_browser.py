@@ -1,67 +1,45 @@
-"""The app in a real browser (Debian's Chromium driven by Playwright): draw with the mouse, upload files.
+"""The app in a real browser (Debian's Chromium driven by Playwright): draw with the mouse at 1280x800 and with
+a finger as a 390x844 phone, upload files, read the model's story.
 
-The server is started here on a free loopback port and stopped by its process id.  Screenshots go
-to docs/.  The time from starting the server to the first prediction on screen is printed: a
-measurement, not an assertion.  The real-world numbers come from ../shared/realworld-dev (or
-$DIGITLIB_REALWORLD_DIR) when it is there.
+The server is started here on a free loopback port and stopped by its process id (tests/browser_driver.py).
+Screenshots go to docs/.  The time from starting the server to the first prediction on screen is printed: a
+measurement, not an assertion (benchmarks/browser_bench.py measures the speed).  The real-world numbers come from
+../shared/realworld-dev (or $DIGITLIB_REALWORLD_DIR) when it is there.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from browser_driver import (CHROMIUM, DESKTOP, DIGIT_STROKES, HINT, PHONE, clear_canvas, draw, draw_number,
+                            drawing_canvas, launch_chromium, open_app, settled, start_app, stop_app,
+                            wait_for_number)
 from digitlib import DEFAULT_MODEL, available_models
 
-CHROMIUM = Path("/usr/bin/chromium")
 REALWORLD = Path(os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev"))
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
 ]
 
-# Each digit as mouse strokes, in a unit box (x right, y down); a stroke is a polyline.
-Stroke = list[tuple[float, float]]
 
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
 
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 24) -> Stroke:
-    """Points on an ellipse from angle start to end (degrees, 0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in np.linspace(start, end, steps)]
-
-
-DIGIT_STROKES: dict[str, list[Stroke]] = {
-    "0": [arc(0.5, 0.5, 0.3, 0.42, -90, 270, 36)],
-    "1": [[(0.5, 0.08), (0.5, 0.92)]],
-    "2": [arc(0.5, 0.32, 0.28, 0.22, 190, 380) + [(0.22, 0.9), (0.82, 0.9)]],
-    "3": [arc(0.48, 0.28, 0.27, 0.2, 210, 450) + arc(0.48, 0.7, 0.3, 0.22, -90, 150)],
-    "4": [[(0.55, 0.08), (0.18, 0.62), (0.85, 0.62)], [(0.62, 0.3), (0.62, 0.94)]],
-    "5": [[(0.78, 0.1), (0.3, 0.1), (0.26, 0.45)] + arc(0.5, 0.66, 0.3, 0.25, -120, 150)],
-    "6": [[(0.7, 0.08)] + arc(0.52, 0.66, 0.28, 0.27, 200, 560)],
-    "7": [[(0.15, 0.1), (0.85, 0.1), (0.42, 0.94)]],
-    "8": [[(0.5 + 0.3 * math.sin(2 * t), 0.5 - 0.43 * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 48)]],
-    "9": [arc(0.48, 0.32, 0.27, 0.24, 0, 360, 30) + [(0.74, 0.4), (0.7, 0.94)]],
-}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,142 +49,52 @@ def server(repo, tmp_path_factory, browser):
     if not available_models():
         pytest.skip("no shipped model in models/ yet")
     tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    env = os.environ | {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-                        "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
-    log = open(tmp / "streamlit.log", "w")
+    env = {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"), "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, tmp / "streamlit.log")
-        print(f"\nstreamlit run -> server answering: {time.perf_counter() - started:.2f} s")
-        yield url, started
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"streamlit did not answer within {timeout} s:\n{log.read_text()}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
+        process, url = start_app(repo, env, tmp / "streamlit.log")
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    print(f"\nstreamlit run -> server answering: {time.perf_counter() - started:.2f} s")
+    yield url, started
+    stop_app(process)
 
 
 @pytest.fixture(scope="module")
 def page(server, browser):
+    """The app on a laptop's screen, 1280x800, drawn on with the mouse."""
     url, started = server
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.get_by_text("Draw a digit, or a whole number").wait_for()
+    page = open_app(browser, url, DESKTOP)
     print(f"streamlit run -> canvas ready in the browser: {time.perf_counter() - started:.2f} s")
     yield page
-    page.close()
+    page.context.close()
 
 
-def number_shown(page) -> str:
-    """The "Number read" metric once it is on screen."""
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Number read").first
-    metric.wait_for()
-    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
-
-
-def canvas_version(page) -> int:
-    """The number in the canvas component's key (canvas-N): Clear counts it up to mount a fresh canvas."""
-    return page.evaluate("""() => Math.max(...[...document.querySelectorAll('[class*="st-key-canvas-"]')]
-        .map(e => +e.className.match(/st-key-canvas-(\\d+)/)[1]))""")
-
-
-def drawing_canvas(page):
-    """The canvas that takes the strokes: fabric.js's upper canvas inside the newest canvas component."""
-    return page.locator(f".st-key-canvas-{canvas_version(page)} canvas.upper-canvas")
-
-
-def draw(page, strokes: list[Stroke], left: float, top: float, size: float) -> None:
-    """Draw strokes with the mouse inside a size x size box at (left, top) of the drawing canvas."""
-    box = drawing_canvas(page).bounding_box()
-    for stroke in strokes:
-        points = [(box["x"] + left + x * size * 0.75 + size * 0.125, box["y"] + top + y * size) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point, steps=4)
-        page.mouse.up()
-
-
-def clear_canvas(page) -> None:
-    """Press Clear and wait until the fresh canvas has taken the old one's place (the layout is settled)."""
-    old = canvas_version(page)
-    page.get_by_role("button", name="Clear").click()
-    page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas").wait_for()
-    page.locator(f".st-key-canvas-{old}").wait_for(state="detached")
-    page.get_by_text("Draw a digit, or a whole number").wait_for()
-    wait_until_still(drawing_canvas(page))
-
-
-def wait_until_still(locator, timeout: float = 10) -> None:
-    """Until the element keeps its place for 0.3 s: strokes drawn while the layout still moves can miss the canvas."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        box = locator.bounding_box()
-        if box is not None and box == last:
-            return
-        last = box
-        time.sleep(0.3)
-
-
-def wait_for_number(page, expected: str, timeout: float = 15) -> str:
-    """The number shown once it settles on `expected`, or whatever it shows when time is up."""
-    deadline = time.monotonic() + timeout
-    shown = number_shown(page)
-    while shown != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-        shown = number_shown(page)
-    return shown
+@pytest.fixture(scope="module")
+def phone(server, browser):
+    """The app on a 390x844 phone with a touch screen, drawn on with a finger."""
+    page = open_app(browser, server[0], PHONE)
+    yield page
+    page.context.close()
 
 
 def screenshot(page, path: Path) -> None:
     """What a person sees once the app has finished running and its charts are drawn."""
-    page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
-    page.wait_for_timeout(1000)  # charts render just after the script run ends
+    settled(page)
     path.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(path))
 
 
+def box_of(page, selector: str, text: str | None = None) -> dict:
+    locator = page.locator(selector)
+    if text:
+        locator = locator.filter(has_text=text)
+    return locator.first.bounding_box()
+
+
 def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server, page, repo, capsys):
     _, started = server
-    draw(page, DIGIT_STROKES["1"], left=260, top=30, size=180)
+    draw(page, DIGIT_STROKES["1"])
     assert wait_for_number(page, "1") == "1"
     with capsys.disabled():  # shown even without -s: the figure is this test's report
         print(f"\nstreamlit run -> first prediction shown in the browser: {time.perf_counter() - started:.2f} s "
@@ -214,19 +102,54 @@ def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server
     screenshot(page, repo / "docs" / "draw.png")
 
 
-@pytest.mark.parametrize("digit", list(DIGIT_STROKES))
-def test_each_digit_drawn_with_the_mouse_is_read(page, digit):
+def test_on_a_laptop_the_reading_sits_beside_the_canvas_above_the_fold(page):
+    """Number, confidence and the ten bars at 1280x800 without scrolling, right of the canvas; the drawing is not
+    shown a second time (the only pictures are the per-digit details)."""
     clear_canvas(page)
-    draw(page, DIGIT_STROKES[digit], left=230, top=30, size=180)
+    draw(page, DIGIT_STROKES["7"])
+    assert wait_for_number(page, "7") == "7"
+    settled(page)
+    canvas = drawing_canvas(page).bounding_box()
+    number = box_of(page, '[data-testid="stMetric"]', "Number read")
+    confidence = box_of(page, '[data-testid="stMetric"]', "Confidence")
+    bars = box_of(page, '[data-testid="stVegaLiteChart"]')
+    for shown in (number, confidence, bars):
+        assert shown["x"] >= canvas["x"] + canvas["width"], shown  # beside the canvas
+        assert shown["y"] + shown["height"] <= 800, shown  # above the fold
+    assert number["y"] < canvas["y"] + canvas["height"]
+    assert page.locator('[data-testid="stImage"]').count() == 1  # the 7's details, no copy of the drawing
+    alt = page.locator('[data-testid="stImage"] img').first.get_attribute("alt")
+    assert "read as 7" in alt
+
+
+def test_on_a_phone_the_canvas_fits_the_screen_and_the_layout_stacks(phone):
+    canvas = drawing_canvas(phone).bounding_box()
+    assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= 390, canvas
+    assert canvas["width"] / canvas["height"] == pytest.approx(640 / 240, rel=0.02)  # the drawing keeps its shape
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    hint = box_of(phone, '[data-testid="stAlert"]', HINT)
+    assert hint["y"] >= canvas["y"] + canvas["height"]  # the reading's place is under the canvas
+
+
+@pytest.mark.parametrize("device", ["page", "phone"])  # the mouse on a laptop, a finger on a phone
+@pytest.mark.parametrize("digit", list(DIGIT_STROKES))
+def test_each_digit_drawn_is_read(request, device, digit):
+    page = request.getfixturevalue(device)
+    clear_canvas(page)
+    draw(page, DIGIT_STROKES[digit])
     assert wait_for_number(page, digit) == digit
 
 
-def test_a_number_drawn_in_a_row_is_read_with_a_box_per_digit(page, repo):
+@pytest.mark.parametrize(("device", "number", "picture"), [("page", "407", "draw-number.png"),
+                                                           ("phone", "29", "draw-phone.png")])
+def test_a_number_drawn_in_a_row_is_read_with_its_digits_in_detail(request, repo, device, number, picture):
+    page = request.getfixturevalue(device)
     clear_canvas(page)
-    for position, digit in enumerate("407"):
-        draw(page, DIGIT_STROKES[digit], left=70 + 170 * position, top=40, size=160)
-    assert wait_for_number(page, "407") == "407"
-    screenshot(page, repo / "docs" / "draw-number.png")
+    draw_number(page, number)
+    assert wait_for_number(page, number) == number
+    settled(page)  # the details follow the reading
+    assert page.locator('[data-testid="stImage"]').count() == len(number)  # one picture pair per digit
+    screenshot(page, repo / "docs" / picture)
 
 
 def number_picture(mnist, number: str) -> bytes:

@@ -10,7 +10,8 @@ import pytest
 
 from digitlib import DEFAULT_MODEL, available_models
 from digitlib.app.model_card import DOWNLOADS
-from test_browser import DIGIT_STROKES, browser, draw, page, pytestmark, server, wait_for_number  # noqa: F401
+from browser_driver import DIGIT_STROKES, draw, wait_for_number
+from test_browser import browser, page, pytestmark, server  # noqa: F401 - fixtures used by name
 
 VIEWPORT = {"width": 1280, "height": 1000}
 
@@ -53,7 +54,7 @@ def metric_value(page, label: str) -> str:
 def drawn(page):
     """A 4 drawn on the Draw tab, then the Inside tab opened on it."""
     page.set_viewport_size(VIEWPORT)
-    draw(page, DIGIT_STROKES["4"], left=230, top=30, size=180)
+    draw(page, DIGIT_STROKES["4"])
     assert wait_for_number(page, "4") == "4"
     page.get_by_role("tab", name="Inside").click()
     heading(page, "conv2d").wait_for()

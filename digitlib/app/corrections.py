@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import correction_store, enlarged, shipped_models_dir, trained_models_dir
+from digitlib.app.common import correction_store, enlarged, percent, shipped_models_dir, trained_models_dir
 from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
 from digitlib.classifier import DEFAULT_MODEL
 from digitlib.store import CorrectionStore
@@ -24,12 +24,14 @@ def corrections_page() -> None:
     if store is None:
         return
     counts = store.counts()
-    st.write(f"**{sum(counts.values())}** corrected digits in `{store.path}`. Correct a wrong reading on the "
+    if not any(counts.values()):
+        st.info("No corrections yet. When the Draw or Upload tab misreads a number, type the right one under the "
+                "reading and save it: it shows up here, and the model can be fine-tuned on it.")
+        return
+    st.write(f"**{sum(counts.values()):,}** corrected digits in `{store.path}`. Correct a wrong reading on the "
              "Draw or Upload tab; fine-tune the model on them below.")
     st.bar_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())},
-                 x="digit", y="samples", height=200, sort=False)
-    if not any(counts.values()):
-        return
+                 x="digit", y="samples", x_label="digit", y_label="corrected samples", height=200, sort=False)
     browse_samples(store)
     npz, idx = st.columns(2)
     npz.download_button("Download as .npz", lambda: exported(store.export_npz, "corrections.npz"),
@@ -53,7 +55,7 @@ def finetune_section(store: CorrectionStore) -> None:
         for column, (figure, name) in zip(st.columns(2), (("mnist_test_accuracy", "MNIST test accuracy"),
                                                            ("held_out_accuracy", "held-out corrections"))):
             before, after = run.card["finetune"]["before"][figure], run.card["finetune"]["after"][figure]
-            column.metric(name, "n/a" if after is None else f"{after:.1%}",
+            column.metric(name, "n/a" if after is None else percent(after),
                           delta=None if None in (before, after) else f"{after - before:+.1%}")
         show_new_model(run.out, run.card)
 

@@ -1,34 +1,135 @@
-"""The Draw tab: sketch a digit or a number on the canvas and see it read as you draw."""
+"""The Draw tab: sketch a digit or a number on the canvas and see it read the moment the pen lifts.
+
+Instant by construction: the tab is a fragment (a stroke reruns only this tab), the reading is shown before the
+explanation is computed, saliency is cached per digit, and the first visit warms the reading path in the
+background so the first stroke doesn't pay for imports and LiteRT's first call.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+import time
+
+import numpy as np
 import streamlit as st
 
 from digitlib import read_number
-from digitlib.app.reading import show_reading
+from digitlib.app.common import ENLARGE
+from digitlib.app.reading import correction_form, show_details, show_glance
 from digitlib.classifier import Classifier
+from digitlib.explain import overlay, saliency
 
-CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240
-EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box above: the reading appears as you draw."
+CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # a row of digits fits; the network reads each digit at 28x28 anyway
+EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
+DEFAULT_BRUSH = 18  # pixels on the 640x240 canvas: about MNIST's stroke once a digit is shrunk to 20x20
+TIMING_LOG = "DIGITLIB_TIMING_LOG"  # a file path: each stroke's server time is appended as a JSON line (benchmarks)
+
+
+def canvas_fit_css() -> str:
+    """Scale the canvas down to the width its column has, in steps of 16 px (a phone is ~360 px wide).
+
+    CSS zoom keeps the canvas' own 640x240 pixels, so the picture read keeps its aspect and size; the canvas
+    library maps touches through its on-screen size.  Container queries measure the column, not the window.
+    """
+    rules = [".st-key-drawing-area { container-type: inline-size; container-name: drawing; }"]
+    for width in range(CANVAS_WIDTH, 224, -16):
+        zoom = (width - 16) / CANVAS_WIDTH
+        rules.append(f"@container drawing (max-width: {width}px) "
+                     f"{{ .st-key-drawing-area [class*='st-key-canvas-'] {{ zoom: {zoom:.3f}; }} }}")
+    return "<style>" + "\n".join(rules) + "</style>"
+
+
+# The canvas sends a drawing 200 ms after the pen lifts (a debounce for strokes in quick succession); its
+# toolbar's "Update the app with this drawing" button sends at once.  Pressing it as the pen lifts makes the
+# reading follow the stroke instead of the debounce.  Installed once per page; strokes only, not the toolbar.
+SEND_ON_LIFT_JS = """<script>
+if (!window.digitlibSendOnLift) {
+  window.digitlibSendOnLift = true;
+  window.addEventListener("pointerup", event => {
+    const host = event.composedPath().find(node => node.classList?.contains("st-key-drawing-area"));
+    const canvas = event.composedPath().find(node => node.classList?.contains("upper-canvas"));
+    if (!host || !canvas) return;
+    const send = canvas.getRootNode().querySelector('button[aria-label="Update the app with this drawing"]');
+    if (send) setTimeout(() => send.click(), 0);  // after the canvas has added the stroke
+  }, {capture: true});
+}
+</script>"""
+
+
+def warm_up_drawing(clf: Classifier) -> None:
+    """One drawn stroke read and explained end to end: imports, OpenCV, LiteRT and Matplotlib's first calls (no
+    Streamlit call: this runs outside any session)."""
+    paper = np.full((CANVAS_HEIGHT, CANVAS_WIDTH, 4), 255, np.uint8)
+    paper[40:200, 310:328, :3] = 0
+    for digit in read_number(paper, clf).digits:
+        overlay(digit.image, saliency(clf, digit.image), scale=ENLARGE)
+
+
+@st.cache_resource(show_spinner=False)
+def warmed_up(_clf: Classifier, model_id: int) -> threading.Thread:
+    """Once per loaded model, in the background: the page doesn't wait for it, the first stroke barely does."""
+    thread = threading.Thread(target=warm_up_drawing, args=(_clf,), name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def log_timing(**figures) -> None:
+    """Server time of one stroke (wall clock, and the script thread's CPU time, which a busy machine does not
+    inflate) for benchmarks/browser_bench.py; nothing is written unless it asks."""
+    if path := os.environ.get(TIMING_LOG):
+        with open(path, "a") as log:
+            log.write(json.dumps({"time": time.time()} | {k: round(v, 2) if isinstance(v, float) else v
+                                                          for k, v in figures.items()}) + "\n")
+
+
+def clear_canvas() -> None:
+    """A new key mounts a fresh, empty canvas (a callback, so it happens before the tab reruns)."""
+    st.session_state.canvas_version += 1
 
 
 @st.fragment
 def draw_page(clf: Classifier) -> None:
+    """Canvas on the left, the reading on the right (stacked on a phone), the details below.
+
+    The script emits the reading right after the canvas, before the brush and Clear controls shown above the
+    canvas and before the details: the browser gets the number first.
+    """
     from streamlit_drawable_canvas import st_canvas  # Components v2: importable only inside a running app
 
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    warmed_up(clf, id(clf))
     st.session_state.setdefault("canvas_version", 0)
-    brush, clear = st.columns([4, 1], vertical_alignment="bottom")
-    stroke_width = brush.slider("Brush width", 6, 40, 18, key="stroke_width")
-    if clear.button("Clear", width="stretch"):
-        st.session_state.canvas_version += 1
-    canvas = st_canvas(
-        stroke_width=stroke_width, stroke_color="#000000", background_color="#FFFFFF",
-        width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
-        key=f"canvas-{st.session_state.canvas_version}",
-    )
-    reading = None if canvas.image_data is None else read_number(canvas.image_data, clf)
-    if reading is None or reading.is_empty:
-        st.info(EMPTY_CANVAS_HINT)
-    else:
-        st.session_state["last_digit"] = reading.digits[0].image  # for the Inside tab
-        show_reading(reading, canvas.image_bytes, clf, key="canvas")
+    drawing, glance = st.columns([CANVAS_WIDTH + 32, 420], gap="medium")
+    with drawing.container(key="drawing-area"):
+        controls = st.container()
+        canvas = st_canvas(
+            stroke_width=st.session_state.get("stroke_width", DEFAULT_BRUSH), stroke_color="#000000",
+            background_color="#FFFFFF", width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
+            key=f"canvas-{st.session_state.canvas_version}",
+        )
+    canvas_shown = time.perf_counter()
+    picture = canvas.image_data
+    reading = None if picture is None else read_number(picture, clf)
+    read = time.perf_counter()
+    with glance:
+        if reading is None or reading.is_empty:
+            st.info(EMPTY_CANVAS_HINT)
+        else:
+            st.session_state["last_digit"] = reading.digits[0].image  # for the Inside tab
+            show_glance(reading)
+            correction_form(reading, canvas.image_bytes, key="canvas")
+    shown, shown_cpu = time.perf_counter(), time.thread_time()
+    with controls:
+        brush, clear = st.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
+        brush.slider("Brush width", 6, 40, DEFAULT_BRUSH, key="stroke_width")
+        clear.button("Clear", width="stretch", on_click=clear_canvas)
+    st.html(canvas_fit_css())
+    st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
+    if reading is not None and not reading.is_empty:
+        show_details(reading, clf)
+        log_timing(text=reading.text, digits=len(reading.digits), canvas_ms=1000 * (canvas_shown - started),
+                   reading_ms=1000 * (read - canvas_shown), glance_ms=1000 * (shown - read),
+                   after_reading_ms=1000 * (time.perf_counter() - shown), total_ms=1000 * (time.perf_counter() - started),
+                   cpu_until_shown_ms=1000 * (shown_cpu - started_cpu), cpu_total_ms=1000 * (time.thread_time() - started_cpu))

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from digitlib import ImageError, ModelError, read_number
 from digitlib.app.common import as_picture, classifier_for, enlarged, model_directories, model_label
-from digitlib.app.reading import probability_chart
+from digitlib.app.reading import probability_bars
 from digitlib.app.upload import UPLOAD_TYPES
 from digitlib.classifier import MODEL_FILE, Classifier
 from digitlib.explain import Stage, channel_grid, first_layer_filters, network_path
@@ -139,7 +139,7 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
             st.bar_chart({axis: [str(unit) for unit in range(stage.activation.size)],
                           "activation": stage.activation.tolist()}, x=axis, y="activation", height=200, sort=False)
         else:
-            probability_chart(stage.activation)
+            probability_bars([("output", stage.activation)], alt="The ten outputs: the probability of each digit 0-9.")
 
 
 def show_filters(filters: np.ndarray, order: list[int]) -> None:
@@ -233,4 +233,4 @@ def compare_view(clf: Classifier, image: np.ndarray) -> None:
         for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):
             with column:
                 st.caption(label)
-                probability_chart(probabilities)
+                probability_bars([(label, probabilities)], alt=f"{label}: the probability of each digit 0-9.")

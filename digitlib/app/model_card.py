@@ -1,4 +1,5 @@
-"""The Model tab: the active model's card, accuracy per digit, curves, confusion matrix and speed."""
+"""The Model tab: the active model's whole story from its card — every training run behind it (the card nests the
+run it started from under ``initialised_from``), accuracy per digit, curves, confusion matrix and speed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,63 @@ import time
 import numpy as np
 import streamlit as st
 
-from digitlib.app.common import cached_classifier, model_label, show_curves
+from digitlib.app.common import cached_classifier, duration, model_label, show_curves
 from digitlib.classifier import MODEL_FILE, Classifier
 
 CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
                "architecture", "created", "per_class_accuracy", "history"]
+
+
+def training_runs(card: dict) -> list[dict]:
+    """The runs that made the model, first to last: each fine-tune or polish names the run it started from."""
+    runs = []
+    while card:
+        runs.append(card)
+        card = card.get("initialised_from")
+    return runs[::-1]
+
+
+def training_images(run: dict) -> str:
+    """Older runs nested in a card record their config only: no size there means all of MNIST's training split."""
+    if "training_images" in run:
+        return f"{run['training_images']:,}"
+    size = (run.get("config") or {}).get("train_size")
+    return "all" if size is None else f"{size:,}"
+
+
+def run_row(number: int, run: dict, last: bool) -> str:
+    config = run.get("config") or {}
+    images = training_images(run)
+    augmented = "yes" if run.get("augmentation") else "no"
+    rate = config.get("learning_rate")
+    accuracy = f"{run['test_accuracy']:.2%}" if run.get("test_accuracy") is not None else "n/a"
+    name = "this model" if last else f"`{run.get('name', '?')}`"
+    return (f"| {number}. {name} | {run.get('epochs', '?')} | {images} | {augmented} | "
+            f"{'n/a' if rate is None else f'{rate:g}'} | {duration(run.get('training_seconds'))} | {accuracy} |")
+
+
+def show_story(card: dict) -> None:
+    """Every run, how long each took, and the curves across them where the card keeps them."""
+    runs = training_runs(card)
+    st.markdown("#### How it was trained")
+    if len(runs) > 1:
+        st.write(f"In {len(runs)} runs, each starting from the weights the one before left: "
+                 f"{sum(run.get('epochs', 0) for run in runs)} epochs in {duration(sum(run.get('training_seconds', 0) for run in runs))}.")
+    st.markdown("\n".join([
+        "| run | epochs | training images | augmented | learning rate | time | MNIST test accuracy after |",
+        "|---|---:|---:|---|---:|---:|---:|",
+        *(run_row(i, run, run is card) for i, run in enumerate(runs, start=1)),
+    ]))
+    with_history = [run for run in runs if run.get("history", {}).get("loss")]
+    if len(with_history) == len(runs):
+        history = {metric: [value for run in runs for value in run["history"].get(metric, [])]
+                   for metric in card["history"]}
+        show_curves(history, [(run.get("name", f"run {i}"), len(run["history"]["loss"])) for i, run in enumerate(runs, start=1)])
+    else:
+        missing = ", ".join(f"`{run.get('name', '?')}`" for run in runs if run not in with_history)
+        st.caption(f"The card keeps the epoch-by-epoch history of the last run only ({missing}: totals only). "
+                   "Cards written from now on keep every run's curves.")
+        show_curves(card["history"])
 
 
 def model_page(clf: Classifier) -> None:
@@ -22,26 +75,33 @@ def model_page(clf: Classifier) -> None:
         st.warning(f"{clf.directory / 'card.json'}: the model card is missing or lacks {', '.join(missing)}, so "
                    "its training can't be shown. `python -m digitlib train` writes a complete card.")
         return
+    runs = training_runs(card)
     accuracy, parameters, epochs, seconds = st.columns(4)
     accuracy.metric("Test accuracy", f"{card['test_accuracy']:.2%}", help=f"on {card['test_images']:,} MNIST test images")
     parameters.metric("Parameters", f"{card['parameters']:,}")
-    epochs.metric("Epochs", card["epochs"], help=f"on {card['training_images']:,} training images")
-    seconds.metric("Training time", f"{card['training_seconds']:.0f} s")
+    epochs.metric("Epochs", sum(run.get("epochs", 0) for run in runs),
+                  help=" + ".join(str(run.get("epochs", "?")) for run in runs) + f" over {len(runs)} run(s), "
+                       f"on {card['training_images']:,} training images")
+    seconds.metric("Training time", duration(sum(run.get("training_seconds", 0) for run in runs)),
+                   help=" + ".join(duration(run.get("training_seconds")) for run in runs) + " on a 2-core CPU")
     single_ms, per_second = inference_speed(str(clf.directory), (clf.directory / MODEL_FILE).stat().st_mtime)
     st.caption(f"Inference here: {single_ms:.2f} ms for one image, {per_second:,.0f} images/s in batches. "
-               f"Architecture {card['architecture']}, created {card['created']}.")
+               f"Architecture `{card['architecture']}`, created {card['created'][:10]}.")
+    show_story(card)
 
     st.markdown("#### Test error per digit")
-    st.bar_chart({"digit": [str(d) for d in range(10)],
-                  "error (%)": [round(100 * (1 - accuracy), 2) for accuracy in card["per_class_accuracy"]]},
-                 x="digit", y="error (%)", height=220, sort=False)
-    st.markdown("#### Training curves")
-    show_curves(card["history"])
+    errors = [round(100 * (1 - accuracy), 2) for accuracy in card["per_class_accuracy"]]
+    st.vega_lite_chart({
+        "data": {"values": [{"digit": str(d), "error": e} for d, e in enumerate(errors)]},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {"x": {"field": "digit", "type": "nominal", "title": "digit", "axis": {"labelAngle": 0}},
+                     "y": {"field": "error", "type": "quantitative", "title": "test error (%)"}},
+    }, height=220, width="stretch", alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
     for figure, title in (("confusion.png", "Confusion matrix"), ("misclassified.png", "Misclassified test digits")):
         st.markdown(f"#### {title}")
         path = clf.directory / figure
         if path.is_file():
-            st.image(str(path))
+            st.image(str(path), alt=f"{title} of {clf.directory.name} on the MNIST test set")
         else:
             st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory}` draws it.")
     downloads(clf)

@@ -1,18 +1,25 @@
-"""Showing a reading: the number, how sure, boxes, every digit in detail, and a way to correct it."""
+"""Showing a reading: first at a glance (the number, how sure, the ten bars), then every digit in detail.
+
+The glance comes first in the script, so it reaches the browser before the saliency below it is computed.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
 
 from digitlib import DigitReading, Reading
-from digitlib.app.common import ENLARGE, as_picture, correction_store, enlarged
+from digitlib.app.common import ENLARGE, as_picture, correction_store, enlarged, percent
 from digitlib.classifier import Classifier
 from digitlib.explain import overlay, saliency
+from digitlib.reader import LOW_CONFIDENCE
 from digitlib.store import StoreError
 
 DIGITS_PER_ROW = 4
+POSITION_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]  # Okabe-Ito
 
 
 def with_boxes(reading: Reading) -> Image.Image:
@@ -30,14 +37,59 @@ def with_boxes(reading: Reading) -> Image.Image:
     return picture
 
 
-def probability_chart(probabilities: np.ndarray) -> None:
-    st.bar_chart({"digit": [str(d) for d in range(10)], "probability": [float(p) for p in probabilities]},
-                 x="digit", y="probability", horizontal=True, height=280, sort=False)
+def ordinal(position: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st."""
+    suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    return f"{position}{suffix}"
+
+
+def probability_chart(reading: Reading) -> None:
+    """Ten horizontal bars per digit read (one colour per position when there are several)."""
+    names = [f"{ordinal(i)}: {d.digit}" for i, d in enumerate(reading.digits, start=1)]
+    best = "; ".join(f"{name} with {percent(d.confidence)}" for name, d in zip(names, reading.digits))
+    probability_bars([(name, d.probabilities) for name, d in zip(names, reading.digits)],
+                     alt=f"Probability of each digit 0-9 for each digit read. Highest: {best}.")
+
+
+def probability_bars(series: list[tuple[str, Sequence[float]]], alt: str) -> None:
+    """Ten horizontal bars per named set of probabilities, as a Vega-Lite spec written out: st.bar_chart's Altair
+    validation and Arrow conversion cost more than the reading itself."""
+    values = [{"digit": str(digit), "probability": round(float(p), 4), "read": name}
+              for name, probabilities in series for digit, p in enumerate(probabilities)]
+    encoding = {
+        "y": {"field": "digit", "type": "nominal", "sort": None, "title": "digit", "scale": {"paddingInner": 0.15},
+              "axis": {"labelAngle": 0, "labelFontSize": 13, "labelOverlap": False, "titleAngle": 0,
+                       "titleAlign": "right", "titleBaseline": "bottom", "titleY": -4}},
+        "x": {"field": "probability", "type": "quantitative", "title": "probability",
+              "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
+        "tooltip": [{"field": "read"}, {"field": "digit"}, {"field": "probability", "format": ".1%"}],
+    }
+    if len(series) > 1:
+        encoding |= {"yOffset": {"field": "read", "sort": None, "scale": {"paddingInner": 0}},
+                     "color": {"field": "read", "type": "nominal", "sort": None, "title": None,
+                               "scale": {"range": POSITION_COLOURS}, "legend": {"orient": "top"}}}
+    bars = {"data": {"values": values}, "mark": {"type": "bar", "tooltip": True}, "encoding": encoding}
+    st.vega_lite_chart({"layer": [bars]},  # a layer's data is sent as it is: no pandas, no Arrow on the hot path
+                       height=260, width="stretch", alt=alt)
+
+
+def show_glance(reading: Reading) -> None:
+    """What is read and how sure, with the top 3 when unsure and the ten bars: everything a drawer needs."""
+    number, sure = st.columns(2, wrap=False)  # side by side on a phone too
+    number.metric("Number read", reading.text)
+    sure.metric("Confidence", percent(reading.confidence), help="of the least certain digit")
+    if reading.low_confidence:
+        single = len(reading.digits) == 1
+        st.warning("Not sure. " + "; ".join(
+            f"Top 3{'' if single else f' for the {ordinal(i)} digit'}: "
+            + ", ".join(f"**{digit}** {percent(p)}" for digit, p in d.top3)
+            for i, d in enumerate(reading.digits, start=1) if d.confidence < LOW_CONFIDENCE))
+    probability_chart(reading)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def cached_saliency(_clf: Classifier, model_id: int, image: np.ndarray) -> np.ndarray:
-    """Occlusion saliency costs ~0.1 s a digit: once per loaded model (``id``) and image, not on every rerun."""
+    """Occlusion saliency costs ~20 ms a digit: once per loaded model (``id``) and image, not on every rerun."""
     return saliency(_clf, image)
 
 
@@ -48,35 +100,44 @@ def seen_and_saliency(digit: DigitReading, clf: Classifier) -> np.ndarray:
     return np.hstack([seen, np.full((seen.shape[0], ENLARGE, 3), 255, np.uint8), lit])
 
 
-def show_digit(digit: DigitReading, clf: Classifier) -> None:
-    """One digit: what the model saw and what drove it, confidence, top-3 and the ten probabilities."""
-    st.image(seen_and_saliency(digit, clf), caption="what the model saw · what drove it")
-    st.markdown(f"**{digit.digit}** · {digit.confidence:.1%} sure")
-    st.caption("top 3: " + ", ".join(f"{d} ({p:.1%})" for d, p in digit.top3))
-    probability_chart(digit.probabilities)
+def digit_caption(position: int, count: int, digit: DigitReading) -> str:
+    others = ", ".join(f"{d} {percent(p)}" for d, p in digit.top3[1:])
+    where = f"{ordinal(position)} of {count}: " if count > 1 else ""
+    return f"{where}**{digit.digit}**, {percent(digit.confidence)} sure (then {others})"
+
+
+def show_details(reading: Reading, clf: Classifier) -> None:
+    """Every digit: the 28x28 the model saw, and what drove its reading (the saliency)."""
+    st.markdown("##### What the model saw, and what drove it")
+    st.caption("Left: the 28x28 picture the network reads. Right: the same with the pixels whose blanking "
+               "lowers the answer the most lit up (dark: no influence, yellow: the most).")
+    count = len(reading.digits)
+    for row in range(0, count, DIGITS_PER_ROW):
+        for column, (position, digit) in zip(st.columns(DIGITS_PER_ROW),
+                                             list(enumerate(reading.digits, start=1))[row : row + DIGITS_PER_ROW]):
+            caption = digit_caption(position, count, digit)
+            column.image(seen_and_saliency(digit, clf), caption=caption,
+                         alt=f"The {ordinal(position)} digit as the model saw it, read as {digit.digit}, "
+                             "and its saliency map")
 
 
 def show_reading(reading: Reading, original: bytes, clf: Classifier, key: str) -> None:
-    """The number read, how sure, the boxes on the original, every digit in detail, and a way to correct it."""
-    number, sure = st.columns(2)
-    number.metric("Number read", reading.text)
-    sure.metric("Confidence", f"{reading.confidence:.1%}", help="of the least certain digit")
-    if reading.low_confidence:
-        st.warning("Not sure about this one: see the top-3 of each digit below.")
-    st.image(with_boxes(reading), caption="digits found")
-    for row in range(0, len(reading.digits), DIGITS_PER_ROW):
-        for column, digit in zip(st.columns(DIGITS_PER_ROW), reading.digits[row : row + DIGITS_PER_ROW]):
-            with column:
-                show_digit(digit, clf)
-    correction_form(reading, original, key)
+    """An uploaded picture: the original with a box per digit beside the glance, then the details."""
+    picture, glance = st.columns([3, 2])
+    picture.image(with_boxes(reading), caption=f"digits found: {reading.text}",
+                  alt=f"The picture with a box around each of the {len(reading.digits)} digits found")
+    with glance:
+        show_glance(reading)
+        correction_form(reading, original, key)
+    show_details(reading, clf)
 
 
 def correction_form(reading: Reading, original: bytes, key: str) -> None:
     """Wrong reading? The right digits are stored, one per digit found, for fine-tuning later."""
     with st.form(f"correct-{key}", clear_on_submit=True, border=False):
-        answer, save = st.columns([3, 1], vertical_alignment="bottom")
-        label = answer.text_input("Wrong? Type the right number", placeholder=reading.text, key=f"label-{key}")
-        if save.form_submit_button("Save correction") and (store := correction_store()) is not None:
+        answer, save = st.columns([3, 2], vertical_alignment="bottom", wrap=False)
+        label = answer.text_input("Wrong? The right number:", placeholder=reading.text, key=f"label-{key}")
+        if save.form_submit_button("Save", help="Store the digits with the right labels, to fine-tune on later") and (store := correction_store()) is not None:
             try:
                 store.add([digit.image for digit in reading.digits], label, original)
             except (ValueError, StoreError) as exc:
