@@ -148,7 +148,7 @@ def cmd_robustness(args) -> int:
 
 def store_summary(store) -> str:
     counts = store.counts()
-    return f"{store.path}: {sum(counts.values())} corrections (" + ", ".join(f"{d}: {n}" for d, n in counts.items()) + ")"
+    return f"{store.location}: {sum(counts.values())} corrections (" + ", ".join(f"{d}: {n}" for d, n in counts.items()) + ")"
 
 
 def cmd_finetune(args) -> int:
