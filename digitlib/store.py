@@ -194,7 +194,7 @@ class CorrectionStore:
         self.url = str(location) if is_url(location) else None
         self.path = None if self.url else Path(location).expanduser()
         if self.path is not None:
-            self.location = str(self.path)
+            self.location = str(self.path)  # what messages name: the file, or the URL without its password
             self.engine = self.open_sqlite(create)
         else:
             try:
@@ -204,6 +204,7 @@ class CorrectionStore:
             self.location = self.engine.url.render_as_string(hide_password=True)
             self.url = self.engine.url.render_as_string(hide_password=False)
             self.prepare_server(create)
+        self.address = self.url or self.location  # what another process opens; may hold a password: never show it
 
     def __repr__(self) -> str:
         return f"CorrectionStore({self.location!r}, owner={self.owner!r})"

@@ -19,7 +19,7 @@ def model_page(clf: Classifier) -> None:
     st.subheader(model_label(clf.directory))
     missing = [name for name in CARD_FIELDS if name not in card]
     if missing:
-        st.warning(f"{clf.directory / 'card.json'}: the model card is missing or lacks {', '.join(missing)}, so "
+        st.warning(f"{clf.directory.name}/card.json: the model card is missing or lacks {', '.join(missing)}, so "
                    "its training can't be shown. `python -m digitlib train` writes a complete card.")
         return
     accuracy, parameters, epochs, seconds = st.columns(4)
@@ -43,7 +43,7 @@ def model_page(clf: Classifier) -> None:
         if path.is_file():
             st.image(str(path))
         else:
-            st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory}` draws it.")
+            st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory.name}` draws it.")
 
 
 @st.cache_data(show_spinner="Timing the model…")

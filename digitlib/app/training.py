@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib import DataError, ModelError
-from digitlib.app.common import show_curves, shipped_models_dir, trained_models_dir
+from digitlib.app.common import is_owner, show_curves, shipped_models_dir, trained_models_dir
 from digitlib.store import StoreError
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image
@@ -56,7 +56,7 @@ def train_page() -> None:
     epochs = epochs_column.number_input("Epochs", 1, 30, 2, key="epochs")
     batch_size = batch_column.select_slider("Batch size", [32, 64, 128, 256, 512], 128, key="batch_size")
     train_size = size_column.number_input("Training images", 500, 54_000, 5_000, step=500, key="train_size")
-    into_repo = st.checkbox(f"Save into {shipped_models_dir()} (otherwise {trained_models_dir()})", key="into_repo")
+    into_repo = is_owner() and st.checkbox("Save into the app's models/ folder, for every visitor (owner)", key="into_repo")
     minutes = (RUN_OVERHEAD_SECONDS + RECIPES[recipe][1] * epochs * train_size) / 60
     st.caption(f"Estimated time: about {minutes:.1f} min on a 2-core CPU. Stay on this tab while it trains.")
 
@@ -83,7 +83,7 @@ def run_job(job, out: Path) -> tuple[Path, dict] | None:
 
 def show_new_model(directory: Path, card: dict) -> None:
     """A model just trained or fine-tuned: how good, its curves, and a button to start using it."""
-    st.success(f"Saved **{directory.name}** in {directory.parent}: test accuracy "
+    st.success(f"Saved **{directory.name}**: test accuracy "
                f"{card['test_accuracy']:.2%} on {card['test_images']:,} MNIST test images.")
     show_curves(card["history"])
     if st.session_state.get("active_model") == str(directory):
