@@ -108,13 +108,16 @@ def test_empty_store_exports_empty_arrays(store, tmp_path):
 
 
 def test_many_threads_adding_at_once_lose_nothing(store):
+    """16 sessions writing at once, each as its own owner, as the app's sessions share one store object."""
     def add_many(worker: int) -> list[int]:
-        return [i for n in range(20) for i in store.add([digit_image(worker * 100 + n)], str(n % 10))]
+        mine = store.for_owner(f"session-{worker}")
+        return [i for n in range(20) for i in mine.add([digit_image(worker * 100 + n)], str(n % 10))]
 
     with ThreadPoolExecutor(16) as pool:
         ids = [i for chunk in pool.map(add_many, range(16)) for i in chunk]
     assert len(ids) == len(set(ids)) == 16 * 20
-    assert len(store) == 320 and sum(store.counts().values()) == 320
+    assert [len(store.for_owner(f"session-{w}")) for w in range(16)] == [20] * 16
+    assert [sum(store.for_owner(f"session-{w}").counts().values()) for w in range(16)] == [20] * 16
 
 
 def add_from_another_process(location: str, worker: int) -> int:
