@@ -145,12 +145,37 @@ def reading_shown(page, text: str, within=None):
             .locator('[data-testid="stMetricValue"]').filter(has_text=re.compile(f"^{text}$")))
 
 
+async def ink_on_canvas(page) -> bool:
+    """Whether the newest canvas holds a drawing: tells a stroke the canvas lost from a reading the server owes."""
+    return await page.evaluate("""() => {
+        const canvases = [...document.querySelectorAll('[class*="st-key-canvas-"] canvas.lower-canvas')];
+        const canvas = canvases[canvases.length - 1];
+        if (!canvas) return false;
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 128 && pixels[i + 3] > 0) return true;
+        return false;
+    }""")
+
+
 async def clear(page) -> None:
     old = await canvas_version(page)
     await page.get_by_role("button", name="Clear").click()
     await page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas").wait_for()
+    await page.locator(f".st-key-canvas-{old}").wait_for(state="detached")
     await page.get_by_text(HINT).wait_for()
-    await page.wait_for_timeout(300)  # the new canvas settles into place
+    await wait_until_still(page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas"))
+
+
+async def wait_until_still(locator, timeout: float = 10) -> None:
+    """Until the element keeps its place for 0.3 s: strokes drawn while the layout still moves can miss the canvas."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        box = await locator.bounding_box()
+        if box is not None and box == last:
+            return
+        last = box
+        await asyncio.sleep(0.3)
 
 
 async def drawer(page, deadline: float, timeout: float, tally: Tally) -> None:
@@ -166,9 +191,12 @@ async def drawer(page, deadline: float, timeout: float, tally: Tally) -> None:
             await clear(page)
         except Exception as exc:  # noqa: BLE001 - every failure is counted and named
             shown = await page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            tally.errors.append(f"draw {digit}: {type(exc).__name__} (showing {shown[:1]})")
+            what = f"showing {shown[0]!r}" if shown else "the hint still shown" if await page.get_by_text(HINT).count() \
+                else "nothing shown"
+            what += ", ink on the canvas" if await ink_on_canvas(page) else ", no ink on the canvas"
+            tally.errors.append(f"draw {digit}: {type(exc).__name__} ({what})")
             await page.reload()
-            await page.get_by_text(HINT).wait_for(timeout=timeout * 1000)
+            await page.get_by_text(HINT).wait_for(timeout=120_000)
 
 
 async def uploader(page, deadline: float, timeout: float, tally: Tally, picture: bytes) -> None:
@@ -198,6 +226,7 @@ async def measure(browser, url: str, sessions: int, seconds: float, timeout: flo
     contexts = [await browser.new_context(viewport={"width": 1280, "height": 1400}) for _ in range(sessions)]
     pages = [await context.new_page() for context in contexts]
     for page in pages:
+        page.set_default_timeout(120_000)  # opening N pages at once on a busy machine
         page.on("pageerror", lambda exc: tally.errors.append(f"page error: {exc}"))
     await asyncio.gather(*(page.goto(url) for page in pages))
     await asyncio.gather(*(page.get_by_text(HINT).wait_for(timeout=120_000) for page in pages))

@@ -238,7 +238,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_robustness)
 
-    store_help = "corrections database (default: $DIGITLIB_STORE, then the user's data directory)"
+    store_help = ("corrections database: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://... "
+                  "(default: $DIGITLIB_STORE, then the user's data directory); the shared pool's digits are used")
     f = sub.add_parser("finetune", help="fine-tune a model on MNIST plus stored corrections (your handwriting)")
     f.add_argument("--store", help=store_help)
     f.add_argument("--base", default=DEFAULT_MODEL, help=f"model to start from (default: {DEFAULT_MODEL})")

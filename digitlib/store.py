@@ -89,6 +89,15 @@ def is_url(location: str | os.PathLike) -> bool:
     return "://" in str(location)
 
 
+def with_installed_driver(url: str) -> str:
+    """Hosted PostgreSQL providers hand out postgres:// or postgresql:// URLs, which SQLAlchemy would open with
+    psycopg2; this project installs psycopg (3)."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def to_uint8(image28: np.ndarray) -> np.ndarray:
     """A (28, 28) MNIST-format image (uint8, or float in [0, 1]) as uint8 0-255."""
     image = np.asarray(image28)
@@ -198,7 +207,7 @@ class CorrectionStore:
             self.engine = self.open_sqlite(create)
         else:
             try:
-                self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+                self.engine = sa.create_engine(with_installed_driver(self.url), pool_pre_ping=True)
             except (sa.exc.ArgumentError, ImportError) as exc:
                 raise StoreError(f"{self.url.split('://')[0]}://…: not a usable database URL ({exc}).") from None
             self.location = self.engine.url.render_as_string(hide_password=True)

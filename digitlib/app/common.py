@@ -27,8 +27,9 @@ from digitlib.store import CorrectionStore, StoreError, default_location
 ENLARGE = 6  # the 28x28 input shown as 168x168, pixel for pixel
 OWNER_PASSWORD_VAR = "DIGITLIB_OWNER_PASSWORD"  # or `owner_password` in .streamlit/secrets.toml
 DATABASE_SECRET = "digitlib"  # [connections.digitlib] url = "..." in secrets, as st.connection("digitlib", type="sql")
-# A visitor's corrections and models live as long as their browser tab, which can't come back for them after it
-# closes; a day later they are deleted, so the server doesn't keep strangers' handwriting (they can download it).
+# A visitor's corrections and models belong to their browser tab, which can't come back for them once it closes;
+# a day after they were made they are deleted, so the server doesn't keep strangers' handwriting (they can download
+# it and upload it again later).
 FORGET_SESSIONS_AFTER = timedelta(days=1)
 # Limits per session, each protecting the other visitors on a small shared server:
 MAX_SESSION_CORRECTIONS = 2000  # stored digits (~1.6 MB of rows): one session can't fill the database
@@ -200,11 +201,15 @@ def model_picker() -> Classifier | None:
 
 @st.cache_resource(show_spinner=False)
 def cached_store(location: str) -> CorrectionStore:
-    """One store (and connection pool) per database for the whole server; old sessions' data is forgotten."""
-    store = CorrectionStore(location)
-    store.forget_sessions(FORGET_SESSIONS_AFTER)
+    """One store (and connection pool) per database for the whole server."""
+    return CorrectionStore(location)
+
+
+@st.cache_resource(show_spinner=False, ttl=timedelta(hours=1))
+def forget_old_sessions(location: str) -> None:
+    """At most once an hour: delete the sessions' corrections and models older than FORGET_SESSIONS_AFTER."""
+    cached_store(location).forget_sessions(FORGET_SESSIONS_AFTER)
     forget_session_models(FORGET_SESSIONS_AFTER)
-    return store
 
 
 def forget_session_models(older_than: timedelta) -> None:
@@ -224,6 +229,7 @@ def database_location() -> str:
 def shared_store() -> CorrectionStore | None:
     """The whole corrections database seen as the shared pool, or None with a reason fit for a visitor."""
     try:
+        forget_old_sessions(database_location())
         return cached_store(database_location())
     except StoreError as exc:
         log.error("corrections database unusable: %s", exc)

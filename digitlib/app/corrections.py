@@ -29,8 +29,8 @@ def corrections_page() -> None:
     restore_form(store)  # first, so what it adds is counted below in the same run
     st.write(f"**{len(store)}** corrected digits of yours. Correct a wrong reading on the Draw or Upload "
              "tab; fine-tune the model on them below.")
-    st.caption("Only you see them: they belong to this browser tab and are deleted from the server a day after it "
-               "closes. Download them to keep them; upload that download later to carry on.")
+    st.caption("Only you see them: they belong to this browser tab and are deleted from the server a day after "
+               "they were saved. Download them to keep them; upload that download later to carry on.")
     if show_collection(store, "mine"):
         finetune_section(store)
     if is_owner() and (pool := shared_store()) is not None:
