@@ -374,9 +374,12 @@ def test_messages_never_show_the_database_password():
     assert "s3cret-pw" not in str(error.value) and "***" in str(error.value)
 
 
-def test_a_plain_postgresql_url_uses_the_installed_driver(store_location):
-    if not store_location.startswith("postgresql+psycopg://"):
-        pytest.skip("a server database's URL")
-    plain = CorrectionStore(store_location.replace("postgresql+psycopg://", "postgres://"), owner="visitor")
-    plain.add([digit_image(1)], "1")
-    assert plain.engine.dialect.driver == "psycopg" and len(CorrectionStore(store_location, owner="visitor")) == 1
+def test_a_plain_postgresql_url_uses_the_installed_driver():
+    url, drop = fresh_database(server_url())
+    try:
+        plain = CorrectionStore(url.replace("postgresql+psycopg://", "postgres://"), owner="visitor")
+        plain.add([digit_image(1)], "1")
+        assert plain.engine.dialect.driver == "psycopg" and len(CorrectionStore(url, owner="visitor")) == 1
+        plain.engine.dispose()
+    finally:
+        drop()
