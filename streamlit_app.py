@@ -12,13 +12,14 @@ import streamlit as st
 from digitlib.app.common import model_picker
 from digitlib.app.corrections import corrections_page
 from digitlib.app.draw import draw_page
+from digitlib.app.inside import inside_page
 from digitlib.app.model_card import model_page
 from digitlib.app.training import train_page
 from digitlib.app.upload import upload_page
 
-PAGES = {"Draw": draw_page, "Upload": upload_page, "Train": train_page, "Model": model_page,
+PAGES = {"Draw": draw_page, "Upload": upload_page, "Inside": inside_page, "Train": train_page, "Model": model_page,
          "Corrections": corrections_page}
-PAGES_NEEDING_A_MODEL = {draw_page, upload_page, model_page}
+PAGES_NEEDING_A_MODEL = {draw_page, upload_page, inside_page, model_page}
 
 
 def main() -> None:

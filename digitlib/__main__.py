@@ -1,7 +1,8 @@
 """Command line for digitlib: train, evaluate and fine-tune models, read digits, measure speed and accuracy.
 
 Every failure the user can fix (missing data, bad image, bad settings) prints one clear line
-and exits non-zero; no tracebacks.
+and exits non-zero; no tracebacks.  Commands that train check everything they can (settings, data,
+models) before TensorFlow's multi-second import, so a mistake is reported at once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 from digitlib import data
-from digitlib.classifier import DEFAULT_MODEL, ModelError, load_classifier
+from digitlib.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
 from digitlib.data import DataError
 from digitlib.preprocess import ImageError
 from digitlib.store import StoreError
@@ -41,15 +42,27 @@ def progress_bar():
     return hook
 
 
+def require_keras_model(name: str | None, option: str) -> None:
+    """Further training needs the model's Keras file: say so now, not after TensorFlow's import."""
+    directory = model_dir(name)
+    read_card(directory)  # a damaged card fails here too
+    if not (directory / "model.keras").is_file():
+        raise ModelError(f"{directory / 'model.keras'}: not found; {option} needs a model saved by "
+                         "`python -m digitlib train`.")
+
+
 def cmd_train(args) -> int:
-    from digitlib.train import from_preset, train
+    from digitlib.train import from_preset, train  # imports no TensorFlow: train() does
 
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
                       augment=args.augment, seed=args.seed, data_dir=args.data_dir,
                       init_from=args.init_from)
     cfg.validate()
-    card = train(cfg, Path(args.out) if args.out else None, progress_bar())
+    if cfg.init_from:
+        require_keras_model(cfg.init_from, "--init-from")
+    mnist = data.load_mnist(cfg.data_dir)
+    card = train(cfg, Path(args.out) if args.out else None, progress_bar(), mnist)
     print(f"{card['name']}: test accuracy {card['test_accuracy']:.4f} after {card['epochs']} epochs "
           f"({card['training_seconds']:.0f} s)")
     return 0
@@ -112,8 +125,9 @@ def cmd_bench(args) -> int:
 
 
 def cmd_evaluate_real(args) -> int:
-    from digitlib.realworld import evaluate_real, failure_gallery
+    from digitlib.realworld import evaluate_real, failure_gallery, find_cases
 
+    find_cases(Path(args.directory))  # first: a wrong folder is then reported before LiteRT's log line
     clf = load_classifier(args.model)
     evaluation = evaluate_real(Path(args.directory), clf)
     gallery = failure_gallery(evaluation, Path(args.gallery or f"realworld-failures-{clf.name}.png"))
@@ -134,8 +148,10 @@ def cmd_evaluate_real(args) -> int:
 def cmd_robustness(args) -> int:
     from digitlib.realworld import format_table, robustness_table
 
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, not {args.count}")
+    _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     classifiers = [load_classifier(name) for name in args.models]
-    _, (x_test, y_test) = data.load_mnist(args.data_dir)
     rows = robustness_table(classifiers, x_test[: args.count], y_test[: args.count])
     if args.json:
         print(json.dumps({r.condition: r.accuracy for r in rows}))
@@ -159,7 +175,9 @@ def cmd_finetune(args) -> int:
                 "holdout_fraction": args.holdout, "augment": args.augment, "seed": args.seed, "data_dir": args.data_dir}
     cfg = FinetuneConfig(**{key: value for key, value in settings.items() if value is not None})
     cfg.validate()
-    card = finetune(cfg, Path(args.out) if args.out else None, progress_bar())
+    require_keras_model(cfg.base_model, "--base")
+    mnist = data.load_mnist(cfg.data_dir)  # before the base model's LiteRT log line; finetune() checks the store
+    card = finetune(cfg, Path(args.out) if args.out else None, progress_bar(), mnist)
     before, after = card["finetune"]["before"], card["finetune"]["after"]
     print(f"{card['base_model']} -> {card['name']}: MNIST test accuracy {before['mnist_test_accuracy']:.4f} -> "
           f"{after['mnist_test_accuracy']:.4f}")

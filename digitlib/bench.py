@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from digitlib import data, preprocess
 from digitlib.classifier import (BATCH_CHUNK, MODEL_FILE, MODELS_DIR, Classifier, ModelError, available_models,
                                  load_classifier)
+from digitlib.tensorflow_startup import quiet_tensorflow_startup
 
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 TARGET_ACCURACY = 0.995
@@ -518,5 +519,6 @@ def run_cli(args) -> int:
 
 
 if __name__ == "__main__":
+    quiet_tensorflow_startup()  # the Keras and training workers: their stderr is shown when they fail
     name, arguments = sys.argv[1], json.loads(sys.argv[2])
     print(json.dumps(WORKERS[name](**arguments)), flush=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlib.tensorflow_startup import quiet_tensorflow_startup
+
 ENV_VAR = "DIGITLIB_DATA_DIR"
 KERAS_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
 
@@ -164,6 +166,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> tuple[Split, Split]
 
 def download_with_keras() -> tuple[Split, Split]:
     """Last resort: Keras' own download (needs TensorFlow and the internet)."""
+    quiet_tensorflow_startup()
     try:
         from keras.datasets import mnist  # lazy: pulls in the training stack
 

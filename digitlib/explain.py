@@ -9,7 +9,16 @@ paper cannot, since blanking it changes nothing.
 
 from __future__ import annotations
 
+import json
+import threading
+import warnings
+import weakref
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from digitlib.classifier import Classifier
 
@@ -79,3 +88,139 @@ def overlay(image28: np.ndarray, heat: np.ndarray, scale: int = 8, colormap: str
     rgb = (1 - alpha) * 0.6 * grey + alpha * colours
     rgb = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
     return np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+
+
+# ---------------------------------------------------------------- inside the network: every layer's activations
+#
+# LiteRT keeps intermediate tensors when asked (``experimental_preserve_all_tensors``), so one forward pass on
+# the exported model yields every layer's output, still without TensorFlow.  The .tflite file knows its ops but
+# not the Keras layer names; those come from the ``config.json`` inside ``model.keras``, matched op for layer in
+# order (conv, batch norm and ReLU are fused into one op on export, so one conv op is one Keras Conv2D).
+
+STAGE_KINDS = {"CONV_2D": "conv", "MAX_POOL_2D": "pool", "AVERAGE_POOL_2D": "pool", "FULLY_CONNECTED": "dense",
+               "SOFTMAX": "output"}
+KERAS_CLASSES = {"conv": "Conv2D", "pool": "MaxPooling2D", "dense": "Dense"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step on the path from the 28x28 input to the ten probabilities."""
+
+    name: str  # the Keras layer's name ("conv2d_1"), or "conv 2" when model.keras can't tell
+    kind: str  # "conv", "pool", "dense" or "output"
+    activation: np.ndarray  # (H, W, C) for conv and pool, (units,) for dense and output
+
+
+def keras_layer_names(directory: Path) -> dict[str, list[str]]:
+    """Kind -> the Keras layer names of that kind in network order, from model.keras; empty when unknown.
+
+    Only Sequential models: their layers are listed in the order they run, which is what matching by order needs.
+    """
+    try:
+        with zipfile.ZipFile(directory / "model.keras") as archive:
+            config = json.loads(archive.read("config.json"))
+        layers = config["config"]["layers"] if config["class_name"] == "Sequential" else []
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return {}
+    return {kind: [layer["config"]["name"] for layer in layers if layer["class_name"] == keras_class]
+            for kind, keras_class in KERAS_CLASSES.items()}
+
+
+class LayerProbe:
+    """A batch-1 interpreter that keeps every intermediate tensor, with the ops worth showing, in order."""
+
+    def __init__(self, classifier: Classifier):
+        with warnings.catch_warnings():  # the warning is about memory: a few hundred kB for these networks
+            warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
+            self.interpreter = Interpreter(
+                model_content=classifier.model_bytes, num_threads=1, experimental_preserve_all_tensors=True,
+                # without the default XNNPACK delegate, every op runs on its own and writes its own output
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.interpreter.resize_tensor_input(self.input, [1, 28, 28, 1])
+        self.interpreter.allocate_tensors()
+        ops = [op for op in self.interpreter._get_ops_details() if op["op_name"] in STAGE_KINDS]  # noqa: SLF001
+        kinds = [STAGE_KINDS[op["op_name"]] for op in ops]
+        names = keras_layer_names(classifier.directory)
+        if any(len(names.get(kind, [])) != kinds.count(kind) for kind in KERAS_CLASSES):
+            names = {kind: [f"{kind} {i}" for i in range(1, kinds.count(kind) + 1)] for kind in KERAS_CLASSES}
+        names["output"] = ["softmax"]
+        taken = {kind: iter(names[kind]) for kind in names}
+        self.stages = [(next(taken[kind]), kind, int(op["outputs"][0])) for kind, op in zip(kinds, ops)]
+        self.first_filters = int(ops[kinds.index("conv")]["inputs"][1]) if "conv" in kinds else None
+        self.lock = threading.Lock()
+
+    def run(self, image: np.ndarray) -> list[Stage]:
+        with self.lock:
+            self.interpreter.set_tensor(self.input, image.reshape(1, 28, 28, 1))
+            self.interpreter.invoke()
+            return [Stage(name, kind, self.interpreter.get_tensor(index)[0].copy())
+                    for name, kind, index in self.stages]
+
+
+_probes: weakref.WeakKeyDictionary[Classifier, LayerProbe] = weakref.WeakKeyDictionary()
+_probes_lock = threading.Lock()
+
+
+def layer_probe(classifier: Classifier) -> LayerProbe:
+    """One probe per loaded classifier, built on first use and dropped with it."""
+    with _probes_lock:
+        if classifier not in _probes:
+            _probes[classifier] = LayerProbe(classifier)
+        return _probes[classifier]
+
+
+def network_path(classifier: Classifier, image28: np.ndarray) -> list[Stage]:
+    """Every conv, pooling and dense layer's output for one MNIST-format image, then the ten probabilities."""
+    return layer_probe(classifier).run(as_unit_float(image28))
+
+
+def feature_maps(classifier: Classifier, image28: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(layer name, activations of shape (H, W, C)) for every convolution and pooling layer, in network order."""
+    return [(stage.name, stage.activation) for stage in network_path(classifier, image28)
+            if stage.kind in ("conv", "pool")]
+
+
+def first_layer_filters(classifier: Classifier) -> np.ndarray:
+    """The first convolution's kernels as (height, width, input channels, filters), Keras' layout.
+
+    Exported with batch norm folded in, so each filter is scaled by its channel's normalisation: the shapes
+    are the learned ones, the contrast between filters is what the network actually applies.
+    """
+    probe = layer_probe(classifier)
+    if probe.first_filters is None:
+        raise ValueError(f"{classifier.directory}: the model has no convolution layer")
+    with probe.lock:
+        return np.transpose(probe.interpreter.get_tensor(probe.first_filters), (1, 2, 3, 0)).copy()
+
+
+def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, scale: int = 4,
+                 order: list[int] | None = None, signed: bool = False, gap: int = 2) -> tuple[np.ndarray, list[int]]:
+    """(H, W, C) activations as one RGB picture of tiles, the strongest channel first (or in ``order``), and the
+    channels shown.
+
+    Channels rank by their peak: a stroke detector that fires hard on the digit comes before one that glows
+    faintly over the whole background (ranking by the mean put those first).  All tiles share one scale (the
+    layer's strongest response), so a dim tile is a weak channel, not a stretched one; ``gap`` white pixels keep
+    the tiles apart.  ``signed`` (for weights) maps -peak..peak to blue..red with white for zero; otherwise
+    0..peak runs black to yellow.
+    """
+    from matplotlib import colormaps  # lazy: only displays need it
+
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"expected (height, width, channels) maps, got shape {maps.shape}")
+    if order is None:
+        order = [int(c) for c in np.argsort(-maps.max(axis=(0, 1)), kind="stable")]
+    order = order[:limit]
+    peak = max(float(np.abs(maps).max()), 1e-12)
+    levels = (maps / peak + 1) / 2 if signed else np.clip(maps / peak, 0, 1)
+    colormap = colormaps["RdBu_r" if signed else "magma"]
+    height, width = maps.shape[0] * scale, maps.shape[1] * scale
+    rows = -(-len(order) // columns)
+    grid = np.ones((rows * (height + gap) - gap, min(columns, len(order)) * (width + gap) - gap, 3), np.float32)
+    for position, channel in enumerate(order):
+        tile = colormap(levels[..., channel])[..., :3]
+        top, left = (position // columns) * (height + gap), (position % columns) * (width + gap)
+        grid[top : top + height, left : left + width] = np.kron(tile, np.ones((scale, scale, 1)))
+    return (grid * 255).round().astype(np.uint8), order

@@ -27,8 +27,9 @@ import numpy as np
 from digitlib import data, plots
 from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir, read_card
 from digitlib.evaluate import evaluate_probabilities
+from digitlib.tensorflow_startup import quiet_tensorflow_startup
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+quiet_tensorflow_startup()  # whatever imports TensorFlow first (Keras, augment), its start-up notices stay off stderr
 
 
 # The builders live in architectures.py; their names are repeated here (a test keeps the two equal) so

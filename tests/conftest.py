@@ -14,7 +14,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DIGITLIB_DATA_DIR", str(REPO.parent / "shared" / "mnist"))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def pytest_collection_modifyitems(items):
@@ -95,10 +94,11 @@ def sure_digits(tiny_classifier, mnist) -> list[tuple[np.ndarray, int]]:
     return chosen
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Run ``python -m digitlib ARGS`` as a user would, capturing its output."""
+def run_cli(*args: str, env: dict | None = None, cwd: Path = REPO,
+            entry: tuple[str, ...] = ("-m", "digitlib")) -> subprocess.CompletedProcess:
+    """Run ``python -m digitlib ARGS`` as a user would (or ``python ENTRY ARGS``), capturing its output."""
     return subprocess.run(
-        [sys.executable, "-m", "digitlib", *map(str, args)],
+        [sys.executable, *entry, *map(str, args)],
         cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
         timeout=600,
     )

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from digitlib.store import CorrectionStore
+
+# `python -m digitlib ARGS` that says on stdout, as it exits, whether TensorFlow (or Keras) was ever imported.
+TENSORFLOW_REPORTING_CLI = ("-c", """import atexit, runpy, sys
+atexit.register(lambda: print("tensorflow imported:", bool({"tensorflow", "keras"} & set(sys.modules))))
+runpy.run_module("digitlib", run_name="__main__", alter_sys=True)
+""")
 
 
 @pytest.fixture()
@@ -28,11 +39,18 @@ def assert_one_clear_error(done, *mentions: str) -> None:
         assert mention in lines[0]
 
 
-@pytest.mark.slow
-def test_train_a_tiny_model(cli, tmp_path):
-    out = tmp_path / "cli-model"
+@pytest.fixture(scope="module")
+def cli_training(cli, tmp_path_factory):
+    """A tiny training run through the CLI: (its output directory, the finished process)."""
+    out = tmp_path_factory.mktemp("cli") / "cli-model"
     done = cli("train", "--preset", "baseline", "--epochs", "1", "--train-size", "1000", "--batch-size", "32",
                "--no-augment", "--out", out)
+    return out, done
+
+
+@pytest.mark.slow
+def test_train_a_tiny_model(cli_training):
+    out, done = cli_training
     assert done.returncode == 0, done.stderr
     card = json.loads((out / "card.json").read_text())
     assert card["architecture"] == "baseline" and card["epochs"] == 1 and card["training_images"] == 1000
@@ -40,6 +58,16 @@ def test_train_a_tiny_model(cli, tmp_path):
     assert card["test_accuracy"] > 0.5
     assert (out / "model.tflite").is_file() and (out / "curves.png").is_file()
     assert "epoch 1/1" in done.stderr  # the progress bar
+
+
+@pytest.mark.slow
+def test_training_prints_no_tensorflow_start_up_notices(cli_training):
+    """On Intel Xeons TensorFlow's import logs oneDNN and absl notices to stderr; the user must not see them."""
+    _, done = cli_training
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()  # the progress bar's carriage returns split lines too
+    notices = [line for line in lines if "oneDNN" in line or "absl::" in line or re.match(r"[IW]\d{4} ", line)]
+    assert not notices, done.stderr
 
 
 def test_evaluate_json_matches_the_model_card(cli, tiny_run, tmp_path):
@@ -97,13 +125,6 @@ def test_predict_fails_when_no_file_could_be_read(cli, tiny_run, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_missing_data_directory_is_one_clear_line(cli, tmp_path):
-    absent = tmp_path / "no-mnist-here"
-    done = cli("train", "--preset", "baseline", "--epochs", "1", "--data-dir", absent, "--out", tmp_path / "model")
-    assert_one_clear_error(done, str(absent), "--data-dir")
-    assert not (tmp_path / "model").exists()
-
-
 def test_missing_data_directory_from_the_environment_is_one_clear_line(cli, tiny_run, tmp_path):
     absent = tmp_path / "no-mnist-here"
     done = cli("evaluate", "--model", tiny_run.directory, env={"DIGITLIB_DATA_DIR": str(absent)})
@@ -123,12 +144,52 @@ def test_missing_model_is_one_clear_line(cli, tmp_path, command):
     assert_one_clear_error(done, str(model / "model.tflite"))
 
 
-@pytest.mark.parametrize(
-    "settings, named",
-    [(["--epochs", "0"], "epochs"), (["--arch", "transformer"], "architecture")],
-)
-def test_nonsense_training_settings_are_one_clear_line(cli, tmp_path, settings, named):
-    out = tmp_path / "never-written"
-    done = cli("train", *settings, "--out", out)
-    assert_one_clear_error(done, named)
-    assert not out.exists()
+@pytest.fixture()
+def places(tmp_path) -> dict[str, str]:
+    """Paths for the commands below: a store holding one correction (enough for fine-tuning to get past its
+    store check), a data folder with a damaged mnist.npz, an empty folder, the test's folder, an output path."""
+    store = CorrectionStore(tmp_path / "corrections.sqlite3")
+    store.add([np.zeros((28, 28), np.uint8)], "3")
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "mnist.npz").write_bytes(b"truncated download")
+    (tmp_path / "empty").mkdir()
+    return {"store": str(store.path), "damaged": str(tmp_path / "damaged"), "empty": str(tmp_path / "empty"),
+            "tmp": str(tmp_path), "out": str(tmp_path / "never-written")}
+
+
+# Every mistake a command can report before it needs TensorFlow (most never need it): arguments, then what
+# the error line names.  {out} is a path that must not be written.
+MISTAKES = {
+    "train, missing data directory": ("train --preset baseline --epochs 1 --data-dir {tmp}/no-mnist-here --out {out}",
+                                      "{tmp}/no-mnist-here", "--data-dir"),
+    "train, damaged data file": ("train --data-dir {damaged} --out {out}", "{damaged}/mnist.npz"),
+    "train, folder without MNIST": ("train --data-dir {empty} --out {out}", "{empty}", "neither"),
+    "train, zero epochs": ("train --epochs 0 --out {out}", "epochs"),
+    "train, unknown architecture": ("train --arch transformer --out {out}", "architecture"),
+    "train, unknown preset": ("train --preset huge --out {out}", "preset"),
+    "train, missing model to continue": ("train --init-from {tmp}/gone --out {out}", "{tmp}/gone/model.keras",
+                                         "--init-from"),
+    "finetune, zero epochs": ("finetune --store {store} --epochs 0 --out {out}", "epochs"),
+    "finetune, missing base model": ("finetune --store {store} --base {tmp}/gone --out {out}",
+                                     "{tmp}/gone/model.keras", "--base"),
+    "finetune, missing data directory": ("finetune --store {store} --data-dir {tmp}/none --out {out}", "{tmp}/none",
+                                         "--data-dir"),
+    "finetune, missing store": ("finetune --store {tmp}/typo.sqlite3 --out {out}", "{tmp}/typo.sqlite3",
+                                "no corrections database"),
+    "evaluate, missing data directory": ("evaluate --data-dir {tmp}/none --out {out}", "{tmp}/none", "--data-dir"),
+    "robustness, missing data directory": ("robustness --data-dir {tmp}/none", "{tmp}/none", "--data-dir"),
+    "robustness, no digits": ("robustness --count 0", "--count"),
+    "evaluate-real, folder without pictures": ("evaluate-real {empty} --gallery {out}", "{empty}", "no pictures"),
+    "bench, missing data directory": ("bench --quick --skip-training --data-dir {tmp}/none", "{tmp}/none"),
+    "corrections, missing store": ("corrections --store {tmp}/typo.sqlite3 --npz {out}", "{tmp}/typo.sqlite3"),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_mistakes_are_one_clear_line_before_tensorflow_is_imported(cli, places, mistake):
+    """Importing TensorFlow takes seconds: a typo must be answered at once, without it and without writing anything."""
+    arguments, *mentions = (text.format(**places) for text in MISTAKES[mistake])
+    done = cli(*arguments.split(), entry=TENSORFLOW_REPORTING_CLI)
+    assert_one_clear_error(done, *mentions)
+    assert done.stdout == "tensorflow imported: False\n"
+    assert not Path(places["out"]).exists()

@@ -30,4 +30,5 @@ def draw_page(clf: Classifier) -> None:
     if reading is None or reading.is_empty:
         st.info(EMPTY_CANVAS_HINT)
     else:
+        st.session_state["last_digit"] = reading.digits[0].image  # for the Inside tab
         show_reading(reading, canvas.image_bytes, clf, key="canvas")

@@ -44,6 +44,7 @@ def model_page(clf: Classifier) -> None:
             st.image(str(path))
         else:
             st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory.name}` draws it.")
+    downloads(clf)
 
 
 @st.cache_data(show_spinner="Timing the model…")
@@ -59,3 +60,21 @@ def inference_speed(directory: str, modified: float) -> tuple[float, float]:
     started = time.perf_counter()
     clf.predict_prepared(images)
     return 1000 * float(np.median(single)), len(images) / (time.perf_counter() - started)
+
+
+DOWNLOADS = (("model.keras", "Keras model (.keras)", "for training further"),
+             ("model.tflite", "LiteRT model (.tflite)", "what the app runs"),
+             ("card.json", "Model card (.json)", "how it was trained and how well it does"))
+
+
+def downloads(clf: Classifier) -> None:
+    """The model's files, named after the model; read only when clicked, and no server path shown."""
+    st.markdown("#### Downloads")
+    for column, (file, label, purpose) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
+        path = clf.directory / file
+        if path.is_file():
+            column.download_button(label, path.read_bytes, file_name=f"{clf.name}-{file}", help=purpose,
+                                   mime="application/json" if file.endswith(".json") else "application/octet-stream",
+                                   key=f"download-{file}")
+        else:
+            column.caption(f"{label}: not in this model's folder.")
