@@ -5,7 +5,8 @@ four draw: a single-stroke digit with the mouse, then wait for the app to show i
 the fourth uploads a picture of a number and waits for its reading.  For ``--seconds`` every session works as fast
 as the app answers.  Printed per N, without and with a training run in progress: readings made, errors (a reading
 not shown within ``--timeout``, a wrong one, an exception on the page), p50/p99 latency from the stroke's mouse-up
-(or the upload) to the reading on screen, and the server's peak RSS (it and its child processes).
+(or the upload) to the reading on screen, the server's peak RSS (it and its child processes) and the CPU time its
+process used (per reading: what the server itself costs, whatever else the machine is doing).
 
 The training run is a background ``python -m digitlib train`` at nice 10, started before the measurement (a
 stand-in until the app runs training as a job of its own).  The browser shares the machine's cores with the
@@ -98,13 +99,18 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-class PeakRss:
-    """The largest resident memory of a process and its children, sampled four times a second."""
+class ServerUse:
+    """The server's largest resident memory (with its children), sampled four times a second, and its CPU time."""
 
     def __init__(self, pid: int):
         self.process, self.peak, self.running = psutil.Process(pid), 0, True
+        self.cpu_at_start = self.cpu_seconds()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
+
+    def cpu_seconds(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
 
     def sample(self) -> None:
         while self.running:
@@ -115,10 +121,11 @@ class PeakRss:
                 pass
             time.sleep(0.25)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, float]:
+        """(peak RSS in bytes, CPU seconds the server process used since the start)."""
         self.running = False
         self.thread.join()
-        return self.peak
+        return self.peak, self.cpu_seconds() - self.cpu_at_start
 
 
 async def canvas_version(page) -> int:
@@ -268,15 +275,17 @@ async def main_async(args) -> list[str]:
                     try:
                         for sessions in args.sessions:
                             load_before = os.getloadavg()[0]
-                            rss = PeakRss(server.pid)
+                            use = ServerUse(server.pid)
                             tally = await measure(browser, url, sessions, args.seconds, args.timeout, picture)
-                            peak = rss.stop()
+                            peak, cpu = use.stop()
+                            readings = len(tally.draw_seconds) + len(tally.upload_seconds)
                             alive = trainer is None or trainer.poll() is None
                             row = (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
                                    f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | "
                                    f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
                                    f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-                                   f"{peak / 2**20:.0f} | {load_before:.1f} → {os.getloadavg()[0]:.1f} |")
+                                   f"{peak / 2**20:.0f} | {cpu:.0f} ({1000 * cpu / max(readings, 1):.0f}) | "
+                                   f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
                             print(row, flush=True)
                             for error in sorted(set(tally.errors)):
                                 print(f"    {tally.errors.count(error)} x {error}", flush=True)
@@ -291,8 +300,8 @@ async def main_async(args) -> list[str]:
 
 
 HEADER = ["| sessions | training | drawings read | uploads read | errors | draw p50 s | draw p99 s | upload p50 s | "
-          "upload p99 s | server peak RSS MB | load average (1 min) before → after |",
-          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+          "upload p99 s | server peak RSS MB | server CPU s (ms per reading) | load average (1 min) before → after |",
+          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
 
 def main() -> None:
