@@ -164,7 +164,7 @@ def cmd_robustness(args) -> int:
 
 def store_summary(store) -> str:
     counts = store.counts()
-    return f"{store.path}: {sum(counts.values())} corrections (" + ", ".join(f"{d}: {n}" for d, n in counts.items()) + ")"
+    return f"{store.location}: {sum(counts.values())} corrections (" + ", ".join(f"{d}: {n}" for d, n in counts.items()) + ")"
 
 
 def cmd_finetune(args) -> int:
@@ -257,7 +257,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_robustness)
 
-    store_help = "corrections database (default: $DIGITLIB_STORE, then the user's data directory)"
+    store_help = ("corrections database: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://... "
+                  "(default: $DIGITLIB_STORE, then the user's data directory); the shared pool's digits are used")
     f = sub.add_parser("finetune", help="fine-tune a model on MNIST plus stored corrections (your handwriting)")
     f.add_argument("--store", help=store_help)
     f.add_argument("--base", default=DEFAULT_MODEL, help=f"model to start from (default: {DEFAULT_MODEL})")

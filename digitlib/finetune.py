@@ -18,13 +18,14 @@ import numpy as np
 from digitlib import data
 from digitlib.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, load_classifier, model_dir
 from digitlib.evaluate import evaluate_probabilities
-from digitlib.store import CorrectionStore
+from digitlib.store import SHARED, CorrectionStore
 from digitlib.train import Progress, ProgressHook, TrainConfig, compile_and_fit, load_keras_model, save_model
 
 
 @dataclass
 class FinetuneConfig:
-    store_path: str | None = None  # None: $DIGITLIB_STORE or the user's default corrections store
+    store_path: str | None = None  # a file or database URL; None: $DIGITLIB_STORE or the user's default store
+    store_owner: str = SHARED  # whose corrections: the shared pool, or one app session's
     base_model: str = DEFAULT_MODEL  # a model name in models/ or a model directory
     epochs: int = 3
     batch_size: int = 64
@@ -96,10 +97,10 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = 
     correction accuracy before and after.
     """
     cfg.validate()
-    store = CorrectionStore(cfg.store_path, create=False)
+    store = CorrectionStore(cfg.store_path, create=False, owner=cfg.store_owner)
     x_own, y_own = store.arrays()
     if len(x_own) == 0:
-        raise ValueError(f"{store.path}: no corrections stored yet; correct a few readings first.")
+        raise ValueError("no corrections stored yet; correct a few readings first.")
     base_dir = model_dir(cfg.base_model)
     base = load_classifier(base_dir)
     out = Path(out) if out else MODELS_DIR / f"{base_dir.name}-finetuned"
@@ -128,7 +129,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = 
     card = {
         "architecture": arch,
         "base_model": base.name,
-        "config": asdict(cfg) | {"data_dir": None, "store_path": None, "augment": augment},
+        "config": asdict(cfg) | {"data_dir": None, "store_path": None, "store_owner": None, "augment": augment},
         "augmentation": AugmentConfig().as_dict() if augment else None,
         "training_images": len(x_fit),
         "correction_images": len(train_idx),

@@ -141,13 +141,14 @@ def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_mo
     at.run()
     assert not at.exception, at.exception
     assert any(message.startswith("Saved 1") for message in texts(at.success))
-    assert CorrectionStore(tmp_path / "corrections.sqlite3").counts()[1] == 1
+    mine = CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"])
+    assert mine.counts()[1] == 1
     at = open_tab(at, "Corrections")
     assert not at.exception, at.exception
     assert any(text.startswith("**1** corrected digits") for text in texts(at.markdown))
     next(button for button in at.button if button.label == "Delete").click()
     at.run()
-    assert CorrectionStore(tmp_path / "corrections.sqlite3").counts()[1] == 0
+    assert mine.counts()[1] == 0
 
 
 def test_no_corrections_is_a_sentence_not_an_empty_chart(app):
@@ -246,8 +247,10 @@ def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_
     from digitlib.store import CorrectionStore
 
     (x_train, y_train), _ = mnist
-    CorrectionStore(tmp_path / "corrections.sqlite3").add(list(x_train[:12]), "".join(map(str, y_train[:12])))
-    at = open_tab(app.run(), "Corrections")
+    at = app.run()
+    CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"]).add(
+        list(x_train[:12]), "".join(map(str, y_train[:12])))
+    at = open_tab(at, "Corrections")
     at.number_input(key="finetune_epochs").set_value(1)
     next(button for button in at.button if button.label.startswith("Fine-tune")).click()
     at = until_the_run_ends(at.run())

@@ -1,17 +1,23 @@
-"""The corrections store: what goes in comes back out, under concurrency too, and foreign files stay untouched."""
+"""The corrections store: what goes in comes back out, per owner, under concurrency too, on SQLite and on a real
+PostgreSQL server; foreign files and databases stay untouched; uploads of earlier downloads are checked."""
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from databases import fresh_database, server_url, store_location  # noqa: F401 - store_location is a fixture
 
 from digitlib import data
-from digitlib.store import APPLICATION_ID, ENV_VAR, CorrectionStore, StoreError, default_path
+from digitlib.store import (APPLICATION_ID, ENV_VAR, SHARED, CorrectionStore, StoreError, default_path, npz_bytes,
+                            read_npz)
 
 
 def digit_image(seed: int) -> np.ndarray:
@@ -20,14 +26,19 @@ def digit_image(seed: int) -> np.ndarray:
 
 
 @pytest.fixture
-def store(tmp_path) -> CorrectionStore:
+def store(store_location) -> CorrectionStore:
+    return CorrectionStore(store_location)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> CorrectionStore:
     return CorrectionStore(tmp_path / "corrections.sqlite3")
 
 
-def test_new_store_is_a_versioned_wal_database(store):
-    conn = sqlite3.connect(store.path)
+def test_new_store_is_a_versioned_wal_database(sqlite_store):
+    conn = sqlite3.connect(sqlite_store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             if not name.startswith("sqlite_")] == ["corrections"]
@@ -97,26 +108,30 @@ def test_empty_store_exports_empty_arrays(store, tmp_path):
 
 
 def test_many_threads_adding_at_once_lose_nothing(store):
+    """16 sessions writing at once, each as its own owner, as the app's sessions share one store object."""
     def add_many(worker: int) -> list[int]:
-        return [i for n in range(20) for i in store.add([digit_image(worker * 100 + n)], str(n % 10))]
+        mine = store.for_owner(f"session-{worker}")
+        return [i for n in range(20) for i in mine.add([digit_image(worker * 100 + n)], str(n % 10))]
 
     with ThreadPoolExecutor(16) as pool:
         ids = [i for chunk in pool.map(add_many, range(16)) for i in chunk]
     assert len(ids) == len(set(ids)) == 16 * 20
-    assert len(store) == 320 and sum(store.counts().values()) == 320
+    assert [len(store.for_owner(f"session-{w}")) for w in range(16)] == [20] * 16
+    assert [sum(store.for_owner(f"session-{w}").counts().values()) for w in range(16)] == [20] * 16
 
 
-def add_from_another_process(path: str, worker: int) -> int:
-    fresh = CorrectionStore(path)  # each process opens (and races to create) the store itself
+def add_from_another_process(location: str, worker: int) -> int:
+    fresh = CorrectionStore(location, owner=f"session-{worker % 2}")  # each opens (and races to create) the store
     return len([fresh.add([digit_image(worker * 100 + n)], "5") for n in range(15)])
 
 
-def test_many_processes_creating_and_adding_at_once_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.sqlite3")
+def test_many_processes_creating_and_adding_at_once_lose_nothing(store_location):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        added = pool.starmap(add_from_another_process, [(path, w) for w in range(6)])
+        added = pool.starmap(add_from_another_process, [(store_location, w) for w in range(6)])
     assert sum(added) == 90
-    assert CorrectionStore(path).counts()[5] == 90
+    store = CorrectionStore(store_location)
+    assert [store.for_owner(f"session-{n}").counts()[5] for n in (0, 1)] == [45, 45]
+    assert len(store) == 0  # nothing leaked into the shared pool
 
 
 def foreign_sqlite(path: Path) -> None:
@@ -172,6 +187,16 @@ def test_readers_do_not_create_a_store_behind_a_mistyped_path(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_readers_do_not_create_tables_in_an_empty_server_database():
+    url, drop = fresh_database(server_url())
+    try:
+        with pytest.raises(StoreError, match="no corrections stored"):
+            CorrectionStore(url, create=False)
+        assert sa.inspect(sa.create_engine(url)).get_table_names() == []
+    finally:
+        drop()
+
+
 def test_a_directory_is_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="is a directory"):
         CorrectionStore(tmp_path)
@@ -197,6 +222,8 @@ def test_cli_counts_exports_and_refuses_a_foreign_file(cli, tmp_path):
     (x_train, y_train), _ = data.load_mnist(tmp_path / "out")
     assert y_train.tolist() == [3, 8]
     assert data.read_idx(tmp_path / "idx" / "corrections-labels-idx1-ubyte.gz").tolist() == [3, 8]
+    CorrectionStore(store.path, owner="a-visitor").add([digit_image(3)], "1")  # not the shared pool's: not counted
+    assert "2 corrections" in cli("corrections", "--store", store.path).stdout
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database")
@@ -204,3 +231,155 @@ def test_cli_counts_exports_and_refuses_a_foreign_file(cli, tmp_path):
     assert refused.returncode == 2
     assert "not a SQLite database" in refused.stderr and "Traceback" not in refused.stderr
     assert notes.read_text() == "not a database"
+
+
+def test_each_owner_sees_counts_exports_and_deletes_only_their_own_rows(store, tmp_path):
+    alice, bob = store.for_owner("alice"), store.for_owner("bob")
+    alice_ids = alice.add([digit_image(1), digit_image(2)], "12")
+    bob.add([digit_image(3)], "3")
+    store.add([digit_image(4)], "4")  # the shared pool
+
+    assert (len(alice), len(bob), len(store)) == (2, 1, 1)
+    assert bob.counts()[1] == bob.counts()[2] == 0 and bob.counts()[3] == 1
+    assert [s.id for s in bob.samples()] != alice_ids and not set(s.id for s in bob.samples()) & set(alice_ids)
+    assert bob.arrays()[1].tolist() == [3] and alice.arrays()[1].tolist() == [1, 2]
+    assert bob.delete(alice_ids[0]) is False and store.delete(alice_ids[0]) is False
+    assert len(alice) == 2
+    (x, y), _ = data.load_mnist(bob.export_npz(tmp_path / "bob" / "mnist.npz").parent)
+    assert y.tolist() == [3] and np.array_equal(x[0], digit_image(3))
+    assert alice.delete(alice_ids[0]) is True and len(alice) == 1
+
+
+def test_a_cap_per_owner_refuses_the_whole_batch_that_would_pass_it(store):
+    visitor = store.for_owner("visitor")
+    visitor.add([digit_image(1), digit_image(2)], "12", at_most=3)
+    with pytest.raises(ValueError, match="at most 3 digits"):
+        visitor.add([digit_image(3), digit_image(4)], "34", at_most=3)
+    assert len(visitor) == 2
+    store.for_owner("someone-else").add([digit_image(5), digit_image(6)], "56", at_most=3)  # caps are per owner
+
+
+def test_old_sessions_are_forgotten_but_the_shared_pool_is_kept(store):
+    store.for_owner("gone").add([digit_image(1)], "1")
+    store.add([digit_image(2)], "2")
+    assert store.forget_sessions(timedelta(hours=1)) == 0
+    assert store.forget_sessions(timedelta(seconds=-5)) == 1  # everything is older than five seconds from now
+    assert len(store.for_owner("gone")) == 0 and len(store) == 1
+
+
+def test_a_download_uploaded_again_restores_the_same_digits(store):
+    visitor = store.for_owner("visitor")
+    visitor.add([digit_image(i) for i in range(4)], "2718")
+    x, y = read_npz(npz_bytes(*visitor.arrays()), max_samples=10)
+    later = store.for_owner("the-same-person-next-week")
+    later.add_arrays(x, y)
+    assert np.array_equal(later.arrays()[0], visitor.arrays()[0]) and later.arrays()[1].tolist() == [2, 7, 1, 8]
+
+
+def npz_of(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def npy_of(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+GOOD_X, GOOD_Y = np.stack([digit_image(1), digit_image(2)]), np.array([3, 4], np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (b"just some text", "not a NumPy .npz"),
+        (b"", "not a NumPy .npz"),
+        (npz_of(x_train=GOOD_X, y_train=GOOD_Y)[:200], "not a NumPy .npz|can't be read"),
+        (npy_of(GOOD_X), "no x_train"),
+        (npz_of(images=GOOD_X, labels=GOOD_Y), "no x_train"),
+        (npz_of(x_train=GOOD_X.astype(np.float32), y_train=GOOD_Y), "must be uint8 digits of 28x28"),
+        (npz_of(x_train=GOOD_X[:, :20], y_train=GOOD_Y), "must be uint8 digits of 28x28"),
+        (npz_of(x_train=GOOD_X, y_train=np.array([3, 12])), "one label 0-9"),
+        (npz_of(x_train=GOOD_X, y_train=GOOD_Y[:1]), "one label 0-9"),
+        (npz_of(x_train=GOOD_X, y_train=np.array(["3", "4"])), "one label 0-9"),
+        (npz_of(x_train=np.array([None, 1], dtype=object), y_train=GOOD_Y), "can't be read"),
+        (npz_of(x_train=GOOD_X[:0], y_train=GOOD_Y[:0]), "no digits"),
+        (npz_of(x_train=np.zeros((11, 28, 28), np.uint8), y_train=np.zeros(11, np.uint8)), "more than 10 digits"),
+        (npz_of(x_train=np.zeros((100_000, 28, 28), np.uint8), y_train=np.zeros(100_000, np.uint8)),
+         "more than 10 digits"),  # 78 MB of zeros in a 76 kB file: refused before decompression
+    ],
+    ids=["text", "empty", "truncated", "npy", "other-keys", "float", "20x28", "label-12", "labels-short",
+         "label-strings", "pickled-objects", "no-digits", "too-many", "zip-bomb"],
+)
+def test_a_bad_upload_of_a_download_is_refused_with_a_reason(upload, message):
+    with pytest.raises(ValueError, match=message):
+        read_npz(upload, max_samples=10)
+
+
+def test_a_version_1_file_is_upgraded_and_its_rows_join_the_shared_pool(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE corrections (id INTEGER PRIMARY KEY AUTOINCREMENT, label INTEGER NOT NULL, "
+                 "created TEXT NOT NULL, image BLOB NOT NULL, original BLOB)")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO corrections (label, created, image) VALUES (7, '2026-01-01T00:00:00+00:00', ?)",
+                 (digit_image(7).tobytes(),))
+    conn.commit()
+    conn.close()
+    store = CorrectionStore(path)
+    assert store.counts()[7] == 1 and store.for_owner("visitor").counts()[7] == 0
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    store.for_owner("visitor").add([digit_image(1)], "1")
+    assert len(CorrectionStore(path)) == 1
+
+
+def test_a_server_database_with_someone_elses_corrections_table_is_left_untouched():
+    url, drop = fresh_database(server_url())
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE corrections (note TEXT)")
+            conn.exec_driver_sql("INSERT INTO corrections VALUES ('theirs')")
+        with pytest.raises(StoreError, match="did not make"):
+            CorrectionStore(url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT note FROM corrections").all() == [("theirs",)]
+            assert sa.inspect(conn).get_table_names() == ["corrections"]
+    finally:
+        engine.dispose()
+        drop()
+
+
+def test_a_server_database_of_a_newer_schema_is_refused():
+    url, drop = fresh_database(server_url())
+    try:
+        CorrectionStore(url)
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE digitlib_schema SET version = 99")
+        engine.dispose()
+        with pytest.raises(StoreError, match="schema version 99"):
+            CorrectionStore(url)
+    finally:
+        drop()
+
+
+def test_messages_never_show_the_database_password():
+    url = sa.make_url(server_url()).set(password="s3cret-pw", port=9).render_as_string(hide_password=False)
+    with pytest.raises(StoreError) as error:  # nothing listens on port 9
+        CorrectionStore(url)
+    assert "s3cret-pw" not in str(error.value) and "***" in str(error.value)
+
+
+def test_a_plain_postgresql_url_uses_the_installed_driver():
+    url, drop = fresh_database(server_url())
+    try:
+        plain = CorrectionStore(url.replace("postgresql+psycopg://", "postgres://"), owner="visitor")
+        plain.add([digit_image(1)], "1")
+        assert plain.engine.dialect.driver == "psycopg" and len(CorrectionStore(url, owner="visitor")) == 1
+        plain.engine.dispose()
+    finally:
+        drop()

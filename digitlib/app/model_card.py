@@ -72,7 +72,7 @@ def model_page(clf: Classifier) -> None:
     st.subheader(model_label(clf.directory))
     missing = [name for name in CARD_FIELDS if name not in card]
     if missing:
-        st.warning(f"{clf.directory / 'card.json'}: the model card is missing or lacks {', '.join(missing)}, so "
+        st.warning(f"{clf.directory.name}/card.json: the model card is missing or lacks {', '.join(missing)}, so "
                    "its training can't be shown. `python -m digitlib train` writes a complete card.")
         return
     runs = training_runs(card)
@@ -103,7 +103,7 @@ def model_page(clf: Classifier) -> None:
         if path.is_file():
             st.image(str(path), alt=f"{title} of {clf.directory.name} on the MNIST test set")
         else:
-            st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory}` draws it.")
+            st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory.name}` draws it.")
     downloads(clf)
 
 

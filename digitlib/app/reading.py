@@ -12,11 +12,12 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from digitlib import DigitReading, Reading
-from digitlib.app.common import ENLARGE, as_picture, correction_store, enlarged, percent
+from digitlib.app.common import (ENLARGE, MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, as_picture, enlarged,
+                                 my_corrections, percent)
 from digitlib.classifier import Classifier
 from digitlib.explain import overlay, saliency
 from digitlib.reader import LOW_CONFIDENCE
-from digitlib.store import StoreError
+from digitlib.store import SHARED, CorrectionStore, StoreError
 
 DIGITS_PER_ROW = 4
 POSITION_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]  # Okabe-Ito
@@ -133,14 +134,33 @@ def show_reading(reading: Reading, original: bytes, clf: Classifier, key: str) -
 
 
 def correction_form(reading: Reading, original: bytes, key: str) -> None:
-    """Wrong reading? The right digits are stored, one per digit found, for fine-tuning later."""
+    """Wrong reading? The right digits are kept for this visitor, one per digit found, to fine-tune on later; giving
+    them (and, separately, the picture) to the shared pool is an explicit choice."""
     with st.form(f"correct-{key}", clear_on_submit=True, border=False):
         answer, save = st.columns([3, 2], vertical_alignment="bottom", wrap=False)
         label = answer.text_input("Wrong? The right number:", placeholder=reading.text, key=f"label-{key}")
-        if save.form_submit_button("Save", help="Store the digits with the right labels, to fine-tune on later") and (store := correction_store()) is not None:
-            try:
-                store.add([digit.image for digit in reading.digits], label, original)
-            except (ValueError, StoreError) as exc:
-                st.error(f"Not saved: {exc}")
-            else:
-                st.success(f"Saved {label}: thank you. The Corrections tab can fine-tune the model on it.")
+        share = st.checkbox("Also give these digits to the shared pool that improves the app for everyone "
+                            "(only the 28x28 digits are kept, with their labels)", key=f"share-{key}")
+        share_picture = st.checkbox("…and the original picture with them (only if the box above is ticked)",
+                                    key=f"share-picture-{key}")
+        if save.form_submit_button("Save", help="Keep the digits with the right labels (only you see them), to fine-tune on later") and (store := my_corrections()) is not None:
+            save_correction(store, [digit.image for digit in reading.digits], label, share,
+                            original if share and share_picture else None)
+
+
+def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str, share: bool,
+                    picture: bytes | None) -> None:
+    """Keep the digits for this visitor and, if they chose to, give them (and ``picture``) to the shared pool."""
+    given = st.session_state.get("shared_digits", 0)
+    try:
+        if share and given + len(images) > MAX_SHARED_PER_SESSION:
+            raise ValueError(f"one visitor gives at most {MAX_SHARED_PER_SESSION} digits to the shared pool")
+        store.add(images, label, at_most=MAX_SESSION_CORRECTIONS)
+        if share:
+            store.for_owner(SHARED).add(images, label, original=picture)
+            st.session_state.shared_digits = given + len(images)
+    except (ValueError, StoreError) as exc:
+        st.error(f"Not saved: {exc}")
+    else:
+        where = " and given to the shared pool" if share else " (only you see it)"
+        st.success(f"Saved {label}{where}: thank you. The Corrections tab can fine-tune the model on it.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import show_curves, shipped_models_dir, trained_models_dir
+from digitlib.app.common import is_owner, show_curves, shipped_models_dir, trained_models_dir
 from digitlib.jobs import Busy, Run, Runner
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image per epoch.
@@ -144,7 +144,7 @@ def train_page() -> None:
                                             key="batch_size")
     train_size = size_column.number_input("Training images", 500, 60_000, DEFAULTS["train_size"], step=500,
                                           key="train_size")
-    into_repo = st.checkbox(f"Save into {shipped_models_dir()} (otherwise {trained_models_dir()})", key="into_repo")
+    into_repo = is_owner() and st.checkbox("Save into the app's models/ folder, for every visitor (owner)", key="into_repo")
     seconds, basis = estimate_seconds(recipe, int(epochs), int(train_size))
     st.caption(f"Estimated time: about {seconds:.0f} s ({basis}). You may leave this tab or reload the page: the "
                "run goes on and this page finds it again.")
@@ -159,7 +159,7 @@ def train_page() -> None:
 
 def show_new_model(directory: Path, card: dict) -> None:
     """A model just trained or fine-tuned: how good, its curves, and a button to start using it."""
-    st.success(f"Saved **{directory.name}** in {directory.parent}: test accuracy "
+    st.success(f"Saved **{directory.name}**: test accuracy "
                f"{card['test_accuracy']:.2%} on {card['test_images']:,} MNIST test images.")
     show_curves(card["history"])
     if st.session_state.get("active_model") == str(directory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from digitlib import ImageError, read_number
-from digitlib.app.common import as_picture
+from digitlib.app.common import admitted_uploads, as_picture, uploader_key
 from digitlib.app.reading import show_reading
 from digitlib.classifier import Classifier
 
@@ -15,9 +15,9 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 @st.fragment
 def upload_page(clf: Classifier) -> None:
     files = st.file_uploader("Photos or scans of digits and numbers (PNG, JPEG, WebP, GIF, BMP, TIFF)",
-                             type=UPLOAD_TYPES, accept_multiple_files=True)
+                             type=UPLOAD_TYPES, accept_multiple_files=True, key=uploader_key())
     photo = st.camera_input("Take a photo of a digit or number") if st.toggle("Use the camera") else None
-    sources = [*files, *([photo] if photo else [])]
+    sources = admitted_uploads([*files, *([photo] if photo else [])])
     if not sources:
         st.info("Upload one or more images, or switch the camera on: each is read as a number.")
     for index, source in enumerate(sources):
