@@ -131,6 +131,32 @@ def cmd_evaluate_real(args) -> int:
     return 0
 
 
+def cmd_evaluate_synthetic(args) -> int:
+    from PIL import Image
+
+    from digitlib.synthetic import evaluate_synthetic, format_report
+
+    _, (x_test, y_test) = data.load_mnist(args.data_dir)
+    clf = load_classifier(args.model)
+    examples = Path(args.examples) if args.examples else None
+    if examples:
+        examples.mkdir(parents=True, exist_ok=True)
+
+    def save_example(index, sample, text) -> None:
+        if examples and index < args.example_count:
+            Image.fromarray(sample.image).save(examples / f"{index:04d}_{sample.label}_read-{text or 'nothing'}.png")
+
+    evaluation = evaluate_synthetic(clf, x_test, y_test, args.count, args.seed, save_example)
+    if args.json:
+        print(json.dumps({"model": clf.name, "count": args.count, "seed": args.seed} | evaluation.as_dict()))
+        return 0
+    overall = evaluation.overall
+    print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
+          f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%} (seed {args.seed})")
+    print(format_report(evaluation))
+    return 0
+
+
 def cmd_robustness(args) -> int:
     from digitlib.realworld import format_table, robustness_table
 
@@ -230,6 +256,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(run=cmd_evaluate_real)
+
+    y = sub.add_parser("evaluate-synthetic", help="read generated numbers (MNIST test digits over photo-like grounds)")
+    y.add_argument("--count", type=int, default=1000, help="how many pictures (default 1000)")
+    y.add_argument("--seed", type=int, default=0, help="picture i is the same for the same seed (default 0)")
+    y.add_argument("--model", default=DEFAULT_MODEL)
+    y.add_argument("--examples", metavar="DIR", help="save the first pictures here, named label_read-TEXT.png")
+    y.add_argument("--example-count", type=int, default=40, help="how many pictures --examples saves (default 40)")
+    y.add_argument("--data-dir", help=data_help)
+    y.add_argument("--json", action="store_true")
+    y.set_defaults(run=cmd_evaluate_synthetic)
 
     s = sub.add_parser("robustness", help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
     s.add_argument("--models", nargs="+", default=["baseline", DEFAULT_MODEL], metavar="MODEL")

@@ -75,9 +75,13 @@ def continental_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray |
     if height < 10:
         return None
     x_top, x_bottom = row_centre(ink, top), row_centre(ink, bottom)
-    # a flag nearer the horizontal would be a 7's bar: keep it steep enough to read as a 1's
-    length, angle = height * rng.uniform(0.25, 0.5), np.radians(rng.uniform(30, 60))
-    strokes = [((x_top - length * np.cos(angle), top + length * np.sin(angle)), (x_top, top))]
+    down = np.array([x_bottom - x_top, height]) / np.hypot(x_bottom - x_top, height)  # along the stem
+    # The flag leaves the stem's top at 35-65 degrees to its left: closer to the stem it would merge into a
+    # slanted 1's stroke, further out it would be a 7's bar.
+    turn = np.radians(rng.uniform(35, 65))
+    flag = np.array([down[0] * np.cos(turn) - down[1] * np.sin(turn), down[0] * np.sin(turn) + down[1] * np.cos(turn)])
+    end = np.array([x_top, top]) + flag * height * rng.uniform(0.3, 0.5)
+    strokes = [((float(end[0]), float(end[1])), (x_top, float(top)))]
     if rng.random() < 0.5:
         half = height * rng.uniform(0.2, 0.35)
         strokes.append(((x_bottom - half, bottom), (x_bottom + half, bottom)))
