@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -37,8 +38,8 @@ def test_pictures_hold_2_to_10_digits_under_consistent_conditions(test_digits):
         assert set(sample.conditions) <= set(SPACING) | set(STROKE) | set(CONDITIONS)
         if "light on dark" in sample.conditions:
             assert "paper texture" not in sample.conditions and "ruled lines" not in sample.conditions
-        grey = sample.image.mean(axis=2)
-        assert np.percentile(grey, 99.5) - np.percentile(grey, 0.5) > 40  # the ink stands out from its ground
+        grey = cv2.GaussianBlur(sample.image.mean(axis=2), (0, 0), 1.0)  # no lone noisy pixel counts
+        assert np.ptp(grey) > 60  # the ink stands out from its ground
 
 
 def test_light_on_dark_pictures_have_a_dark_ground(test_digits):
