@@ -57,12 +57,16 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from digitlib import plots
+    from digitlib.calibration import expected_calibration_error, temper
     from digitlib.evaluate import evaluate_probabilities
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     clf = load_classifier(args.model)
     probabilities = clf.predict_batch(x_test)
     result = evaluate_probabilities(probabilities, y_test)
+    calibration = {"temperature": clf.temperature,
+                   "ece_uncalibrated": expected_calibration_error(temper(probabilities, 1 / clf.temperature), y_test),
+                   "ece": expected_calibration_error(probabilities, y_test)}
     out = Path(args.out or clf.directory)
     out.mkdir(parents=True, exist_ok=True)
     plots.save(plots.confusion_matrix(result.confusion_matrix, f"{clf.name}: test-set confusion"), out / "confusion.png")
@@ -71,10 +75,12 @@ def cmd_evaluate(args) -> int:
     plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits"),
                out / "misclassified.png")
     if args.json:
-        print(json.dumps({"model": clf.name} | result.as_dict()))
+        print(json.dumps({"model": clf.name} | result.as_dict() | calibration))
     else:
         print(f"model {clf.name}: test accuracy {result.accuracy:.4f} on {result.count} images")
         print("per-class: " + "  ".join(f"{d}:{a:.4f}" for d, a in enumerate(result.per_class_accuracy)))
+        print(f"expected calibration error {calibration['ece']:.2%} at temperature {clf.temperature:.3f} "
+              f"({calibration['ece_uncalibrated']:.2%} uncalibrated)")
         print(f"confusion matrix and misclassified gallery written to {out}/")
     return 0
 
@@ -112,7 +118,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_evaluate_real(args) -> int:
-    from digitlib.realworld import evaluate_real, failure_gallery
+    from digitlib.realworld import CONFIDENT, evaluate_real, failure_gallery
 
     clf = load_classifier(args.model)
     evaluation = evaluate_real(Path(args.directory), clf)
@@ -124,9 +130,13 @@ def cmd_evaluate_real(args) -> int:
     print(f"model {clf.name}: single-digit accuracy {evaluation.single_accuracy:.2%} "
           f"({len(evaluation.of_kind('single'))} pictures)")
     print("per-class: " + "  ".join(f"{d}:{a:.0%}" for d, a in evaluation.per_class_accuracy.items()))
-    print(f"multi-digit numbers read exactly: {exact}/{total}")
+    print(f"multi-digit numbers read exactly: {exact}/{total} ({evaluation.multi_exact_rate:.1%})")
+    print(f"digit error rate {evaluation.digit_error_rate:.2%} (edit distance per digit written, all pictures)")
+    print(f"confident errors (read wrong at {CONFIDENT:.0%} or more): {len(evaluation.confident_errors)} "
+          f"of {len(evaluation.failures)} errors")
     for o in evaluation.failures:
-        print(f"  failed: {o.case.path.name}: {o.case.label} read as {o.text or o.error or 'nothing'!r}")
+        sure = f" at {o.reading.confidence:.0%}" if o.reading and o.reading.digits else ""
+        print(f"  failed: {o.case.path.name}: {o.case.label} read as {o.text or o.error or 'nothing'!r}{sure}")
     print(f"failure gallery written to {gallery}")
     return 0
 
@@ -154,6 +164,17 @@ def cmd_evaluate_synthetic(args) -> int:
     print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
           f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%} (seed {args.seed})")
     print(format_report(evaluation))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from digitlib.calibration import calibrate_model
+
+    clf = load_classifier(args.model)
+    c = calibrate_model(clf, args.count, args.data_dir)
+    print(f"model {clf.name}: temperature {c.temperature:.3f} fitted on {c.images} digits ({c.fitted_on})")
+    print(f"expected calibration error {c.ece_before:.2%} -> {c.ece_after:.2%}, "
+          f"negative log-likelihood {c.nll_before:.4f} -> {c.nll_after:.4f}; stored in {clf.directory}/card.json")
     return 0
 
 
@@ -266,6 +287,13 @@ def parser() -> argparse.ArgumentParser:
     y.add_argument("--data-dir", help=data_help)
     y.add_argument("--json", action="store_true")
     y.set_defaults(run=cmd_evaluate_synthetic)
+
+    k = sub.add_parser("calibrate", help="fit the model's confidence temperature on synthetic numbers of its "
+                       "held-out digits; store it in the card")
+    k.add_argument("--model", default=DEFAULT_MODEL)
+    k.add_argument("--count", type=int, default=1500, help="synthetic numbers to read (default 1500)")
+    k.add_argument("--data-dir", help=data_help)
+    k.set_defaults(run=cmd_calibrate)
 
     s = sub.add_parser("robustness", help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
     s.add_argument("--models", nargs="+", default=["baseline", DEFAULT_MODEL], metavar="MODEL")

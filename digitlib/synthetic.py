@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from digitlib.classifier import Classifier
+from digitlib.evaluate import edit_distance
 from digitlib.preprocess import ImageError
 from digitlib.reader import read_number
 
@@ -204,16 +205,6 @@ def make_sample(x_test: np.ndarray, y_test: np.ndarray, seed: int, index: int,
     chosen = rng.integers(0, len(x_test), int(rng.integers(2, 11)))
     line = compose_line([x_test[i] for i in chosen], conditions, rng)
     return Sample(render(line, conditions, rng), "".join(str(int(y_test[i])) for i in chosen), conditions)
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance: digits inserted, dropped or misread."""
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
-    return row[-1]
 
 
 @dataclass

@@ -10,7 +10,8 @@ import pytest
 
 from digitlib import load_classifier
 from digitlib.__main__ import main
-from digitlib.synthetic import (CONDITIONS, SPACING, STROKE, Tally, compose_line, edit_distance, evaluate_synthetic,
+from digitlib.evaluate import edit_distance
+from digitlib.synthetic import (CONDITIONS, SPACING, STROKE, Tally, compose_line, evaluate_synthetic,
                                 make_sample)
 
 
