@@ -118,7 +118,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_evaluate_real(args) -> int:
-    from digitlib.realworld import CONFIDENT, evaluate_real, failure_gallery
+    from digitlib.calibration import CONFIDENT
+    from digitlib.realworld import evaluate_real, failure_gallery
 
     clf = load_classifier(args.model)
     evaluation = evaluate_real(Path(args.directory), clf)
@@ -162,7 +163,8 @@ def cmd_evaluate_synthetic(args) -> int:
         return 0
     overall = evaluation.overall
     print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
-          f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%} (seed {args.seed})")
+          f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%}, "
+          f"{overall.confident_errors} read wrong at 90% confidence or more (seed {args.seed})")
     print(format_report(evaluation))
     return 0
 

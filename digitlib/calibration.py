@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # classifier imports this module to apply the temperature: a 
     from digitlib.classifier import Classifier
 
 ECE_BINS = 15  # the usual choice (Guo et al.): fine enough to see overconfidence, coarse enough for 6,000 digits
+CONFIDENT = 0.9  # a wrong reading this sure is a confident error: the app shows no doubt, so the user gets none
 TEMPERATURE_RANGE = (0.25, 10.0)  # search bounds: far beyond any temperature a trained digit model needs
 
 
@@ -75,7 +76,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return float(error)
 
 
-def confident_errors(probabilities: np.ndarray, labels: np.ndarray, threshold: float = 0.9) -> int:
+def confident_errors(probabilities: np.ndarray, labels: np.ndarray, threshold: float = CONFIDENT) -> int:
     """How many wrong readings came with at least ``threshold`` confidence."""
     wrong = probabilities.argmax(axis=1) != np.asarray(labels)
     return int((wrong & (probabilities.max(axis=1) >= threshold)).sum())

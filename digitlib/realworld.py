@@ -19,12 +19,12 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlib import plots
+from digitlib.calibration import CONFIDENT
 from digitlib.classifier import Classifier
 from digitlib.evaluate import edit_distance
 from digitlib.preprocess import ImageError, disk, load_grey, to_mnist
 from digitlib.reader import Reading, read_number
 
-CONFIDENT = 0.9  # a wrong reading this sure is a confident error: the app shows no doubt, so the user gets none
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 

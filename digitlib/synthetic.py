@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from digitlib.calibration import CONFIDENT
 from digitlib.classifier import Classifier
 from digitlib.evaluate import edit_distance
 from digitlib.preprocess import ImageError
@@ -215,10 +216,12 @@ class Tally:
     exact: int = 0
     digit_errors: int = 0
     digits: int = 0
+    confident_errors: int = 0  # read wrong, every digit at CONFIDENT or more
 
-    def add(self, label: str, read: str) -> None:
+    def add(self, label: str, read: str, confidence: float = 0.0) -> None:
         self.pictures += 1
         self.exact += read == label
+        self.confident_errors += read != label and confidence >= CONFIDENT
         self.digit_errors += edit_distance(label, read)
         self.digits += len(label)
 
@@ -232,7 +235,7 @@ class Tally:
 
     def as_dict(self) -> dict:
         return {"pictures": self.pictures, "exact": self.exact, "exact_rate": round(self.exact_rate, 4),
-                "digit_error_rate": round(self.digit_error_rate, 4)}
+                "digit_error_rate": round(self.digit_error_rate, 4), "confident_errors": self.confident_errors}
 
 
 @dataclass
@@ -256,12 +259,13 @@ def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.nd
     for index in range(count):
         sample = make_sample(x_test, y_test, seed, index)
         try:
-            text = read_number(sample.image, classifier).text
+            reading = read_number(sample.image, classifier)
+            text, confidence = reading.text, reading.confidence
         except ImageError:
-            text = ""
+            text, confidence = "", 0.0
         for tally in (evaluation.overall, evaluation.by_length[len(sample.label)],
                       *(evaluation.by_condition[c] for c in sample.conditions)):
-            tally.add(sample.label, text)
+            tally.add(sample.label, text, confidence)
         if text != sample.label:
             evaluation.failures.append((index, sample.label, text))
         if on_sample:
@@ -270,9 +274,11 @@ def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.nd
 
 
 def format_report(evaluation: SyntheticEvaluation) -> str:
-    """Markdown table: exact-read rate and digit error rate, overall, per condition and per length."""
-    lines = ["| pictures with | count | read exactly | digit error rate |", "|---|---:|---:|---:|"]
+    """Markdown table: exact-read rate, digit error rate and confident errors, overall, per condition and length."""
+    lines = [f"| pictures with | count | read exactly | digit error rate | wrong at ≥ {CONFIDENT:.0%} |",
+             "|---|---:|---:|---:|---:|"]
     rows = [("all", evaluation.overall), *sorted(evaluation.by_condition.items()),
             *((f"{n} digits", t) for n, t in sorted(evaluation.by_length.items()))]
-    lines += [f"| {name} | {t.pictures} | {t.exact_rate:.1%} | {t.digit_error_rate:.1%} |" for name, t in rows]
+    lines += [f"| {name} | {t.pictures} | {t.exact_rate:.1%} | {t.digit_error_rate:.1%} | {t.confident_errors} |"
+              for name, t in rows]
     return "\n".join(lines)

@@ -81,11 +81,11 @@ def test_edit_distance_counts_misread_dropped_and_extra_digits():
 
 def test_tally_rates():
     tally = Tally()
-    for label, read in [("2019", "2019"), ("2019", "219"), ("12", "")]:
-        tally.add(label, read)
-    assert (tally.pictures, tally.exact) == (3, 1)
-    assert tally.exact_rate == pytest.approx(1 / 3)
-    assert tally.digit_error_rate == pytest.approx(3 / 10)
+    for label, read, confidence in [("2019", "2019", 0.99), ("2019", "219", 0.95), ("12", "", 0.0), ("7", "1", 0.6)]:
+        tally.add(label, read, confidence)
+    assert (tally.pictures, tally.exact, tally.confident_errors) == (4, 1, 1)
+    assert tally.exact_rate == pytest.approx(1 / 4)
+    assert tally.digit_error_rate == pytest.approx(4 / 11)
 
 
 def test_clean_well_spaced_numbers_are_read_exactly(test_digits):
