@@ -177,6 +177,9 @@ def cmd_calibrate(args) -> int:
     print(f"model {clf.name}: temperature {c.temperature:.3f} fitted on {c.images} digits ({c.fitted_on})")
     print(f"expected calibration error {c.ece_before:.2%} -> {c.ece_after:.2%}, "
           f"negative log-likelihood {c.nll_before:.4f} -> {c.nll_after:.4f}; stored in {clf.directory}/card.json")
+    print("an 'unsure' warning below each confidence would flag, of these digits: " + "; ".join(
+        f"< {t}: {row['errors_flagged']:.0%} of errors, {row['correct_flagged']:.1%} of right readings"
+        for t, row in c.unsure.items()))
     return 0
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,19 @@ def confident_errors(probabilities: np.ndarray, labels: np.ndarray, threshold: f
     return int((wrong & (probabilities.max(axis=1) >= threshold)).sum())
 
 
+UNSURE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def unsure_table(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """For each threshold, the share of wrong and of right digits read with less confidence: what an
+    "unsure" warning below it would catch, and how often it would cry wolf."""
+    confidence = probabilities.max(axis=1)
+    wrong = probabilities.argmax(axis=1) != np.asarray(labels)
+    return {f"{t:.1f}": {"errors_flagged": round(float((confidence[wrong] < t).mean()) if wrong.any() else 0.0, 4),
+                         "correct_flagged": round(float((confidence[~wrong] < t).mean()) if (~wrong).any() else 0.0, 4)}
+            for t in UNSURE_THRESHOLDS}
+
+
 @dataclass
 class Calibration:
     temperature: float
@@ -91,6 +104,7 @@ class Calibration:
     nll_after: float
     ece_before: float
     ece_after: float
+    unsure: dict = field(default_factory=dict)  # unsure_table of the calibrated probabilities
 
     def as_dict(self) -> dict:
         return {key: round(value, 6) if isinstance(value, float) else value for key, value in asdict(self).items()}
@@ -103,7 +117,7 @@ def calibrate(raw_probabilities: np.ndarray, labels: np.ndarray, fitted_on: str)
     return Calibration(temperature, fitted_on, int(len(labels)),
                        negative_log_likelihood(raw_probabilities, labels), negative_log_likelihood(tempered, labels),
                        expected_calibration_error(raw_probabilities, labels),
-                       expected_calibration_error(tempered, labels))
+                       expected_calibration_error(tempered, labels), unsure_table(tempered, labels))
 
 
 def held_out_digits(card: dict, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import pytest
 from digitlib import ModelError, load_classifier
 from digitlib.__main__ import main
 from digitlib.calibration import (Calibration, calibrate, calibrate_model, confident_errors, expected_calibration_error,
-                                  fit_temperature, held_out_digits, temper, write_calibration)
+                                  fit_temperature, held_out_digits, temper, unsure_table, write_calibration)
 from digitlib.classifier import MODELS_DIR
 
 
@@ -116,3 +116,12 @@ def test_calibrate_model_refits_from_untempered_probabilities(model_copy):
     first = calibrate_model(load_classifier(model_copy), 30).temperature
     second = calibrate_model(load_classifier(model_copy), 30).temperature
     assert second == pytest.approx(first, rel=1e-3)
+
+
+def test_unsure_table_shows_what_a_warning_threshold_catches():
+    probabilities = np.array([[0.95, 0.05] + [0] * 8, [0.55, 0.45] + [0] * 8, [0.85, 0.15] + [0] * 8,
+                              [0.65, 0.35] + [0] * 8])
+    table = unsure_table(probabilities, [0, 0, 1, 1])  # right at 95% and 55%, wrong at 85% and 65%
+    assert table["0.7"] == {"errors_flagged": 0.5, "correct_flagged": 0.5}
+    assert table["0.9"] == {"errors_flagged": 1.0, "correct_flagged": 0.5}
+    assert table["0.5"] == {"errors_flagged": 0.0, "correct_flagged": 0.0}
