@@ -290,13 +290,15 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
     keras.utils.set_random_seed(cfg.seed)
     (x_train, y_train), _ = mnist or data.load_mnist(cfg.data_dir)
     (x_fit, y_fit), (x_val, y_val) = split_train_val(x_train, y_train, cfg)
+    mnist_images = len(x_fit)
     if cfg.conventions:
         from digitlib.conventions import with_conventions
 
         x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
     model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
     history, seconds = compile_and_fit(model, cfg, (x_fit, y_fit), (x_val, y_val), hook, callbacks)
-    return model, history, seconds, {"train": len(x_fit), "validation": len(x_val)}
+    return model, history, seconds, {"train": mnist_images, "validation": len(x_val),
+                                     "conventions": len(x_fit) - mnist_images}
 
 
 def write_figures(directory: Path, name: str, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
@@ -411,12 +413,14 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
         "architecture": base["architecture"] if base else cfg.arch,
         "initialised_from": base and {key: base.get(key) for key in
                                       ("name", "epochs", "training_seconds", "augmentation", "conventions",
-                                       "training_images", "test_accuracy", "config", "history", "initialised_from")},
+                                       "training_images", "convention_images", "test_accuracy", "config", "history",
+                                       "initialised_from")},
         "config": asdict(cfg) | {"data_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
         "conventions": {str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
                         for label, (edit, share) in CONVENTIONS.items()} if cfg.conventions else None,
         "training_images": sizes["train"],
+        "convention_images": sizes["conventions"],  # edited copies added to the training images
         "validation_images": sizes["validation"],
         "epochs": cfg.epochs,
         "training_seconds": round(seconds, 1),
