@@ -80,7 +80,7 @@ def continental_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray |
     # slanted 1's stroke, further out it would be a 7's bar.
     turn = np.radians(rng.uniform(35, 65))
     flag = np.array([down[0] * np.cos(turn) - down[1] * np.sin(turn), down[0] * np.sin(turn) + down[1] * np.cos(turn)])
-    end = np.array([x_top, top]) + flag * height * rng.uniform(0.3, 0.5)
+    end = np.array([x_top, top]) + flag * height * rng.uniform(0.3, 0.75)  # real flags reach 3/4 down
     strokes = [((float(end[0]), float(end[1])), (x_top, float(top)))]
     if rng.random() < 0.5:
         half = height * rng.uniform(0.2, 0.35)
@@ -115,7 +115,7 @@ def holes(ink: np.ndarray) -> np.ndarray:
 
 
 def closed_four(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A 4 whose open top is closed: the top of its left arm joined to the top of its stem."""
+    """A closed-top 4: the open left arm replaced by a diagonal from the stem's top to the bar's left end."""
     ink = image >= INK
     if holes(ink).any():
         return None  # already closed
@@ -124,19 +124,20 @@ def closed_four(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | Non
     runs = np.flatnonzero(np.diff(np.concatenate([[0], ink[row].astype(np.int8), [0]])))
     if len(runs) < 4:  # fewer than two separate strokes cross the upper quarter
         return None
-    split = (runs[1] + runs[2]) / 2  # between the left arm and the stem
+    split = int(np.ceil((runs[1] + runs[2]) / 2))  # between the left arm and the stem
     bar = top + (bottom - top) // 3 + int(np.argmax(ink[top + (bottom - top) // 3: bottom].sum(axis=1)))
     below = min(bottom, bar + 4)  # under the bar only the stem is left
     if not ink[below].any() or np.flatnonzero(ink[bar])[-1] < np.flatnonzero(ink[below])[-1] + 2:
         return None  # the bar stops at the stem: closed, this 4 would have a 9's shape
-    left, right = ink.copy(), ink.copy()
-    left[:, int(np.ceil(split)):] = False
-    right[:, : int(np.ceil(split))] = False
-    ends = []
-    for side in (left, right):
-        first = extent(side)[0]
-        ends.append((row_centre(side, first), float(first)))
-    closed = mnist_frame(draw_strokes(image, [(ends[0], ends[1])], stroke_width(image)))
+    width = stroke_width(image)
+    edited = image.copy()
+    edited[: max(top, bar - round(width)), :split] = 0  # the open arm goes; the bar stays
+    bar_left = float(np.flatnonzero(ink[bar])[0])
+    stem = ink.copy()
+    stem[:, :split] = False
+    stem_top = extent(stem)[0]
+    strokes = [((row_centre(stem, stem_top), float(stem_top)), (bar_left, float(bar)))]
+    closed = mnist_frame(draw_strokes(edited, strokes, width))
     return closed if has_hole(closed) else None
 
 
