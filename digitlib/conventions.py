@@ -75,12 +75,16 @@ def continental_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray |
     if height < 10:
         return None
     x_top, x_bottom = row_centre(ink, top), row_centre(ink, bottom)
-    down = np.array([x_bottom - x_top, height]) / np.hypot(x_bottom - x_top, height)  # along the stem
-    # The flag leaves the stem's top at 35-65 degrees to its left: closer to the stem it would merge into a
-    # slanted 1's stroke, further out it would be a 7's bar.
-    turn = np.radians(rng.uniform(35, 65))
-    flag = np.array([down[0] * np.cos(turn) - down[1] * np.sin(turn), down[0] * np.sin(turn) + down[1] * np.cos(turn)])
-    end = np.array([x_top, top]) + flag * height * rng.uniform(0.3, 0.75)  # real flags reach 3/4 down
+    # The flag falls 25-60 degrees below the horizontal (flatter is a 7's bar) and leaves at least 30 degrees
+    # between itself and the stem (closer, it merges into a slanted 1's stroke): a stem leaning like "/" by
+    # `lean` degrees leaves room only up to 60 - lean; a 1 leaning too far has no room for a flag.
+    lean = np.degrees(np.arctan2(x_top - x_bottom, height))
+    steepest = min(60.0, 60.0 - lean)
+    if steepest < 30:
+        return None
+    angle = np.radians(rng.uniform(25, steepest))
+    flag = np.array([-np.cos(angle), np.sin(angle)])
+    end = np.array([x_top, top]) + flag * height * rng.uniform(0.3, 0.7)  # real flags reach up to 3/4 down
     strokes = [((float(end[0]), float(end[1])), (x_top, float(top)))]
     if rng.random() < 0.5:
         half = height * rng.uniform(0.2, 0.35)
