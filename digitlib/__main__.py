@@ -165,6 +165,9 @@ def cmd_evaluate_synthetic(args) -> int:
     print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
           f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%}, "
           f"{overall.confident_errors} read wrong at 90% confidence or more (seed {args.seed})")
+    print(f"expected calibration error of the {len(evaluation.digit_labels)} digits in numbers found whole: "
+          f"{evaluation.digit_ece():.2%} at temperature {evaluation.temperature:.3f} "
+          f"({evaluation.digit_ece(False):.2%} uncalibrated)")
     print(format_report(evaluation))
     return 0
 

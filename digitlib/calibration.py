@@ -142,15 +142,14 @@ def read_synthetic_digits(classifier: Classifier, x: np.ndarray, y: np.ndarray, 
     Only numbers where the pipeline found as many digits as were written count: then the i-th digit
     read is the i-th written, and its label is known."""
     from digitlib.reader import read_number
-    from digitlib.synthetic import make_sample
+    from digitlib.synthetic import make_sample, matched_digits
 
     probabilities, labels = [], []
     for index in range(count):
         sample = make_sample(x, y, seed, index)
-        digits = read_number(sample.image, classifier).digits
-        if len(digits) == len(sample.label):
-            probabilities += [temper(d.probabilities[None], 1 / classifier.temperature)[0] for d in digits]
-            labels += [int(c) for c in sample.label]
+        for tempered, digit in matched_digits(sample.label, read_number(sample.image, classifier)):
+            probabilities.append(temper(tempered[None], 1 / classifier.temperature)[0])
+            labels.append(digit)
     return np.array(probabilities, np.float32).reshape(-1, 10), np.array(labels, np.int64)
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitlib.calibration import CONFIDENT
+from digitlib.calibration import CONFIDENT, expected_calibration_error, temper
 from digitlib.classifier import Classifier
 from digitlib.evaluate import edit_distance
 from digitlib.preprocess import ImageError
-from digitlib.reader import read_number
+from digitlib.reader import Reading, read_number
 
 MARGIN = 6  # px of ground at least around the line: a digit cut by the picture's edge has no true label
 MAX_FRAME = 900  # picture side cap: a phone photo is reduced to 1024 by the reader anyway, and this keeps 1,000 quick
@@ -244,25 +244,46 @@ class SyntheticEvaluation:
     by_condition: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_length: dict[int, Tally] = field(default_factory=lambda: defaultdict(Tally))
     failures: list[tuple[int, str, str]] = field(default_factory=list)  # (index, label, read)
+    temperature: float = 1.0  # the classifier's calibration
+    digit_probabilities: list[np.ndarray] = field(default_factory=list)  # of the digits in matched_digits
+    digit_labels: list[int] = field(default_factory=list)
+
+    def digit_ece(self, calibrated: bool = True) -> float:
+        """Expected calibration error of the digits read where as many were found as written."""
+        probabilities = np.array(self.digit_probabilities, np.float32).reshape(-1, 10)
+        return expected_calibration_error(probabilities if calibrated else temper(probabilities, 1 / self.temperature),
+                                          np.array(self.digit_labels))
 
     def as_dict(self) -> dict:
-        return {"overall": self.overall.as_dict(),
+        return {"overall": self.overall.as_dict(), "temperature": self.temperature, "digits_matched": len(self.digit_labels),
+                "digit_ece": round(self.digit_ece(), 6), "digit_ece_uncalibrated": round(self.digit_ece(False), 6),
                 "by_condition": {k: v.as_dict() for k, v in sorted(self.by_condition.items())},
                 "by_length": {str(k): v.as_dict() for k, v in sorted(self.by_length.items())},
                 "failures": [{"index": i, "label": label, "read": read} for i, label, read in self.failures]}
 
 
+def matched_digits(label: str, reading: Reading) -> list[tuple[np.ndarray, int]]:
+    """(probabilities, written digit) of each digit read, when the reading found as many digits as were
+    written (then the i-th read is the i-th written); none otherwise."""
+    if len(reading.digits) != len(label):
+        return []
+    return [(d.probabilities, int(c)) for d, c in zip(reading.digits, label)]
+
+
 def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.ndarray, count: int = 1000,
                        seed: int = 0, on_sample: Callable[[int, Sample, str], None] | None = None) -> SyntheticEvaluation:
     """Read ``count`` generated numbers; ``on_sample(index, sample, text)`` sees each (to save examples)."""
-    evaluation = SyntheticEvaluation()
+    evaluation = SyntheticEvaluation(temperature=classifier.temperature)
     for index in range(count):
         sample = make_sample(x_test, y_test, seed, index)
         try:
             reading = read_number(sample.image, classifier)
             text, confidence = reading.text, reading.confidence
         except ImageError:
-            text, confidence = "", 0.0
+            reading, text, confidence = None, "", 0.0
+        for probabilities, digit in matched_digits(sample.label, reading) if reading else []:
+            evaluation.digit_probabilities.append(probabilities)
+            evaluation.digit_labels.append(digit)
         for tally in (evaluation.overall, evaluation.by_length[len(sample.label)],
                       *(evaluation.by_condition[c] for c in sample.conditions)):
             tally.add(sample.label, text, confidence)

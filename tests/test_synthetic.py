@@ -12,7 +12,7 @@ from digitlib import load_classifier
 from digitlib.__main__ import main
 from digitlib.evaluate import edit_distance
 from digitlib.synthetic import (CONDITIONS, SPACING, STROKE, Tally, compose_line, evaluate_synthetic,
-                                make_sample)
+                                make_sample, matched_digits)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,17 @@ def test_tally_rates():
     assert tally.digit_error_rate == pytest.approx(4 / 11)
 
 
+def test_digits_are_matched_to_labels_only_when_every_digit_was_found():
+    class Read:  # the two attributes matched_digits uses
+        def __init__(self, *digits):
+            self.digits = [type("Digit", (), {"probabilities": np.eye(10)[d]})() for d in digits]
+
+    matched = matched_digits("2019", Read(2, 0, 7, 9))
+    assert [label for _, label in matched] == [2, 0, 1, 9]
+    assert [int(p.argmax()) for p, _ in matched] == [2, 0, 7, 9]
+    assert matched_digits("2019", Read(2, 1, 9)) == []  # "219": which digit went missing is unknown
+
+
 def test_clean_well_spaced_numbers_are_read_exactly(test_digits):
     """The generator's easiest pictures are plain numbers: the shipped model reads them."""
     x, y = test_digits
@@ -116,6 +127,7 @@ def test_evaluate_synthetic_cli(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["overall"]["pictures"] == 3 and result["count"] == 3 and result["seed"] == 0
     assert 0 <= result["overall"]["exact_rate"] <= 1 and result["overall"]["digit_error_rate"] >= 0
+    assert 0 <= result["digits_matched"] <= 30 and 0 <= result["digit_ece"] <= 1
     assert len(list(tmp_path.glob("*.png"))) == 2
 
     assert main(["evaluate-synthetic", "--count", "2"]) == 0
