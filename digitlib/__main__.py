@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
                       augment=args.augment, seed=args.seed, data_dir=args.data_dir,
-                      init_from=args.init_from)
+                      init_from=args.init_from, conventions=args.conventions)
     cfg.validate()
     card = train(cfg, Path(args.out) if args.out else None, progress_bar())
     print(f"{card['name']}: test accuracy {card['test_accuracy']:.4f} after {card['epochs']} epochs "
@@ -252,6 +252,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-split", type=float, help="fraction held out for validation curves")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, help="augment the training images")
     t.add_argument("--seed", type=int)
+    t.add_argument("--conventions", type=float, metavar="STRENGTH", help="add edited copies of digits in handwriting "
+                   "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)")
     t.add_argument("--init-from", metavar="MODEL", help="continue training this model (name or directory) "
                    "instead of a fresh network")
     t.add_argument("--data-dir", help=data_help)

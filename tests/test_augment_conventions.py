@@ -138,3 +138,11 @@ def test_shipped_presets_train_with_the_conventions():
     assert from_preset("fast").conventions == 0.0
     with pytest.raises(ValueError, match="conventions"):
         from_preset("compact", conventions=5.0).validate()
+
+
+def test_train_cli_takes_the_conventions_strength(tmp_path, capsys):
+    from digitlib.__main__ import main
+
+    assert main(["train", "--conventions", "5", "--out", str(tmp_path / "never")]) == 2
+    assert "conventions strength must be in [0, 3]" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
