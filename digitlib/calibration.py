@@ -36,13 +36,14 @@ TEMPERATURE_RANGE = (0.25, 10.0)  # search bounds: far beyond any temperature a 
 
 
 def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax(log p / T) of (N, 10) probabilities: T > 1 softens, T < 1 sharpens, 1 changes nothing."""
+    """Softmax(log p / T) of (N, 10) probabilities: T > 1 softens, T < 1 sharpens, 1 changes nothing.
+
+    Computed as p^(1/T), renormalised: the same thing in two array operations (a reading's budget is
+    under a millisecond), and exact zeros stay zeros instead of passing through log(0)."""
     if temperature == 1.0:
         return probabilities
-    logits = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    tempered = np.exp(logits)
-    return (tempered / tempered.sum(axis=1, keepdims=True)).astype(np.float32)
+    tempered = np.power(probabilities, 1.0 / temperature, dtype=np.float32)
+    return tempered / tempered.sum(axis=1, keepdims=True)
 
 
 def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
