@@ -122,17 +122,25 @@ def calibrate(raw_probabilities: np.ndarray, labels: np.ndarray, fitted_on: str)
 
 
 def held_out_digits(card: dict, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The MNIST training images that the card's training run held out for validation (never trained on)."""
+    """The MNIST training images that the card's training runs held out for validation (never trained on).
+
+    Every run in the card's chain (``initialised_from``) must have held out the same split; a fine-tuned
+    model, which samples MNIST training images its own way, can't say which digits it never saw."""
     from digitlib import data
     from digitlib.train import TrainConfig, split_train_val
 
-    config = card.get("config") or {}
-    settings = TrainConfig(seed=config.get("seed", 0), val_fraction=config.get("val_fraction", 0.1),
-                           train_size=config.get("train_size"))
-    if not settings.val_fraction:
-        raise ValueError("this model was trained on every MNIST training image: no held-out digits to calibrate on")
+    splits, run = set(), card
+    while run:
+        config = run.get("config") or {}
+        splits.add((config.get("seed"), config.get("val_fraction"), config.get("train_size")))
+        run = run.get("initialised_from")
+    seed, val_fraction, train_size = next(iter(splits))
+    if len(splits) != 1 or not isinstance(seed, int) or not val_fraction:
+        raise ValueError("this model's card does not name one held-out validation split for all its training runs: "
+                         "there are no digits it surely never trained on to calibrate with")
     (x_train, y_train), _ = data.load_mnist(data_dir)
-    _, (x_val, y_val) = split_train_val(x_train, y_train, settings)
+    _, (x_val, y_val) = split_train_val(x_train, y_train, TrainConfig(seed=seed, val_fraction=val_fraction,
+                                                                      train_size=train_size))
     return x_val, y_val
 
 

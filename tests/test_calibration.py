@@ -94,8 +94,11 @@ def test_held_out_digits_are_the_training_runs_validation_split(mnist):
     (x_train, _), _ = mnist
     x_val, y_val = held_out_digits({"config": {"seed": 0, "val_fraction": 0.1}})
     assert len(x_val) == len(y_val) == len(x_train) // 10
-    with pytest.raises(ValueError, match="held-out"):
-        held_out_digits({"config": {"seed": 0, "val_fraction": 0.0}})
+    for card in ({"config": {"seed": 0, "val_fraction": 0.0}},  # trained on every image
+                 {"config": {"seed": 0, "val_fraction": 0.1}, "initialised_from": {"config": {"seed": 1, "val_fraction": 0.1}}},
+                 {"config": {"seed": 0, "holdout_fraction": 0.25}}):  # a fine-tune's card
+        with pytest.raises(ValueError, match="held-out validation split"):
+            held_out_digits(card)
 
 
 def test_calibrate_cli_stores_the_temperature_and_evaluate_reports_the_ece(model_copy, capsys):
