@@ -57,7 +57,7 @@ def cmd_train(args) -> int:
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
                       augment=args.augment, seed=args.seed, data_dir=args.data_dir,
-                      init_from=args.init_from)
+                      init_from=args.init_from, conventions=args.conventions)
     cfg.validate()
     if cfg.init_from:
         require_keras_model(cfg.init_from, "--init-from")
@@ -70,12 +70,16 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from digitlib import plots
+    from digitlib.calibration import expected_calibration_error, temper
     from digitlib.evaluate import evaluate_probabilities
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     clf = load_classifier(args.model)
     probabilities = clf.predict_batch(x_test)
     result = evaluate_probabilities(probabilities, y_test)
+    calibration = {"temperature": clf.temperature,
+                   "ece_uncalibrated": expected_calibration_error(temper(probabilities, 1 / clf.temperature), y_test),
+                   "ece": expected_calibration_error(probabilities, y_test)}
     out = Path(args.out or clf.directory)
     out.mkdir(parents=True, exist_ok=True)
     plots.save(plots.confusion_matrix(result.confusion_matrix, f"{clf.name}: test-set confusion"), out / "confusion.png")
@@ -84,10 +88,12 @@ def cmd_evaluate(args) -> int:
     plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits"),
                out / "misclassified.png")
     if args.json:
-        print(json.dumps({"model": clf.name} | result.as_dict()))
+        print(json.dumps({"model": clf.name} | result.as_dict() | calibration))
     else:
         print(f"model {clf.name}: test accuracy {result.accuracy:.4f} on {result.count} images")
         print("per-class: " + "  ".join(f"{d}:{a:.4f}" for d, a in enumerate(result.per_class_accuracy)))
+        print(f"expected calibration error {calibration['ece']:.2%} at temperature {clf.temperature:.3f} "
+              f"({calibration['ece_uncalibrated']:.2%} uncalibrated)")
         print(f"confusion matrix and misclassified gallery written to {out}/")
     return 0
 
@@ -125,6 +131,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_evaluate_real(args) -> int:
+    from digitlib.calibration import CONFIDENT
     from digitlib.realworld import evaluate_real, failure_gallery, find_cases
 
     find_cases(Path(args.directory))  # first: a wrong folder is then reported before LiteRT's log line
@@ -138,10 +145,58 @@ def cmd_evaluate_real(args) -> int:
     print(f"model {clf.name}: single-digit accuracy {evaluation.single_accuracy:.2%} "
           f"({len(evaluation.of_kind('single'))} pictures)")
     print("per-class: " + "  ".join(f"{d}:{a:.0%}" for d, a in evaluation.per_class_accuracy.items()))
-    print(f"multi-digit numbers read exactly: {exact}/{total}")
+    print(f"multi-digit numbers read exactly: {exact}/{total} ({evaluation.multi_exact_rate:.1%})")
+    print(f"digit error rate {evaluation.digit_error_rate:.2%} (edit distance per digit written, all pictures)")
+    print(f"confident errors (read wrong at {CONFIDENT:.0%} or more): {len(evaluation.confident_errors)} "
+          f"of {len(evaluation.failures)} errors")
     for o in evaluation.failures:
-        print(f"  failed: {o.case.path.name}: {o.case.label} read as {o.text or o.error or 'nothing'!r}")
+        sure = f" at {o.reading.confidence:.0%}" if o.reading and o.reading.digits else ""
+        print(f"  failed: {o.case.path.name}: {o.case.label} read as {o.text or o.error or 'nothing'!r}{sure}")
     print(f"failure gallery written to {gallery}")
+    return 0
+
+
+def cmd_evaluate_synthetic(args) -> int:
+    from PIL import Image
+
+    from digitlib.synthetic import evaluate_synthetic, format_report
+
+    _, (x_test, y_test) = data.load_mnist(args.data_dir)
+    clf = load_classifier(args.model)
+    examples = Path(args.examples) if args.examples else None
+    if examples:
+        examples.mkdir(parents=True, exist_ok=True)
+
+    def save_example(index, sample, text) -> None:
+        if examples and index < args.example_count:
+            Image.fromarray(sample.image).save(examples / f"{index:04d}_{sample.label}_read-{text or 'nothing'}.png")
+
+    evaluation = evaluate_synthetic(clf, x_test, y_test, args.count, args.seed, save_example)
+    if args.json:
+        print(json.dumps({"model": clf.name, "count": args.count, "seed": args.seed} | evaluation.as_dict()))
+        return 0
+    overall = evaluation.overall
+    print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
+          f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%}, "
+          f"{overall.confident_errors} read wrong at 90% confidence or more (seed {args.seed})")
+    print(f"expected calibration error of the {len(evaluation.digit_labels)} digits in numbers found whole: "
+          f"{evaluation.digit_ece():.2%} at temperature {evaluation.temperature:.3f} "
+          f"({evaluation.digit_ece(False):.2%} uncalibrated)")
+    print(format_report(evaluation))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from digitlib.calibration import calibrate_model
+
+    clf = load_classifier(args.model)
+    c = calibrate_model(clf, args.count, args.data_dir)
+    print(f"model {clf.name}: temperature {c.temperature:.3f} fitted on {c.images} digits ({c.fitted_on})")
+    print(f"expected calibration error {c.ece_before:.2%} -> {c.ece_after:.2%}, "
+          f"negative log-likelihood {c.nll_before:.4f} -> {c.nll_after:.4f}; stored in {clf.directory}/card.json")
+    print("an 'unsure' warning below each confidence would flag, of these digits: " + "; ".join(
+        f"< {t}: {row['errors_flagged']:.0%} of errors, {row['correct_flagged']:.1%} of right readings"
+        for t, row in c.unsure.items()))
     return 0
 
 
@@ -216,6 +271,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-split", type=float, help="fraction held out for validation curves")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, help="augment the training images")
     t.add_argument("--seed", type=int)
+    t.add_argument("--conventions", type=float, metavar="STRENGTH", help="add edited copies of digits in handwriting "
+                   "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)")
     t.add_argument("--init-from", metavar="MODEL", help="continue training this model (name or directory) "
                    "instead of a fresh network")
     t.add_argument("--data-dir", help=data_help)
@@ -249,6 +306,23 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
     r.add_argument("--json", action="store_true")
     r.set_defaults(run=cmd_evaluate_real)
+
+    y = sub.add_parser("evaluate-synthetic", help="read generated numbers (MNIST test digits over photo-like grounds)")
+    y.add_argument("--count", type=int, default=1000, help="how many pictures (default 1000)")
+    y.add_argument("--seed", type=int, default=0, help="picture i is the same for the same seed (default 0)")
+    y.add_argument("--model", default=DEFAULT_MODEL)
+    y.add_argument("--examples", metavar="DIR", help="save the first pictures here, named label_read-TEXT.png")
+    y.add_argument("--example-count", type=int, default=40, help="how many pictures --examples saves (default 40)")
+    y.add_argument("--data-dir", help=data_help)
+    y.add_argument("--json", action="store_true")
+    y.set_defaults(run=cmd_evaluate_synthetic)
+
+    k = sub.add_parser("calibrate", help="fit the model's confidence temperature on synthetic numbers of its "
+                       "held-out digits; store it in the card")
+    k.add_argument("--model", default=DEFAULT_MODEL)
+    k.add_argument("--count", type=int, default=1500, help="synthetic numbers to read (default 1500)")
+    k.add_argument("--data-dir", help=data_help)
+    k.set_defaults(run=cmd_calibrate)
 
     s = sub.add_parser("robustness", help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
     s.add_argument("--models", nargs="+", default=["baseline", DEFAULT_MODEL], metavar="MODEL")

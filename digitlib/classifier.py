@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from digitlib.calibration import temper
+
 if TYPE_CHECKING:  # reader imports this module: a runtime import would be circular
     from digitlib.reader import Reading
 
@@ -82,6 +84,15 @@ def read_card(directory: Path) -> dict:
         raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") from None
 
 
+def card_temperature(card: dict, directory: Path) -> float:
+    """The calibration temperature stored in a model card (1: an uncalibrated model's own probabilities)."""
+    temperature = (card.get("calibration") or {}).get("temperature", 1.0)
+    if not isinstance(temperature, (int, float)) or not 0.05 <= temperature <= 100:
+        raise ModelError(f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
+                         "number. Recalibrate with `python -m digitlib calibrate`.")
+    return float(temperature)
+
+
 class LockedInterpreter:
     """One LiteRT interpreter at a fixed batch size, safe to call from many threads."""
 
@@ -129,6 +140,7 @@ class Classifier:
         if not model_bytes:
             raise ModelError(f"{path}: model file is empty. Retrain it with `python -m digitlib train --out {directory}`.")
         self.card = read_card(directory)
+        self.temperature = card_temperature(self.card, directory)
         self.model_bytes = model_bytes
         self.single = LockedInterpreter(model_bytes, 1, 1, path)
 
@@ -138,7 +150,7 @@ class Classifier:
         return LockedInterpreter(self.model_bytes, BATCH_CHUNK, os.cpu_count() or 1, self.directory / MODEL_FILE)
 
     def predict_prepared(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) probabilities."""
+        """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) calibrated probabilities."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
         out = np.empty((len(x), 10), dtype=np.float32)
         chunk = BATCH_CHUNK
@@ -150,7 +162,7 @@ class Classifier:
             if len(part) < chunk:
                 part = np.concatenate([part, np.zeros((chunk - len(part), 28, 28, 1), np.float32)])
             out[start : start + chunk] = self.batched.run(part)[: len(x) - start]
-        return out
+        return temper(out, self.temperature)
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """(N, 28, 28) MNIST-format images (uint8 0-255, or float in [0, 1]) -> (N, 10) probabilities."""

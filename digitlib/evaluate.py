@@ -39,3 +39,13 @@ def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Eva
         misclassified=wrong.tolist(),
         count=int(len(labels)),
     )
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: digits inserted, dropped or misread."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]

@@ -19,7 +19,9 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlib import plots
+from digitlib.calibration import CONFIDENT
 from digitlib.classifier import Classifier
+from digitlib.evaluate import edit_distance
 from digitlib.preprocess import ImageError, disk, load_grey, to_mnist
 from digitlib.reader import Reading, read_number
 
@@ -43,6 +45,11 @@ class Outcome:
     @property
     def correct(self) -> bool:
         return self.text == self.case.label
+
+    @property
+    def confident(self) -> bool:
+        """Every digit read (the weakest included) at CONFIDENT or more."""
+        return bool(self.reading and self.reading.digits and self.reading.confidence >= CONFIDENT)
 
 
 @dataclass
@@ -69,8 +76,23 @@ class RealEvaluation:
         return sum(o.correct for o in multis), len(multis)
 
     @property
+    def multi_exact_rate(self) -> float:
+        exact, total = self.multi_exact
+        return exact / total if total else 0.0
+
+    @property
+    def digit_error_rate(self) -> float:
+        """Digits misread, dropped or added (edit distance) per digit written, over every picture."""
+        written = sum(len(o.case.label) for o in self.outcomes)
+        return sum(edit_distance(o.case.label, o.text) for o in self.outcomes) / written if written else 0.0
+
+    @property
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.correct]
+
+    @property
+    def confident_errors(self) -> list[Outcome]:
+        return [o for o in self.failures if o.confident]
 
     def as_dict(self) -> dict:
         exact, total = self.multi_exact
@@ -80,7 +102,11 @@ class RealEvaluation:
             "per_class_accuracy": {k: round(v, 6) for k, v in self.per_class_accuracy.items()},
             "multi_exact": exact,
             "multi_count": total,
-            "failures": [{"path": str(o.case.path), "label": o.case.label, "read": o.text, "error": o.error}
+            "multi_exact_rate": round(self.multi_exact_rate, 6),
+            "digit_error_rate": round(self.digit_error_rate, 6),
+            "confident_errors": len(self.confident_errors),
+            "failures": [{"path": str(o.case.path), "label": o.case.label, "read": o.text, "error": o.error,
+                          "confidence": round(o.reading.confidence, 6) if o.reading else 0.0}
                          for o in self.failures],
         }
 

@@ -49,6 +49,7 @@ class TrainConfig:
     augment: bool = True
     label_smoothing: float = 0.0  # targets of 1 - s for the true digit: less overconfidence, better accuracy in few epochs
     ema: bool = False  # score and save an exponential moving average of the weights (smoother than the last step's)
+    conventions: float = 0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
     seed: int = 0
     data_dir: str | None = None
     init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
@@ -70,6 +71,8 @@ class TrainConfig:
             problems.append(f"validation fraction must be in [0, 0.5), not {self.val_fraction!r}")
         if not 0 <= self.label_smoothing < 0.5:
             problems.append(f"label smoothing must be in [0, 0.5), not {self.label_smoothing!r}")
+        if not 0 <= self.conventions <= 3:
+            problems.append(f"conventions strength must be in [0, 3], not {self.conventions!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -79,8 +82,8 @@ class TrainConfig:
 # measures it); "compact", "strong" and "baseline" are how the shipped models are trained (the
 # augmented recipe, then two clean epochs at a low learning rate: README, "How the models were made").
 PRESETS: dict[str, TrainConfig] = {
-    "compact": TrainConfig(),
-    "strong": TrainConfig(arch="strong"),
+    "compact": TrainConfig(conventions=1.0),
+    "strong": TrainConfig(arch="strong", conventions=1.0),
     "baseline": TrainConfig(arch="baseline", epochs=12, augment=False),
     "fast": TrainConfig(arch="fast", epochs=3, batch_size=128, learning_rate=3e-3, val_fraction=0.0, augment=False,
                         label_smoothing=0.1, ema=True),
@@ -304,9 +307,15 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
     keras.utils.set_random_seed(cfg.seed)
     (x_train, y_train), _ = mnist or data.load_mnist(cfg.data_dir)
     (x_fit, y_fit), (x_val, y_val) = split_train_val(x_train, y_train, cfg)
+    mnist_images = len(x_fit)
+    if cfg.conventions:
+        from digitlib.conventions import with_conventions
+
+        x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
     model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
     history, seconds = compile_and_fit(model, cfg, (x_fit, y_fit), (x_val, y_val), hook, callbacks)
-    return model, history, seconds, {"train": len(x_fit), "validation": len(x_val)}
+    return model, history, seconds, {"train": mnist_images, "validation": len(x_val),
+                                     "conventions": len(x_fit) - mnist_images}
 
 
 def write_figures(directory: Path, name: str, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
@@ -411,6 +420,7 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
 def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None) -> dict:
     """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card."""
     from digitlib.augment import AugmentConfig
+    from digitlib.conventions import CONVENTIONS
 
     cfg.validate()
     out = Path(out) if out else MODELS_DIR / cfg.arch
@@ -420,11 +430,15 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
     card = {
         "architecture": base["architecture"] if base else cfg.arch,
         "initialised_from": base and {key: base.get(key) for key in
-                                      ("name", "epochs", "training_seconds", "augmentation", "test_accuracy", "config",
-                                       "history", "initialised_from")},
+                                      ("name", "epochs", "training_seconds", "augmentation", "conventions",
+                                       "training_images", "convention_images", "test_accuracy", "config", "history",
+                                       "initialised_from")},
         "config": asdict(cfg) | {"data_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
+        "conventions": {str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
+                        for label, (edit, share) in CONVENTIONS.items()} if cfg.conventions else None,
         "training_images": sizes["train"],
+        "convention_images": sizes["conventions"],  # edited copies added to the training images
         "validation_images": sizes["validation"],
         "epochs": cfg.epochs,
         "training_seconds": round(seconds, 1),

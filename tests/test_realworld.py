@@ -56,6 +56,25 @@ def test_evaluate_real_cli(folder, tmp_path, capsys):
     assert "single-digit accuracy 66.67%" in text and "multi-digit numbers read exactly: 2/2" in text
 
 
+def test_evaluate_real_counts_digit_errors_and_confident_mistakes(mnist, tmp_path, capsys):
+    """A clear 3 filed as an 8 and a clear number missing a digit are confident errors; a blank page is not."""
+    digits, _ = one_per_class(mnist, load_classifier())
+    save_ink_on_paper(enlarge(digits[3], 4), tmp_path / "single" / "8" / "a-clear-three.png")
+    save_ink_on_paper(enlarge(digits[4], 4), tmp_path / "single" / "4" / "four.png")
+    save_ink_on_paper(np.zeros((60, 60), np.float32), tmp_path / "single" / "5" / "blank.png")
+    save_ink_on_paper(in_a_row([enlarge(digits[d], 3) for d in (2, 5)]), tmp_path / "multi" / "295__a-digit-short.png")
+    assert main(["evaluate-real", str(tmp_path), "--gallery", str(tmp_path / "g.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["multi_exact"] == 0 and result["multi_exact_rate"] == 0.0
+    assert result["digit_error_rate"] == pytest.approx(3 / 6)  # misread, missing, dropped 9, over 6 digits
+    assert result["confident_errors"] == 2
+    assert {f["label"]: f["read"] for f in result["failures"]} == {"8": "3", "5": "", "295": "25"}
+    assert main(["evaluate-real", str(tmp_path), "--gallery", str(tmp_path / "g.png")]) == 0
+    text = capsys.readouterr().out
+    assert "read exactly: 0/1 (0.0%)" in text and "digit error rate 50.00%" in text
+    assert "confident errors (read wrong at 90% or more): 2 of 3 errors" in text
+
+
 def test_evaluate_real_on_a_folder_without_pictures(tmp_path, capsys):
     assert main(["evaluate-real", str(tmp_path)]) == 2
     assert "no pictures" in capsys.readouterr().err

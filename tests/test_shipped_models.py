@@ -59,3 +59,39 @@ def test_baseline_is_the_seed_architecture():
 def test_default_model_loads_without_naming_it():
     assert set(TARGETS) <= set(available_models())
     assert load_classifier().name == DEFAULT_MODEL
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_shipped_model_is_calibrated_on_held_out_digits(name):
+    """The confidence temperature was fitted (never on the real dev pictures) and made the model more honest."""
+    calibration = card_of(name)["calibration"]
+    assert "held out from training" in calibration["fitted_on"] and calibration["images"] >= 1000
+    assert 0.5 <= calibration["temperature"] <= 5
+    assert calibration["nll_after"] <= calibration["nll_before"]
+    assert load_classifier(name).temperature == calibration["temperature"]
+
+
+def training_runs(card: dict) -> list[dict]:
+    """The card's own run, then each run it was initialised from, oldest last."""
+    runs = []
+    while card:
+        runs.append(card)
+        card = card.get("initialised_from")
+    return runs
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_shipped_model_card_tells_every_training_run(name):
+    for run in training_runs(card_of(name)):
+        assert run["epochs"] >= 1 and run["training_seconds"] > 0 and run["config"]["seed"] is not None
+        if run.get("history"):  # the oldest runs' records predate keeping each run's history
+            assert len(run["history"]["accuracy"]) == run["epochs"]
+
+
+def test_default_model_learnt_the_worlds_handwriting():
+    """The default was trained with the conventions MNIST lacks, and its card says so in the run that used them."""
+    runs = training_runs(card_of(DEFAULT_MODEL))
+    with_conventions = [run for run in runs if run.get("conventions")]
+    assert with_conventions and with_conventions[0]["convention_images"] > 1000
+    assert {"1", "4", "7", "9"} == set(with_conventions[0]["conventions"])
+    assert all(len(run["history"]["accuracy"]) == run["epochs"] for run in runs[:-1])  # every run since the first
