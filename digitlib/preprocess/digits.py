@@ -1,0 +1,217 @@
+"""Stage 3, finding digits: clean ink to one mark per digit, left to right, and touching digits split.
+
+Blobs of ink become marks; dust, specks, paper edges, dashes and marks too small beside the
+tallest digit are dropped; strokes above one another (a 5's bar, a 4 in two strokes) are merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from digitlib.preprocess.decode import MAX_SIDE, Picture
+from digitlib.preprocess.ink import STROKE_EXTENT, Ink, extract_ink, grey_at
+from digitlib.preprocess.mnist_format import stroke_width, to_mnist_digit
+
+QUICK_SIDE, QUICK_MIN_HEIGHT = 128, 40  # first look at 128 px, enough when every digit is 40+ px tall there
+SATURATION = 0.6  # ink at 60% of the strongest strokes' level counts as a full-strength stroke
+DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust
+SPECK_FRACTION = 0.2  # marks smaller than this fraction of the largest mark (in extent) are noise
+MIN_DIGIT_FRACTION = 0.3  # a digit is at least this fraction of the tallest digit's height
+MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
+MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit
+SPLIT_ASPECT = 1.2  # a mark wider than this times its height may be touching digits...
+NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink
+MIN_PIECE_HEIGHT = 0.6  # each digit cut from such a mark spans this much of its height
+
+
+@dataclass
+class Mark:
+    """A connected blob of ink, or several merged into one digit."""
+
+    labels: list[int]
+    y0: int
+    x0: int
+    y1: int
+    x1: int
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    def overlaps_horizontally(self, other: Mark) -> bool:
+        overlap = min(self.x1, other.x1) - max(self.x0, other.x0)
+        return overlap > MERGE_OVERLAP * min(self.width, other.width)
+
+    def merged(self, other: Mark) -> Mark:
+        return Mark(self.labels + other.labels, min(self.y0, other.y0), min(self.x0, other.x0),
+                    max(self.y1, other.y1), max(self.x1, other.x1))
+
+
+def connected_marks(blobs: np.ndarray) -> list[Mark]:
+    """Describe each blob of ink (`label_blobs`) by its box.
+
+    Blobs with a tiny fraction of the largest one's area (dust, noise) are left out before any
+    per-blob work, so a grainy photo with thousands of them stays fast.
+    """
+    areas = blobs[:, cv2.CC_STAT_AREA]
+    marks = []
+    for i in np.flatnonzero(areas >= max(1.0, DUST_FRACTION * areas.max())):
+        x, y, width, height = (int(v) for v in blobs[i, :4])
+        marks.append(Mark([int(i)], y, x, y + height, x + width))
+    return marks
+
+
+def drop_specks(marks: list[Mark]) -> list[Mark]:
+    """Dust, sensor noise and stray dots: marks far smaller than the largest one."""
+    if not marks:
+        return marks
+    largest = max(max(m.height, m.width) for m in marks)
+    return [m for m in marks if max(m.height, m.width) >= SPECK_FRACTION * largest]
+
+
+def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
+    """Paper edges and shadows: marks running along half an edge of the picture, when other marks remain.
+
+    A tightly cropped digit may touch the edges too, so a mark is only junk beside something else.
+    """
+    height, width = shape
+
+    def runs_along_edge(m: Mark) -> bool:
+        horizontal = m.width > 0.5 * width and (m.y0 == 0 or m.y1 == height)
+        vertical = m.height > 0.5 * height and (m.x0 == 0 or m.x1 == width)
+        return horizontal or vertical
+
+    kept = [m for m in marks if not runs_along_edge(m)]
+    return kept if kept else marks
+
+
+def group_into_digits(marks: list[Mark]) -> list[Mark]:
+    """Merge marks that overlap horizontally (a 5's top bar, a 4 drawn in two strokes), left to right."""
+    digits: list[Mark] = []
+    for mark in sorted(marks, key=lambda m: m.x0):
+        while (other := next((d for d in digits if mark.overlaps_horizontally(d)), None)) is not None:
+            digits.remove(other)  # merging widens the mark: look again until nothing overlaps
+            mark = mark.merged(other)
+        digits.append(mark)
+    return sorted(digits, key=lambda m: m.x0)
+
+
+def plausible_digits(digits: list[Mark]) -> list[Mark]:
+    """Drop what is no digit: a dash or stray line (far wider than tall), marks far smaller than the tallest digit."""
+    digits = [d for d in digits if d.height >= MIN_HEIGHT_TO_WIDTH * d.width]
+    tallest = max((d.height for d in digits), default=0)
+    return [d for d in digits if d.height >= MIN_DIGIT_FRACTION * tallest]
+
+
+# ---------------------------------------------------------------- MNIST format
+
+
+@dataclass
+class Segment:
+    """One digit found in a picture."""
+
+    image: np.ndarray  # (28, 28) float32 in [0, 1], MNIST format: what the network sees
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in pixels of the upright original picture
+    crop: np.ndarray = field(repr=False)  # the digit's ink at working size, spanning `box`
+
+
+# ---------------------------------------------------------------- loading
+
+
+def digit_crop(ink: Ink, digit: Mark) -> np.ndarray:
+    """The digit's own ink (neighbours' ink removed) with MNIST's stroke profile: saturated core, soft edge.
+
+    Ink at the faint edge of the mask (STROKE_EXTENT of the strength) maps to 0 and ink from
+    SATURATION up to 1, so a pen pressed lightly reads like a firm one and the halo of a blurred
+    photo stays a thin soft edge instead of fattening the strokes.
+    """
+    own = member_mask(ink.labels[digit.y0 : digit.y1, digit.x0 : digit.x1], digit.labels)
+    level = ink.flat[digit.y0 : digit.y1, digit.x0 : digit.x1] / ink.strength
+    return (np.clip((level - STROKE_EXTENT) / (SATURATION - STROKE_EXTENT), 0.0, 1.0) * own).astype(np.float32)
+
+
+def member_mask(labels: np.ndarray, members: list[int]) -> np.ndarray:
+    """Pixels whose label is one of `members` (a lookup table: faster than np.isin)."""
+    if len(members) == 1:
+        return labels == members[0]
+    table = np.zeros(int(labels.max(initial=0)) + 1, dtype=bool)
+    table[[m for m in members if m < len(table)]] = True
+    return table[labels]
+
+
+def trim(crop: np.ndarray) -> np.ndarray:
+    """Cut away empty rows and columns around the ink, as MNIST's box is fitted to the ink itself."""
+    rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
+    return crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if rows.size else crop
+
+
+def split_candidates(crop: np.ndarray) -> list[int]:
+    """Columns where a too-wide mark may be touching digits: necks of ink that cut through no loop.
+
+    Where two digits touch, one or two strokes join them; a column through a 0, 6, 8 or 9 crosses
+    a hole, and a cut there would break a loop, so such columns are never candidates.
+    """
+    height, width = crop.shape
+    if width < SPLIT_ASPECT * height:
+        return []
+    ink = crop > 0.5
+    counts = ink.sum(axis=0)
+    neck = NECK_STROKES * max(stroke_width(ink), 1.0)
+    through_loop = (ndimage.binary_fill_holes(ink) & ~ink).any(axis=0)
+    columns = np.arange(width)
+    candidates = np.flatnonzero((columns >= 0.2 * width) & (columns <= 0.8 * width) & (counts <= neck)
+                                & ~through_loop & (counts <= ndimage.minimum_filter1d(counts, max(3, height // 4))))
+    runs = np.split(candidates, np.flatnonzero(np.diff(candidates) > 1) + 1) if candidates.size else []
+    return [int(run.mean()) for run in runs]
+
+
+def split_segment(segment: Segment, column: int) -> list[Segment] | None:
+    """Cut a segment's ink at a column into two digits, or None when a piece is not digit-tall (a 2's tail)."""
+    x0, y0, x1, y1 = segment.box
+    height, width = segment.crop.shape
+    pieces = []
+    for start, stop in ((0, column), (column, width)):
+        part = segment.crop[:, start:stop]
+        rows = np.flatnonzero(part.max(axis=1) > 0.5)
+        if rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_PIECE_HEIGHT * height:
+            return None
+        part = part[rows[0] : rows[-1] + 1]
+        image = to_mnist_digit(trim(part))
+        if image is None:
+            return None
+        box = (x0 + round(start * (x1 - x0) / width), y0 + round(rows[0] * (y1 - y0) / height),
+               x0 + round(stop * (x1 - x0) / width), y0 + round((rows[-1] + 1) * (y1 - y0) / height))
+        pieces.append(Segment(image, box, part))
+    return pieces
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def find_digits(ink: Ink) -> list[Mark]:
+    """Connected marks -> specks and border junk dropped -> grouped into digits, left to right."""
+    marks = drop_border_junk(drop_specks(connected_marks(ink.blobs)), ink.labels.shape)
+    return plausible_digits(group_into_digits(marks))
+
+
+def locate_digits(picture: Picture, size: tuple[int, int]) -> tuple[Ink, list[Mark]]:
+    """Clean ink and the digits' marks, at the coarsest size that shows every digit well.
+
+    A first look at QUICK_SIDE suffices when each digit found is at least QUICK_MIN_HEIGHT
+    tall (a drawing filling a canvas): several times fewer pixels to process.  Otherwise (small
+    digits in a large picture) the picture is read again at full working size.
+    """
+    ink = extract_ink(grey_at(picture, QUICK_SIDE), size)
+    marks = find_digits(ink)
+    if max(picture.shape[:2]) > QUICK_SIDE and (not marks or min(m.height for m in marks) < QUICK_MIN_HEIGHT):
+        ink = extract_ink(grey_at(picture, MAX_SIDE), size)
+        marks = find_digits(ink)
+    return ink, marks

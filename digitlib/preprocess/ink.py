@@ -1,0 +1,264 @@
+"""Stage 2, ink: a picture's grey levels to clean ink, bright on dark, labelled in blobs.
+
+Polarity (pen on paper or chalk on a board), transparency (drawing canvases), uneven lighting
+and paper texture, pixel noise, and ruled lines are dealt with here, before digits are looked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from digitlib.preprocess.decode import Picture, reduce_size, resize
+
+STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis thresholds, as fractions of the ink's strength
+DIGITAL_GROUND = 0.5  # when half the pixels share exactly the lowest ink level, the ground is flat: no lighting to remove
+PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper (for the lighting fit)
+MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else "no digit"...
+MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise
+MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
+RULED_LINE_FRACTION = 0.9  # a horizontal run across 90% of the width is a ruled line...
+LINE_MARGIN_FRACTION = 0.05  # ...when the remaining ink keeps this far from both side edges
+
+
+def to_grey(pixels: np.ndarray) -> np.ndarray:
+    """Luminance in [0, 1].  Transparent pixels (drawing canvases) become a backdrop contrasting with the strokes."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        return pixels
+    colour, alpha = (pixels[..., :-1], pixels[..., -1]) if pixels.shape[2] in (2, 4) else (pixels, None)
+    grey = colour[..., 0] if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
+    if alpha is None or alpha.min() > 0.98:
+        return grey
+    return over_backdrop(grey * alpha, alpha)
+
+
+def over_backdrop(premultiplied: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite grey strokes (premultiplied by their alpha) over white, or over black when the strokes are light."""
+    coverage = alpha.sum()
+    strokes_are_light = coverage > 0 and premultiplied.sum() / coverage > 0.5
+    return premultiplied if strokes_are_light else premultiplied + (1.0 - alpha)
+
+
+def grey_at(picture: Picture, max_side: int) -> np.ndarray:
+    """The picture's luminance (`to_grey`) as float32 in [0, 1], its longer side at most ``max_side``.
+
+    An 8-bit picture is made grey and shrunk by OpenCV in uint8 (averaging whole blocks of pixels),
+    one band at a time, before it is converted to float: no float copy of the full picture is made.
+    Transparency is shrunk premultiplied (transparent pixels lend no colour) and composited small;
+    a drawing in one colour (a canvas: black strokes on transparent black) is its alpha band alone.
+    """
+    if picture.dtype != np.uint8:
+        return reduce_size(to_grey(picture), max_side)
+    factor = -(-max(picture.shape[:2]) // max_side)
+    if picture.ndim == 2:
+        return shrink(picture, factor)
+    grey = cv2.cvtColor(picture, cv2.COLOR_RGBA2GRAY if picture.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
+    alpha = cv2.extractChannel(picture, 3) if picture.shape[2] == 4 else None
+    if alpha is None or cv2.minMaxLoc(alpha)[0] > 250:
+        return shrink(grey, factor)
+    darkest, lightest = cv2.minMaxLoc(grey)[:2]
+    coverage = shrink(alpha, factor)
+    if darkest == lightest:  # one colour: `over_backdrop` worked out, without the sums
+        colour = darkest / 255
+        return coverage * np.float32(colour) if colour > 0.5 else 1 - coverage * np.float32(1 - colour)
+    return over_backdrop(shrink(cv2.multiply(grey, alpha, scale=1 / 255), factor), coverage)
+
+
+def shrink(band: np.ndarray, factor: int) -> np.ndarray:
+    """A uint8 band averaged over whole factor x factor blocks, as float32 in [0, 1].
+
+    A sliver narrower than a block at the right or bottom edge is left out: averaging whole
+    blocks is OpenCV's fast path, two to three times quicker than resizing by a fractional factor.
+    (Boxes mapped back to the picture may then sit up to one block short of its far edges.)
+    """
+    if factor > 1:
+        height, width = band.shape
+        rows = height - height % factor if height >= factor else height
+        columns = width - width % factor if width >= factor else width
+        size = (max(1, columns // factor), max(1, rows // factor))
+        band = cv2.resize(band[:rows, :columns], size, interpolation=cv2.INTER_AREA)
+    return band.astype(np.float32) * np.float32(1 / 255)
+
+
+def border_ring(image: np.ndarray) -> np.ndarray:
+    """The pixels along the edges: background in almost any picture of a digit."""
+    width = max(1, min(image.shape) // 20)
+    return np.concatenate([image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(),
+                           image[:, -width:].ravel()])
+
+
+def median(values: np.ndarray) -> float:
+    """The middle value (the upper one of an even count): a partial sort, several times cheaper than np.median
+    on the small arrays here, where its overhead dominates."""
+    values = values.ravel()
+    middle = values.size // 2
+    return float(np.partition(values, middle)[middle])
+
+
+def dark_on_light(grey: np.ndarray) -> bool:
+    """True for pen on paper, False for chalk-style light strokes on a dark ground.
+
+    The background is the border's median; the ink is whichever extreme lies farther from it.
+    """
+    background = median(border_ring(grey))
+    return background - float(grey.min()) > float(grey.max()) - background
+
+
+def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Least-squares quadratic surface through the paper pixels: smooth lighting, right up to the edges."""
+    rows, cols = np.mgrid[-1 : 1 : coarse.shape[0] * 1j, -1 : 1 : coarse.shape[1] * 1j]
+    terms = np.stack([np.ones_like(rows), cols, rows, cols * cols, cols * rows, rows * rows], axis=-1)
+    coefficients = np.linalg.lstsq(terms[paper], coarse[paper], rcond=None)[0]
+    return (terms @ coefficients).astype(np.float32)
+
+
+def is_digital(ink: np.ndarray) -> bool:
+    """A digital drawing: half the pixels share exactly the lowest ink level, a ground with no lighting and no noise."""
+    return np.count_nonzero(ink == ink.min()) > DIGITAL_GROUND * ink.size
+
+
+def flatten_background(ink: np.ndarray, reflective: bool) -> np.ndarray:
+    """Remove uneven lighting and paper texture: ink minus a smooth background estimate.
+
+    Lighting varies slowly, so the background is estimated on a coarse copy.  A grey opening
+    erases every stroke narrower than its window (half the picture: wider than any brush) and
+    follows the lighting, but falls short near the edges; there a quadratic surface through the
+    paper is exact for smooth lighting, so the higher of the two is taken.  For pen on paper the
+    ink is also divided by the local paper brightness, so strokes in a shadow are as strong as
+    strokes in the light.
+    """
+    height, width = ink.shape
+    factor = max(1, min(height, width) // 32)
+    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
+    window = max(3, min(coarse.shape) // 2)
+    opened = ndimage.uniform_filter(ndimage.grey_opening(coarse, size=window), window, mode="nearest")
+    paper = coarse - opened < PAPER_TOLERANCE
+    uneven = np.ptp(opened) > PAPER_TOLERANCE and paper.sum() >= 6  # drawings on a flat ground need no fit
+    background = np.maximum(opened, lighting_surface(coarse, paper)) if uneven else opened
+    background = resize(background, (width, height))
+    flat = ink - background
+    if reflective:
+        flat /= np.maximum(1.0 - background, 0.1)
+    return np.clip(flat, 0.0, 1.0)
+
+
+def noise_level(image: np.ndarray) -> float:
+    """Standard deviation of pixel noise: robust spread (MAD) of differences between neighbours.
+
+    Smooth lighting leaves no difference, and stroke edges cover too few pixels to move the
+    median; a sample of rows is enough.
+    """
+    rows = image[:: max(1, image.shape[0] // 64)]
+    differences = (rows[:, 1:] - rows[:, :-1]).ravel()
+    return 1.4826 * median(np.abs(differences)) / np.sqrt(2) if differences.size else 0.0
+
+
+def robust_max(image: np.ndarray) -> float:
+    """The brightest level reached by two neighbouring pixels (across or down): a lone hot pixel does not count."""
+    across = np.minimum(image[:, 1:], image[:, :-1]).max(initial=0.0)
+    down = np.minimum(image[1:], image[:-1]).max(initial=0.0)
+    return float(max(across, down))
+
+
+def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where the ink is, as numbered blobs (`label_blobs`: labels and each one's box and area, both 0 for
+    weak ink that is no stroke), and how strong it is (0 when there is none).
+
+    Hysteresis threshold: pixels at half the ink's strength start strokes, connected pixels down
+    to a quarter of it complete them (faint ends of pen strokes), while paper noise below that never
+    counts.  Lone noisy pixels cannot set the ink's strength (`robust_max`); ink that does not
+    stand well clear of the pixel noise is no ink (a photo of a blank page, pure noise).  The blobs
+    of weak ink that hold a seed are the ink's blobs: labelling once serves both.
+    """
+    strength = robust_max(flat)
+    if strength < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
+        return *label_blobs(np.zeros(flat.shape, dtype=bool)), 0.0
+    labels, blobs = label_blobs(flat > STROKE_EXTENT * strength)
+    seeded = np.zeros(len(blobs), dtype=bool)
+    seeded[labels[flat > STROKE_START * strength]] = True
+    if not seeded[1:].all():
+        labels = labels * seeded[labels]
+        blobs[~seeded, cv2.CC_STAT_AREA] = 0
+    return labels, blobs, strength
+
+
+def label_blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected blobs (a stroke drawn diagonally is one blob): each pixel's blob number (0: none), and
+    per number its box and area, one row of OpenCV's x, y, width, height, area (row 0 has area 0)."""
+    _, labels, blobs, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    blobs[0, cv2.CC_STAT_AREA] = 0
+    return labels, blobs
+
+
+def drop_ruled_lines(mask: np.ndarray) -> np.ndarray:
+    """Remove horizontal lines running across the picture (lined paper), but not a digit's own bar.
+
+    A run across most of the width is a ruled line only if the rest of the ink keeps clear of
+    both side edges; a tightly cropped 7 or 5 has its bar across the whole width too, but its
+    other strokes reach the edges.
+    """
+    height, width = mask.shape
+    length = int(RULED_LINE_FRACTION * width)
+    if length < 8 or mask.sum(axis=1).max(initial=0) < length:  # no row holds enough ink for a line
+        return mask
+    run = ndimage.uniform_filter1d(mask.astype(np.float32), length, axis=1, mode="constant") > 0.999
+    if not run.any():
+        return mask
+    lines = ndimage.maximum_filter1d(run, length + 2, axis=1) & mask  # +2: reach both ends of the run
+    rest = mask & ~lines
+    columns = np.flatnonzero(rest.any(axis=0))
+    margin = LINE_MARGIN_FRACTION * width
+    if columns.size == 0 or columns[0] < margin or columns[-1] >= width - margin:
+        return mask
+    rows = np.flatnonzero(lines.any(axis=1))
+    thickness = -(-rows.size // (1 + int((np.diff(rows) > 1).sum())))  # rows per line, rounded up
+    return rejoin_crossings(rest, mask, thickness)
+
+
+def rejoin_crossings(rest: np.ndarray, mask: np.ndarray, thickness: int) -> np.ndarray:
+    """Put back the bits of a removed line where a stroke crosses it (ink just above and below)."""
+    bridge = np.ones((thickness + 3, 1), dtype=bool)
+    return rest | (ndimage.binary_closing(rest, structure=bridge) & mask)
+
+
+# ---------------------------------------------------------------- finding the digits
+
+
+@dataclass
+class Ink:
+    """A picture reduced to clean ink: the stages before digits are looked for."""
+
+    size: tuple[int, int]  # (width, height) of the upright original
+    grey: np.ndarray  # the picture in grey at the size it was read (`locate_digits`)
+    ink: np.ndarray  # bright ink on dark
+    flat: np.ndarray  # ink with the background removed
+    labels: np.ndarray  # the ink's blobs, numbered (`label_blobs`); 0 where there is no ink
+    blobs: np.ndarray  # per blob number: box and area (`label_blobs`)
+    strength: float  # ink level of full-strength strokes in `flat` (0: no ink)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.labels > 0
+
+
+def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
+    """Polarity, background removal, threshold, ruled lines: the steps before digits are looked for."""
+    reflective = dark_on_light(grey)
+    ink = 1.0 - grey if reflective else grey
+    if is_digital(ink):  # one exact ground level: subtracted, no lighting to model and no noise to measure
+        floor = ink.min()
+        flat = (ink - floor) / max(1.0 - floor, 0.1) if reflective else ink - floor
+        labels, blobs, strength = ink_blobs(flat, 0.0)
+    else:
+        flat = flatten_background(ink, reflective)
+        labels, blobs, strength = ink_blobs(flat, noise_level(ink))
+    mask = labels > 0
+    if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
+        (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0
+    elif (lined := drop_ruled_lines(mask)) is not mask:  # lines removed: the rest falls into new blobs
+        labels, blobs = label_blobs(lined)
+    return Ink(size, grey, ink, flat, labels, blobs, strength)
