@@ -20,6 +20,7 @@ DETAIL = 4  # stroke widths are measured and normalised at 4x the final 20x20 re
 # median 2.25, 10th percentile 1.55, 90th 3.25.  Strokes outside that range are brought to the median.
 TARGET_STROKE, MIN_STROKE, MAX_STROKE = 2.25, 1.5, 3.3
 MIN_LENGTH_TO_WIDTH = 2.5  # a digit is a stroke several times longer than it is wide; a dot is not
+FULL_STRENGTH = 0.5  # a 28x28 image with no pixel this bright holds no stroke: never classified (`holds_ink`)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -73,23 +74,39 @@ def fit_box(detail: np.ndarray) -> np.ndarray:
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     """Place the fitted digit (values in [0, 1]) in 28x28 with its centre of mass at the centre (whole-pixel
-    shift, no blur)."""
+    shift, no blur).
+
+    The centre is summed with NumPy, not `cv2.moments`: OpenCV takes an array two columns wide for a
+    list of points, so a straight stroke fitted two pixels wide had no mass and came out blank.
+    """
     canvas = np.zeros((CANVAS, CANVAS), dtype=np.float32)
-    moments = cv2.moments(digit)
-    if moments["m00"] <= 0:
+    mass = float(digit.sum())
+    if mass <= 0:
         return canvas
     height, width = digit.shape
-    top = min(max(round((CANVAS - 1) / 2 - moments["m01"] / moments["m00"]), 0), CANVAS - height)
-    left = min(max(round((CANVAS - 1) / 2 - moments["m10"] / moments["m00"]), 0), CANVAS - width)
+    centre_y = float(digit.sum(axis=1) @ np.arange(height, dtype=np.float32)) / mass
+    centre_x = float(digit.sum(axis=0) @ np.arange(width, dtype=np.float32)) / mass
+    top = min(max(round((CANVAS - 1) / 2 - centre_y), 0), CANVAS - height)
+    left = min(max(round((CANVAS - 1) / 2 - centre_x), 0), CANVAS - width)
     canvas[top : top + height, left : left + width] = digit
     return canvas
 
 
 def to_mnist_digit(crop: np.ndarray) -> np.ndarray | None:
     """One digit's ink, cropped tight (`digit_crop`, `trim`) -> (28, 28) MNIST format; None when it is a dot
-    rather than a stroke."""
+    rather than a stroke, or when no ink reached the 28x28 image (nothing there to classify)."""
     detail = to_detail(crop)
     width = stroke_width(detail > 0.5)
     if width <= 0 or BOX * DETAIL < MIN_LENGTH_TO_WIDTH * width:
         return None
-    return centre_by_mass(fit_box(normalise_stroke_width(detail, width)))
+    image = centre_by_mass(fit_box(normalise_stroke_width(detail, width)))
+    return image if holds_ink(image) else None
+
+
+def holds_ink(image: np.ndarray) -> bool:
+    """True when a 28x28 digit image shows a stroke: some pixel at MNIST's full-strength level.
+
+    The guard against classifying a blank (a network reads "1" in an empty image): whatever went
+    wrong upstream, an image without a full-strength stroke is never shown to the model.
+    """
+    return float(image.max(initial=0.0)) >= FULL_STRENGTH
