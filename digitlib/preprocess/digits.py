@@ -13,16 +13,15 @@ import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import MAX_SIDE, Picture
-from digitlib.preprocess.ink import STROKE_EXTENT, Ink, extract_ink, grey_at
-from digitlib.preprocess.mnist_format import stroke_width, to_mnist_digit
+from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at, stroke_width
+from digitlib.preprocess.mnist_format import to_mnist_digit
 
 QUICK_SIDE, QUICK_MIN_HEIGHT = 128, 40  # first look at 128 px, enough when every digit is 40+ px tall there
 SATURATION = 0.6  # ink at 60% of the strongest strokes' level counts as a full-strength stroke
-DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust
 SPECK_FRACTION = 0.2  # marks smaller than this fraction of the largest mark (in extent) are noise
 MIN_DIGIT_FRACTION = 0.3  # a digit is at least this fraction of the tallest digit's height
 MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
-MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit
+MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit (a 5's bar)
 SPLIT_ASPECT = 1.2  # a mark wider than this times its height may be touching digits...
 NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink
 MIN_PIECE_HEIGHT = 0.6  # each digit cut from such a mark spans this much of its height
@@ -46,9 +45,22 @@ class Mark:
     def width(self) -> int:
         return self.x1 - self.x0
 
-    def overlaps_horizontally(self, other: Mark) -> bool:
+    @property
+    def centre_x(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    def strokes_of_one_digit(self, other: Mark) -> bool:
+        """Overlapping horizontally by half the narrower one, and no farther apart vertically than the taller
+        is high (a 5's bar over its body; not a line or a stain far below the digits)."""
         overlap = min(self.x1, other.x1) - max(self.x0, other.x0)
-        return overlap > MERGE_OVERLAP * min(self.width, other.width)
+        gap = max(self.y0, other.y0) - min(self.y1, other.y1)
+        return overlap > MERGE_OVERLAP * min(self.width, other.width) and gap < max(self.height, other.height)
+
+    def shares_rows(self, other: Mark) -> bool:
+        return min(self.y1, other.y1) > max(self.y0, other.y0)
+
+    def touches_edge(self, shape: tuple[int, int]) -> bool:
+        return self.x0 == 0 or self.y0 == 0 or self.y1 == shape[0] or self.x1 == shape[1]
 
     def merged(self, other: Mark) -> Mark:
         return Mark(self.labels + other.labels, min(self.y0, other.y0), min(self.x0, other.x0),
@@ -78,9 +90,12 @@ def drop_specks(marks: list[Mark]) -> list[Mark]:
 
 
 def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
-    """Paper edges and shadows: marks running along half an edge of the picture, when other marks remain.
+    """Paper edges, shadows and things beyond the frame, beside something else that is no speck next to them.
 
-    A tightly cropped digit may touch the edges too, so a mark is only junk beside something else.
+    Two kinds: marks running along half an edge of the picture, and marks that enter at an edge
+    but share no row with any mark at least as tall (the digits of a number share a line; a hand
+    or the table in a corner below it does not).  A tightly cropped digit touches the edges too,
+    so a mark is only junk beside another mark that is not a mere speck beside it (SPECK_FRACTION).
     """
     height, width = shape
 
@@ -89,15 +104,24 @@ def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
         vertical = m.height > 0.5 * height and (m.x0 == 0 or m.x1 == width)
         return horizontal or vertical
 
-    kept = [m for m in marks if not runs_along_edge(m)]
-    return kept if kept else marks
+    def off_the_line(m: Mark) -> bool:
+        taller = [o for o in marks if o is not m and o.height >= m.height]
+        return m.touches_edge(shape) and bool(taller) and not any(m.shares_rows(o) for o in taller)
+
+    suspects = [m for m in marks if runs_along_edge(m) or off_the_line(m)]
+    others = [m for m in marks if all(m is not s for s in suspects)]
+
+    def beside_something(m: Mark) -> bool:
+        return any(max(o.height, o.width) >= SPECK_FRACTION * max(m.height, m.width) for o in others)
+
+    return [m for m in marks if all(m is not s for s in suspects) or not beside_something(m)]
 
 
 def group_into_digits(marks: list[Mark]) -> list[Mark]:
     """Merge marks that overlap horizontally (a 5's top bar, a 4 drawn in two strokes), left to right."""
     digits: list[Mark] = []
     for mark in sorted(marks, key=lambda m: m.x0):
-        while (other := next((d for d in digits if mark.overlaps_horizontally(d)), None)) is not None:
+        while (other := next((d for d in digits if mark.strokes_of_one_digit(d)), None)) is not None:
             digits.remove(other)  # merging widens the mark: look again until nothing overlaps
             mark = mark.merged(other)
         digits.append(mark)
@@ -105,13 +129,25 @@ def group_into_digits(marks: list[Mark]) -> list[Mark]:
 
 
 def plausible_digits(digits: list[Mark]) -> list[Mark]:
-    """Drop what is no digit: a dash or stray line (far wider than tall), marks far smaller than the tallest digit."""
+    """Drop what is no digit: a dash or stray line (far wider than tall), marks far smaller than the tallest digit
+    unless written within the line between two digits (the small 0 of a hand-written "2019")."""
     digits = [d for d in digits if d.height >= MIN_HEIGHT_TO_WIDTH * d.width]
     tallest = max((d.height for d in digits), default=0)
-    return [d for d in digits if d.height >= MIN_DIGIT_FRACTION * tallest]
+    tall = [d for d in digits if d.height >= MIN_DIGIT_FRACTION * tallest]
+    small = [d for d in digits if d.height < MIN_DIGIT_FRACTION * tallest and written_between(d, tall)]
+    return sorted(tall + small, key=lambda m: m.x0)
 
 
-# ---------------------------------------------------------------- MNIST format
+def written_between(mark: Mark, digits: list[Mark]) -> bool:
+    """True when the mark lies between two digits, within the rows they span: where a digit of the number goes.
+
+    A comma or a full stop hangs below the line, a stain or a note sits above it: neither is within it.
+    """
+    left = max((d for d in digits if d.centre_x < mark.centre_x), key=lambda d: d.centre_x, default=None)
+    right = min((d for d in digits if d.centre_x > mark.centre_x), key=lambda d: d.centre_x, default=None)
+    if left is None or right is None:
+        return False
+    return min(left.y0, right.y0) <= mark.y0 and mark.y1 <= max(left.y1, right.y1)
 
 
 @dataclass
@@ -198,7 +234,7 @@ def split_segment(segment: Segment, column: int) -> list[Segment] | None:
 
 def find_digits(ink: Ink) -> list[Mark]:
     """Connected marks -> specks and border junk dropped -> grouped into digits, left to right."""
-    marks = drop_border_junk(drop_specks(connected_marks(ink.blobs)), ink.labels.shape)
+    marks = drop_specks(drop_border_junk(connected_marks(ink.blobs), ink.labels.shape))
     return plausible_digits(group_into_digits(marks))
 
 

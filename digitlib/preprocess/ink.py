@@ -17,8 +17,12 @@ from digitlib.preprocess.decode import Picture, reduce_size, resize
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis thresholds, as fractions of the ink's strength
 DIGITAL_GROUND = 0.5  # when half the pixels share exactly the lowest ink level, the ground is flat: no lighting to remove
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper (for the lighting fit)
+POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and it costs microseconds
+POLARITY_MARGIN = 2.0  # strokes are this many times stronger on one side of the local background; else the border decides
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else "no digit"...
 MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise
+DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust: never worth a closer look
+EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is no stroke: table, hand, shadow
 MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
 RULED_LINE_FRACTION = 0.9  # a horizontal run across 90% of the width is a ruled line...
 LINE_MARGIN_FRACTION = 0.05  # ...when the remaining ink keeps this far from both side edges
@@ -99,13 +103,59 @@ def median(values: np.ndarray) -> float:
     return float(np.partition(values, middle)[middle])
 
 
+def stroke_width(mask: np.ndarray) -> float:
+    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one."""
+    if not mask.any():
+        return 0.0
+    distance = distance_inside(mask)
+    rows = np.maximum(np.maximum(distance[:-2], distance[1:-1]), distance[2:])  # 3x3 maximum by shifted views,
+    around = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])  # a tenth of maximum_filter's cost
+    centre = distance[1:-1, 1:-1]
+    return 2.0 * median(centre[mask & (centre >= around)]) - 1.0
+
+
+def thickest(mask: np.ndarray) -> float:
+    """The widest disk that fits in the ink, as a width in pixels like `stroke_width`'s: a region's thickness,
+    which a ragged outline (many short centre lines) cannot hide."""
+    return 2.0 * float(distance_inside(mask).max(initial=0.0)) - 1.0 if mask.any() else 0.0
+
+
+def distance_inside(mask: np.ndarray) -> np.ndarray:
+    """Each ink pixel's distance to the nearest background pixel, with a one-pixel frame of background around
+    the mask (strokes at the edge end there)."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
+    padded[1:-1, 1:-1] = mask
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)  # 5x5 chamfer: within 2% of Euclidean, half the cost
+
+
 def dark_on_light(grey: np.ndarray) -> bool:
     """True for pen on paper, False for chalk-style light strokes on a dark ground.
 
-    The background is the border's median; the ink is whichever extreme lies farther from it.
+    Strokes are thin, sharp departures from the ground around them, so they are looked for against
+    a local background (a median far wider than a pen: it keeps lighting and the edges of the paper,
+    not the strokes): a vignetted photo's dark corners or a bright patch of paper are no ink.  When
+    neither side clearly dominates (a brush so thick that the median follows it), the background is
+    the border's median and the ink whichever extreme lies farther from it.
     """
+    dark, light = local_extremes(grey)
+    if max(dark, light) > POLARITY_MARGIN * min(dark, light):
+        return dark > light
     background = median(border_ring(grey))
     return background - float(grey.min()) > float(grey.max()) - background
+
+
+def local_extremes(grey: np.ndarray) -> tuple[float, float]:
+    """How far the darkest and the brightest few pixels depart from their local background, at <= 128 px."""
+    height, width = grey.shape
+    factor = max(1, max(height, width) // POLARITY_SIDE)
+    small = cv2.resize(np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)),
+                       interpolation=cv2.INTER_AREA)
+    window = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
+    level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    departure = small - cv2.medianBlur(level, window).astype(np.float32) * np.float32(1 / 255)
+    count = max(3, departure.size // 500)  # the few strongest: a stroke covers far more than a lone pixel
+    values = departure.ravel()
+    return float(-np.partition(values, count - 1)[count - 1]), float(np.partition(values, -count)[-count])
 
 
 def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -186,6 +236,43 @@ def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, f
     return labels, blobs, strength
 
 
+def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+    """Per blob number, True for what lies beyond the paper: a table, a hand, a shadow's edge.
+
+    Such a region enters the picture at its edge and somewhere is far thicker than the pen that
+    wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges too, but
+    with strokes as thick as the others'; with nothing else to compare, nothing is a region.
+    """
+    height, width = labels.shape
+    x, y, w, h, area = (blobs[:, i] for i in range(5))
+    regions = np.zeros(len(blobs), dtype=bool)
+    candidates = (area >= max(1, DUST_FRACTION * area.max(initial=0))) & (
+        (x == 0) | (y == 0) | (x + w == width) | (y + h == height))
+    rest = (area > 0) & ~candidates
+    if not candidates.any() or not rest.any():
+        return regions
+    pen = max(1.0, stroke_width(rest[labels]))
+    for i in np.flatnonzero(candidates):
+        own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
+        regions[i] = thickest(own) > EDGE_REGION_THICKNESS * pen
+    return regions
+
+
+def without_regions(flat: np.ndarray, labels: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """The ink with the regions beyond the paper removed, their fainter rims included.
+
+    The rims lie below the threshold that the regions' own strength set; once the regions are gone
+    that threshold falls to the strokes' level, and the rims would become blobs of their own.
+    """
+    region = regions[labels]
+    strength = robust_max(np.where(region, 0.0, flat))
+    rims, _ = label_blobs(flat > STROKE_EXTENT * strength)
+    touched = np.zeros(int(rims.max(initial=0)) + 1, dtype=bool)
+    touched[rims[region]] = True
+    touched[0] = False
+    return np.where(touched[rims] | region, 0.0, flat).astype(np.float32)
+
+
 def label_blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """8-connected blobs (a stroke drawn diagonally is one blob): each pixel's blob number (0: none), and
     per number its box and area, one row of OpenCV's x, y, width, height, area (row 0 has area 0)."""
@@ -254,8 +341,11 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         flat = (ink - floor) / max(1.0 - floor, 0.1) if reflective else ink - floor
         labels, blobs, strength = ink_blobs(flat, 0.0)
     else:
-        flat = flatten_background(ink, reflective)
-        labels, blobs, strength = ink_blobs(flat, noise_level(ink))
+        flat, noise = flatten_background(ink, reflective), noise_level(ink)
+        labels, blobs, strength = ink_blobs(flat, noise)
+        if (regions := edge_regions(labels, blobs)).any():  # strokes' strength is judged without them: again
+            flat = without_regions(flat, labels, regions)
+            labels, blobs, strength = ink_blobs(flat, noise)
     mask = labels > 0
     if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
         (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0

@@ -7,12 +7,11 @@ far thinner and brushes far thicker than MNIST's are first brought to its stroke
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import resize
-from digitlib.preprocess.ink import median
+from digitlib.preprocess.ink import stroke_width
 
 BOX, CANVAS = 20, 28  # MNIST: digit fitted into 20x20, centred in 28x28
 DETAIL = 4  # stroke widths are measured and normalised at 4x the final 20x20 resolution
@@ -21,19 +20,6 @@ DETAIL = 4  # stroke widths are measured and normalised at 4x the final 20x20 re
 TARGET_STROKE, MIN_STROKE, MAX_STROKE = 2.25, 1.5, 3.3
 MIN_LENGTH_TO_WIDTH = 2.5  # a digit is a stroke several times longer than it is wide; a dot is not
 FULL_STRENGTH = 0.5  # a 28x28 image with no pixel this bright holds no stroke: never classified (`holds_ink`)
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one."""
-    if not mask.any():
-        return 0.0
-    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)  # strokes at the edge end there
-    padded[1:-1, 1:-1] = mask
-    distance = cv2.distanceTransform(padded, cv2.DIST_L2, 5)  # 5x5 chamfer: within 2% of Euclidean, half the cost
-    rows = np.maximum(np.maximum(distance[:-2], distance[1:-1]), distance[2:])  # 3x3 maximum by shifted views,
-    around = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])  # a tenth of maximum_filter's cost
-    centre = distance[1:-1, 1:-1]
-    return 2.0 * median(centre[mask & (centre >= around)]) - 1.0
 
 
 def disk(radius: int) -> np.ndarray:
