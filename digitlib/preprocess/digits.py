@@ -21,6 +21,7 @@ SATURATION = 0.6  # ink at 60% of the strongest strokes' level counts as a full-
 SPECK_FRACTION = 0.2  # marks smaller than this fraction of the largest mark (in extent) are noise
 MIN_DIGIT_FRACTION = 0.3  # a digit is at least this fraction of the tallest digit's height
 MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
+LINE_SLACK = 0.1  # a small digit may poke out of its neighbours' rows by this much of its height (blur); a comma more
 MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit (a 5's bar)
 SPLIT_ASPECT = 1.2  # a mark wider than this times its height may be touching digits...
 NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink
@@ -44,6 +45,15 @@ class Mark:
     @property
     def width(self) -> int:
         return self.x1 - self.x0
+
+    @property
+    def extent(self) -> int:
+        return max(self.height, self.width)
+
+    @property
+    def is_dash(self) -> bool:
+        """Far wider than tall: a dash, an underline, a ruled line's stub; no digit."""
+        return self.height < MIN_HEIGHT_TO_WIDTH * self.width
 
     @property
     def centre_x(self) -> float:
@@ -82,11 +92,11 @@ def connected_marks(blobs: np.ndarray) -> list[Mark]:
 
 
 def drop_specks(marks: list[Mark]) -> list[Mark]:
-    """Dust, sensor noise and stray dots: marks far smaller than the largest one."""
-    if not marks:
-        return marks
-    largest = max(max(m.height, m.width) for m in marks)
-    return [m for m in marks if max(m.height, m.width) >= SPECK_FRACTION * largest]
+    """Dust, sensor noise and stray dots: marks far smaller than the largest one that may be a digit (a line or a
+    dash, far wider than tall, sets no scale: it is dropped later)."""
+    upright = [m for m in marks if not m.is_dash] or marks
+    largest = max((m.extent for m in upright), default=0)
+    return [m for m in marks if m.extent >= SPECK_FRACTION * largest]
 
 
 def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
@@ -95,7 +105,8 @@ def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
     Two kinds: marks running along half an edge of the picture, and marks that enter at an edge
     but share no row with any mark at least as tall (the digits of a number share a line; a hand
     or the table in a corner below it does not).  A tightly cropped digit touches the edges too,
-    so a mark is only junk beside another mark that is not a mere speck beside it (SPECK_FRACTION).
+    so a mark is only junk beside another mark that is not a mere speck beside it (SPECK_FRACTION of
+    its thickness).
     """
     height, width = shape
 
@@ -111,8 +122,8 @@ def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
     suspects = [m for m in marks if runs_along_edge(m) or off_the_line(m)]
     others = [m for m in marks if all(m is not s for s in suspects)]
 
-    def beside_something(m: Mark) -> bool:
-        return any(max(o.height, o.width) >= SPECK_FRACTION * max(m.height, m.width) for o in others)
+    def beside_something(m: Mark) -> bool:  # measured by its thickness: a long thin line makes no digit a speck
+        return any(o.extent >= SPECK_FRACTION * min(m.height, m.width) for o in others)
 
     return [m for m in marks if all(m is not s for s in suspects) or not beside_something(m)]
 
@@ -131,7 +142,7 @@ def group_into_digits(marks: list[Mark]) -> list[Mark]:
 def plausible_digits(digits: list[Mark]) -> list[Mark]:
     """Drop what is no digit: a dash or stray line (far wider than tall), marks far smaller than the tallest digit
     unless written within the line between two digits (the small 0 of a hand-written "2019")."""
-    digits = [d for d in digits if d.height >= MIN_HEIGHT_TO_WIDTH * d.width]
+    digits = [d for d in digits if not d.is_dash]
     tallest = max((d.height for d in digits), default=0)
     tall = [d for d in digits if d.height >= MIN_DIGIT_FRACTION * tallest]
     small = [d for d in digits if d.height < MIN_DIGIT_FRACTION * tallest and written_between(d, tall)]
@@ -147,7 +158,8 @@ def written_between(mark: Mark, digits: list[Mark]) -> bool:
     right = min((d for d in digits if d.centre_x > mark.centre_x), key=lambda d: d.centre_x, default=None)
     if left is None or right is None:
         return False
-    return min(left.y0, right.y0) <= mark.y0 and mark.y1 <= max(left.y1, right.y1)
+    slack = LINE_SLACK * mark.height
+    return min(left.y0, right.y0) - slack <= mark.y0 and mark.y1 <= max(left.y1, right.y1) + slack
 
 
 @dataclass

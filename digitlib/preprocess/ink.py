@@ -24,7 +24,8 @@ MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noi
 DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust: never worth a closer look
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is no stroke: table, hand, shadow
 MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
-RULED_LINE_FRACTION = 0.9  # a horizontal run across 90% of the width is a ruled line...
+RULED_LINE_FRACTION = 0.9  # a row (column) of ink across 90% of the width (height) is a ruled line...
+MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
 LINE_MARGIN_FRACTION = 0.05  # ...when the remaining ink keeps this far from both side edges
 
 
@@ -282,33 +283,50 @@ def label_blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def drop_ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Remove horizontal lines running across the picture (lined paper), but not a digit's own bar.
+    """Remove lines running across the picture (lined or squared paper), but not a digit's own bar; the mask
+    itself when there are none.
 
-    A run across most of the width is a ruled line only if the rest of the ink keeps clear of
-    both side edges; a tightly cropped 7 or 5 has its bar across the whole width too, but its
-    other strokes reach the edges.
+    A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
+    line only if the rest of the ink keeps clear of both ends of it: a tightly cropped 7 or 5 has
+    its bar across the whole width too, but its other strokes reach the edges.  Where a stroke
+    crosses a line, the line's bit is put back.
     """
     height, width = mask.shape
-    length = int(RULED_LINE_FRACTION * width)
-    if length < 8 or mask.sum(axis=1).max(initial=0) < length:  # no row holds enough ink for a line
+    if min(height, width) < MIN_RULED_SIDE:
         return mask
-    run = ndimage.uniform_filter1d(mask.astype(np.float32), length, axis=1, mode="constant") > 0.999
-    if not run.any():
+    line_rows = np.count_nonzero(mask, axis=1) >= RULED_LINE_FRACTION * width
+    line_columns = np.count_nonzero(mask, axis=0) >= RULED_LINE_FRACTION * height
+    if not line_rows.any() and not line_columns.any():
         return mask
-    lines = ndimage.maximum_filter1d(run, length + 2, axis=1) & mask  # +2: reach both ends of the run
-    rest = mask & ~lines
-    columns = np.flatnonzero(rest.any(axis=0))
-    margin = LINE_MARGIN_FRACTION * width
-    if columns.size == 0 or columns[0] < margin or columns[-1] >= width - margin:
+    rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
+    if not clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width):  # a digit's bar, not a line
+        line_rows[:] = False
+    if not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height):
+        line_columns[:] = False
+    if not line_rows.any() and not line_columns.any():
         return mask
-    rows = np.flatnonzero(lines.any(axis=1))
-    thickness = -(-rows.size // (1 + int((np.diff(rows) > 1).sum())))  # rows per line, rounded up
-    return rejoin_crossings(rest, mask, thickness)
+    rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
+    rejoined = rejoin_crossings(rest, mask, line_thickness(line_rows), axis=0)
+    return rejoin_crossings(rejoined, mask, line_thickness(line_columns), axis=1)
 
 
-def rejoin_crossings(rest: np.ndarray, mask: np.ndarray, thickness: int) -> np.ndarray:
-    """Put back the bits of a removed line where a stroke crosses it (ink just above and below)."""
-    bridge = np.ones((thickness + 3, 1), dtype=bool)
+def clear_of_ends(used: np.ndarray, margin: float) -> bool:
+    """True when the used positions (rows or columns holding ink) keep `margin` away from both ends."""
+    positions = np.flatnonzero(used)
+    return positions.size > 0 and positions[0] >= margin and positions[-1] < used.size - margin
+
+
+def line_thickness(lines: np.ndarray) -> int:
+    """Rows (columns) per ruled line, rounded up; 0 when there is none."""
+    positions = np.flatnonzero(lines)
+    return -(-positions.size // (1 + int((np.diff(positions) > 1).sum()))) if positions.size else 0
+
+
+def rejoin_crossings(rest: np.ndarray, mask: np.ndarray, thickness: int, axis: int) -> np.ndarray:
+    """Put back the bits of removed lines where a stroke crosses them (ink on both sides, along `axis`)."""
+    if thickness == 0:
+        return rest
+    bridge = np.ones((thickness + 3, 1) if axis == 0 else (1, thickness + 3), dtype=bool)
     return rest | (ndimage.binary_closing(rest, structure=bridge) & mask)
 
 
