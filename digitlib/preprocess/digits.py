@@ -18,6 +18,7 @@ from digitlib.preprocess.mnist_format import to_mnist_digit
 
 QUICK_SIDE, QUICK_MIN_HEIGHT = 128, 40  # first look at 128 px, enough when every digit is 40+ px tall there
 SATURATION = 0.6  # ink at 60% of the strongest strokes' level counts as a full-strength stroke
+EDGE_RUN = 0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge briefly
 SPECK_FRACTION = 0.2  # marks smaller than this fraction of the largest mark (in extent) are noise
 MIN_DIGIT_FRACTION = 0.3  # a digit is at least this fraction of the tallest digit's height
 MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
@@ -99,21 +100,20 @@ def drop_specks(marks: list[Mark]) -> list[Mark]:
     return [m for m in marks if m.extent >= SPECK_FRACTION * largest]
 
 
-def drop_border_junk(marks: list[Mark], shape: tuple[int, int]) -> list[Mark]:
+def drop_border_junk(marks: list[Mark], labels: np.ndarray) -> list[Mark]:
     """Paper edges, shadows and things beyond the frame, beside something else that is no speck next to them.
 
-    Two kinds: marks running along half an edge of the picture, and marks that enter at an edge
-    but share no row with any mark at least as tall (the digits of a number share a line; a hand
-    or the table in a corner below it does not).  A tightly cropped digit touches the edges too,
-    so a mark is only junk beside another mark that is not a mere speck beside it (SPECK_FRACTION of
-    its thickness).
+    Two kinds: blobs of ink running along half an edge of the picture (touching it all the way,
+    not only where a digit's stroke ends there), and marks that enter at an edge but share no row
+    with any mark at least as tall (the digits of a number share a line; a hand or the table in a
+    corner below it does not).  A tightly cropped digit touches the edges too, so a mark is only
+    junk beside another mark that is not a mere speck beside it (SPECK_FRACTION of its thickness).
     """
-    height, width = shape
+    shape = labels.shape
+    edges = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
 
     def runs_along_edge(m: Mark) -> bool:
-        horizontal = m.width > 0.5 * width and (m.y0 == 0 or m.y1 == height)
-        vertical = m.height > 0.5 * height and (m.x0 == 0 or m.x1 == width)
-        return horizontal or vertical
+        return any(np.count_nonzero(edge == m.labels[0]) > EDGE_RUN * edge.size for edge in edges)
 
     def off_the_line(m: Mark) -> bool:
         taller = [o for o in marks if o is not m and o.height >= m.height]
@@ -246,7 +246,7 @@ def split_segment(segment: Segment, column: int) -> list[Segment] | None:
 
 def find_digits(ink: Ink) -> list[Mark]:
     """Connected marks -> specks and border junk dropped -> grouped into digits, left to right."""
-    marks = drop_specks(drop_border_junk(connected_marks(ink.blobs), ink.labels.shape))
+    marks = drop_specks(drop_border_junk(connected_marks(ink.blobs), ink.labels))
     return plausible_digits(group_into_digits(marks))
 
 
