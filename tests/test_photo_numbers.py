@@ -105,3 +105,14 @@ def test_lined_and_squared_paper(classifier, digits, squared):
         for x in range(0, width, 24):
             lines[:, x : x + 2] = True
     assert read_number(darkened(photo, lines, 0.75), classifier).text == "274"
+
+
+@pytest.mark.parametrize("edge", [0.66, 0.5, 0.48])
+@pytest.mark.parametrize("shade", [0.5, 0.3])
+def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):
+    """Small writing across a photo whose lower part lies in a hard shadow: below the line, or its edge right
+    through the digits.  The shadow is lighting, not ink, and strokes inside it are as strong as outside."""
+    strip = written(digits, "3141592653", scale=3, gap=12)
+    photo = on_paper(strip, margin=(1.5, 0.1)).astype(np.float32)
+    photo[round(edge * photo.shape[0]) :] *= shade
+    assert read_number(photo.astype(np.uint8), classifier).text == "3141592653"

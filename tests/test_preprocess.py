@@ -157,6 +157,10 @@ def test_ruled_lines_are_removed_but_a_cropped_seven_keeps_its_bar(classifier, d
         cropped_seven[y, x - 4 : x + 4] = 1.0
     mask = cropped_seven > 0.5
     assert ink.drop_ruled_lines(mask).sum() == mask.sum()
+    upright_seven = np.zeros((28, 28), bool)  # its stem keeps clear of both sides: the bar is no longer than it is tall
+    upright_seven[3:6, :] = True
+    upright_seven[6:26, 14:17] = True
+    assert ink.drop_ruled_lines(upright_seven).sum() == upright_seven.sum()
 
 
 def test_separate_strokes_of_one_digit_are_merged():

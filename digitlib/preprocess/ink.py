@@ -19,13 +19,19 @@ DIGITAL_GROUND = 0.5  # when half the pixels share exactly the lowest ink level,
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper (for the lighting fit)
 POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and it costs microseconds
 POLARITY_MARGIN = 2.0  # strokes are this many times stronger on one side of the local background; else the border decides
+SHADOW_PENS = 8  # lighting is what is broader than this many pens (of the strokes' cores): strokes are not, shadows are
+THIN_SHARE = 0.25  # ...the pen of the thinner quarter of them, so a shadow taken for ink does not widen it
+SHADOW_WINDOW = 0.25  # ...when that is under a quarter of the picture; else the smooth lighting fit was as fine
+SHADOW_STEPS = 8  # the window of the opening that finds it spans this many pixels of the copy it works on
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else "no digit"...
 MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise
 DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust: never worth a closer look
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is no stroke: table, hand, shadow
 MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
-RULED_LINE_FRACTION = 0.9  # a row (column) of ink across 90% of the width (height) is a ruled line...
+RULED_LINE_FRACTION = 0.8  # a row (column) of ink across 80% of the picture (gaps allowed) is a ruled line...
+LINE_FRINGE_FRACTION = 0.5  # ...and the rows beside it half filled are its blurred fringe, not strokes
 MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
+LINE_LENGTH = 1.5  # ...and is this many times longer than the other ink is tall (a digit's bar is not)
 LINE_MARGIN_FRACTION = 0.05  # ...when the remaining ink keeps this far from both side edges
 
 
@@ -96,23 +102,24 @@ def border_ring(image: np.ndarray) -> np.ndarray:
                            image[:, -width:].ravel()])
 
 
-def median(values: np.ndarray) -> float:
-    """The middle value (the upper one of an even count): a partial sort, several times cheaper than np.median
-    on the small arrays here, where its overhead dominates."""
+def median(values: np.ndarray, share: float = 0.5) -> float:
+    """The middle value (the upper one of an even count), or the one `share` of the way up: a partial sort,
+    several times cheaper than np.median on the small arrays here, where its overhead dominates."""
     values = values.ravel()
-    middle = values.size // 2
+    middle = min(int(values.size * share), values.size - 1)
     return float(np.partition(values, middle)[middle])
 
 
-def stroke_width(mask: np.ndarray) -> float:
-    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one."""
+def stroke_width(mask: np.ndarray, share: float = 0.5) -> float:
+    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one; the
+    median, or the width that `share` of the centre lines stay under."""
     if not mask.any():
         return 0.0
     distance = distance_inside(mask)
     rows = np.maximum(np.maximum(distance[:-2], distance[1:-1]), distance[2:])  # 3x3 maximum by shifted views,
     around = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])  # a tenth of maximum_filter's cost
     centre = distance[1:-1, 1:-1]
-    return 2.0 * median(centre[mask & (centre >= around)]) - 1.0
+    return 2.0 * median(centre[mask & (centre >= around)], share) - 1.0
 
 
 def thickest(mask: np.ndarray) -> float:
@@ -132,31 +139,38 @@ def distance_inside(mask: np.ndarray) -> np.ndarray:
 def dark_on_light(grey: np.ndarray) -> bool:
     """True for pen on paper, False for chalk-style light strokes on a dark ground.
 
-    Strokes are thin, sharp departures from the ground around them, so they are looked for against
-    a local background (a median far wider than a pen: it keeps lighting and the edges of the paper,
-    not the strokes): a vignetted photo's dark corners or a bright patch of paper are no ink.  When
-    neither side clearly dominates (a brush so thick that the median follows it), the background is
-    the border's median and the ink whichever extreme lies farther from it.
+    A stroke is a thin line that departs from the ground around it (`thin_extremes`); lighting is
+    neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
+    shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
+    line at this scale), the background is the border's median and the ink whichever extreme lies
+    farther from it.
     """
-    dark, light = local_extremes(grey)
-    if max(dark, light) > POLARITY_MARGIN * min(dark, light):
+    dark, light = thin_extremes(grey)
+    if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_CONTRAST):
         return dark > light
     background = median(border_ring(grey))
     return background - float(grey.min()) > float(grey.max()) - background
 
 
-def local_extremes(grey: np.ndarray) -> tuple[float, float]:
-    """How far the darkest and the brightest few pixels depart from their local background, at <= 128 px."""
+def thin_extremes(grey: np.ndarray) -> tuple[float, float]:
+    """How far the strongest thin dark and thin light lines depart from their ground, at <= 128 px.
+
+    A pixel counts by the smaller of two measures: its departure from the local median (a window
+    far wider than a pen: it keeps lighting and steps, and the paper between strokes is at the
+    median) and the top-hat (a line lies below the closing or above the opening; a step does not).
+    """
     height, width = grey.shape
     factor = max(1, max(height, width) // POLARITY_SIDE)
     small = cv2.resize(np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)),
                        interpolation=cv2.INTER_AREA)
-    window = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
+    side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
     level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-    departure = small - cv2.medianBlur(level, window).astype(np.float32) * np.float32(1 / 255)
-    count = max(3, departure.size // 500)  # the few strongest: a stroke covers far more than a lone pixel
-    values = departure.ravel()
-    return float(-np.partition(values, count - 1)[count - 1]), float(np.partition(values, -count)[-count])
+    departure = small - cv2.medianBlur(level, side).astype(np.float32) * np.float32(1 / 255)
+    window = np.ones((side, side), np.uint8)
+    dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
+    light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
+    count = max(3, small.size // 100)  # the strongest 1%: a number's strokes cover more, an artefact less
+    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count])
 
 
 def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -172,15 +186,24 @@ def is_digital(ink: np.ndarray) -> bool:
     return np.count_nonzero(ink == ink.min()) > DIGITAL_GROUND * ink.size
 
 
-def flatten_background(ink: np.ndarray, reflective: bool) -> np.ndarray:
-    """Remove uneven lighting and paper texture: ink minus a smooth background estimate.
+def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
+    """Remove uneven lighting and paper texture: ink minus a background estimate (`smooth_lighting`, or
+    `shadowed_lighting` when the pen's width is known).  For pen on paper the ink is also divided by the
+    local paper brightness, so strokes in a shadow are as strong as strokes in the light."""
+    background = shadowed_lighting(ink, pen) if pen else smooth_lighting(ink)
+    flat = ink - background
+    if reflective:
+        flat /= np.maximum(1.0 - background, 0.1)
+    return np.clip(flat, 0.0, 1.0)
+
+
+def smooth_lighting(ink: np.ndarray) -> np.ndarray:
+    """The background when nothing is known of the strokes: smooth, and wider than any brush.
 
     Lighting varies slowly, so the background is estimated on a coarse copy.  A grey opening
     erases every stroke narrower than its window (half the picture: wider than any brush) and
     follows the lighting, but falls short near the edges; there a quadratic surface through the
-    paper is exact for smooth lighting, so the higher of the two is taken.  For pen on paper the
-    ink is also divided by the local paper brightness, so strokes in a shadow are as strong as
-    strokes in the light.
+    paper is exact for smooth lighting, so the higher of the two is taken.
     """
     height, width = ink.shape
     factor = max(1, min(height, width) // 32)
@@ -190,11 +213,27 @@ def flatten_background(ink: np.ndarray, reflective: bool) -> np.ndarray:
     paper = coarse - opened < PAPER_TOLERANCE
     uneven = np.ptp(opened) > PAPER_TOLERANCE and paper.sum() >= 6  # drawings on a flat ground need no fit
     background = np.maximum(opened, lighting_surface(coarse, paper)) if uneven else opened
-    background = resize(background, (width, height))
-    flat = ink - background
-    if reflective:
-        flat /= np.maximum(1.0 - background, 0.1)
-    return np.clip(flat, 0.0, 1.0)
+    return resize(background, (width, height))
+
+
+def shadowed_lighting(ink: np.ndarray, pen: float) -> np.ndarray:
+    """The background when the pen's width is known: everything broader than a few pens (SHADOW_PENS).
+
+    A grey opening keeps a step in the lighting where it is, so the hard edge of a shadow across
+    the writing leaves no band of false ink, as a window half the picture wide would.
+    """
+    height, width = ink.shape
+    window = SHADOW_PENS * pen
+    factor = max(1, int(window // SHADOW_STEPS))
+    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
+    size = max(3, round(window / factor))
+    # Lighting that keeps darkening into the picture's edge (a vignette) would fall short there, as an opening
+    # takes each pixel from a window inside the picture: extended past the edge (odd reflection) it does not.
+    extended = np.pad(coarse, size, mode="reflect", reflect_type="odd")
+    opened = cv2.morphologyEx(extended, cv2.MORPH_OPEN, np.ones((size, size), np.uint8))[size:-size, size:-size]
+    # Enlarging blends the two sides of a step: a band of false ink along the shadow's edge.  The darker
+    # side's level, spread by one coarse pixel first, covers it (strokes lose at most that pixel there).
+    return resize(cv2.dilate(opened, np.ones((3, 3), np.uint8)), (width, height))
 
 
 def noise_level(image: np.ndarray) -> float:
@@ -287,27 +326,46 @@ def drop_ruled_lines(mask: np.ndarray) -> np.ndarray:
     itself when there are none.
 
     A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
-    line only if the rest of the ink keeps clear of both ends of it: a tightly cropped 7 or 5 has
-    its bar across the whole width too, but its other strokes reach the edges.  Where a stroke
+    line only if the rest of the ink keeps clear of both ends of it and the line is far longer than
+    the rest is tall: a tightly cropped 7 or 2 has its bar across the whole width too, but its
+    other strokes reach the edges, or it is no longer than the digit is tall.  Where a stroke
     crosses a line, the line's bit is put back.
     """
     height, width = mask.shape
     if min(height, width) < MIN_RULED_SIDE:
         return mask
-    line_rows = np.count_nonzero(mask, axis=1) >= RULED_LINE_FRACTION * width
-    line_columns = np.count_nonzero(mask, axis=0) >= RULED_LINE_FRACTION * height
+    line_rows = ruled(np.count_nonzero(mask, axis=1) / width)
+    line_columns = ruled(np.count_nonzero(mask, axis=0) / height)
     if not line_rows.any() and not line_columns.any():
         return mask
     rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
-    if not clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width):  # a digit's bar, not a line
-        line_rows[:] = False
-    if not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height):
-        line_columns[:] = False
+    if not clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width) or width < LINE_LENGTH * span(rest):
+        line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
+    if not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
+        line_columns[:] = False  # columns only on squared paper: a tightly cropped 1 or 4 has a stem that tall
     if not line_rows.any() and not line_columns.any():
         return mask
     rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
     rejoined = rejoin_crossings(rest, mask, line_thickness(line_rows), axis=0)
     return rejoin_crossings(rejoined, mask, line_thickness(line_columns), axis=1)
+
+
+def ruled(filled: np.ndarray) -> np.ndarray:
+    """Which rows (columns) are ruled lines, given the share of each that ink fills: those filled across
+    RULED_LINE_FRACTION, and beside them the blurred line's fringe, filled across LINE_FRINGE_FRACTION."""
+    lines = filled >= RULED_LINE_FRACTION
+    for _ in range(2):  # a line blurred over a few pixels has a fringe of a pixel or two on each side
+        beside = np.zeros_like(lines)
+        beside[1:] |= lines[:-1]
+        beside[:-1] |= lines[1:]
+        lines |= beside & (filled >= LINE_FRINGE_FRACTION)
+    return lines
+
+
+def span(mask: np.ndarray) -> int:
+    """How many rows the mask's ink spans, top to bottom."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
 def clear_of_ends(used: np.ndarray, margin: float) -> bool:
@@ -361,6 +419,10 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
     else:
         flat, noise = flatten_background(ink, reflective), noise_level(ink)
         labels, blobs, strength = ink_blobs(flat, noise)
+        pen = stroke_width(flat > STROKE_START * strength, THIN_SHARE)  # of the thinner strokes' cores (SHADOW_PENS)
+        if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
+            flat = flatten_background(ink, reflective, pen)
+            labels, blobs, strength = ink_blobs(flat, noise)
         if (regions := edge_regions(labels, blobs)).any():  # strokes' strength is judged without them: again
             flat = without_regions(flat, labels, regions)
             labels, blobs, strength = ink_blobs(flat, noise)
