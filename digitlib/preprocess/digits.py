@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from digitlib.preprocess.decode import MAX_SIDE, Picture
+from digitlib.preprocess.decode import Picture
 from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at, stroke_width
 from digitlib.preprocess.mnist_format import to_mnist_digit
 
@@ -254,12 +254,17 @@ def locate_digits(picture: Picture, size: tuple[int, int]) -> tuple[Ink, list[Ma
     """Clean ink and the digits' marks, at the coarsest size that shows every digit well.
 
     A first look at QUICK_SIDE suffices when each digit found is at least QUICK_MIN_HEIGHT
-    tall (a drawing filling a canvas): several times fewer pixels to process.  Otherwise (small
-    digits in a large picture) the picture is read again at full working size.
+    tall (a drawing filling a canvas): several times fewer pixels to process.  Otherwise the
+    picture is read again, just fine enough for the smallest digit found to be that tall (the app's
+    wide canvas), or at full working size when none was found (small digits in a large photo).
     """
+    longest = max(picture.shape[:2])
     ink = extract_ink(grey_at(picture, QUICK_SIDE), size)
     marks = find_digits(ink)
-    if max(picture.shape[:2]) > QUICK_SIDE and (not marks or min(m.height for m in marks) < QUICK_MIN_HEIGHT):
-        ink = extract_ink(grey_at(picture, MAX_SIDE), size)
+    smallest = min((m.height for m in marks), default=0)
+    if longest > QUICK_SIDE and smallest < QUICK_MIN_HEIGHT:
+        quick_factor = -(-longest // QUICK_SIDE)
+        factor = max(1, smallest * quick_factor // QUICK_MIN_HEIGHT)  # 0 digits found: 1, the full working size
+        ink = extract_ink(grey_at(picture, -(-longest // factor)), size)  # the picture is at most MAX_SIDE
         marks = find_digits(ink)
     return ink, marks

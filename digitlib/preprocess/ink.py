@@ -15,7 +15,7 @@ from scipy import ndimage
 from digitlib.preprocess.decode import Picture, reduce_size, resize
 
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis thresholds, as fractions of the ink's strength
-DIGITAL_GROUND = 0.5  # when half the pixels share exactly the lowest ink level, the ground is flat: no lighting to remove
+DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a flat digital ground, no lighting
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper (for the lighting fit)
 POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and it costs microseconds
 POLARITY_MARGIN = 2.0  # strokes are this many times stronger on one side of the local background; else the border decides
@@ -181,9 +181,17 @@ def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return (terms @ coefficients).astype(np.float32)
 
 
-def is_digital(ink: np.ndarray) -> bool:
-    """A digital drawing: half the pixels share exactly the lowest ink level, a ground with no lighting and no noise."""
-    return np.count_nonzero(ink == ink.min()) > DIGITAL_GROUND * ink.size
+def digital_polarity(grey: np.ndarray) -> bool | None:
+    """For a digital drawing, whether its strokes are dark on a light ground; None for anything else.
+
+    A digital drawing has a ground with no lighting and no noise: half the pixels share exactly the
+    lightest (or the darkest) level.  Telling it so costs two counts, not `dark_on_light`'s filters.
+    """
+    if np.count_nonzero(grey == grey.max()) > DIGITAL_GROUND * grey.size:
+        return True
+    if np.count_nonzero(grey == grey.min()) > DIGITAL_GROUND * grey.size:
+        return False
+    return None
 
 
 def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
@@ -354,7 +362,7 @@ def ruled(filled: np.ndarray) -> np.ndarray:
     """Which rows (columns) are ruled lines, given the share of each that ink fills: those filled across
     RULED_LINE_FRACTION, and beside them the blurred line's fringe, filled across LINE_FRINGE_FRACTION."""
     lines = filled >= RULED_LINE_FRACTION
-    for _ in range(2):  # a line blurred over a few pixels has a fringe of a pixel or two on each side
+    for _ in range(2 if lines.any() else 0):  # a line blurred over a few pixels has a fringe of a pixel or two on each side
         beside = np.zeros_like(lines)
         beside[1:] |= lines[:-1]
         beside[:-1] |= lines[1:]
@@ -410,9 +418,10 @@ class Ink:
 
 def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
     """Polarity, background removal, threshold, ruled lines: the steps before digits are looked for."""
-    reflective = dark_on_light(grey)
+    digital = digital_polarity(grey)
+    reflective = dark_on_light(grey) if digital is None else digital
     ink = 1.0 - grey if reflective else grey
-    if is_digital(ink):  # one exact ground level: subtracted, no lighting to model and no noise to measure
+    if digital is not None:  # one exact ground level: subtracted, no lighting to model and no noise to measure
         floor = ink.min()
         flat = (ink - floor) / max(1.0 - floor, 0.1) if reflective else ink - floor
         labels, blobs, strength = ink_blobs(flat, 0.0)
