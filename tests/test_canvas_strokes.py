@@ -27,7 +27,8 @@ def classifier():
     return load_classifier()
 
 
-def canvas_stroke(brush: int, height: int, angle: float, transparent: bool, rounded_by: str, shift: int = 0) -> np.ndarray:
+def canvas_stroke(brush: int, height: int, angle: float, transparent: bool, rounded_by: str,
+                  shift: int = 0) -> np.ndarray:
     """A straight stroke with round caps through the canvas centre, `height` px tall between its end points'
     centres, leaning `angle` degrees: RGBA uint8 as st_canvas returns it."""
     dx, dy = np.sin(np.radians(angle)) * height / 2, np.cos(np.radians(angle)) * height / 2

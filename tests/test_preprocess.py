@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlib import load_classifier, preprocess
-from digitlib.preprocess import ImageError, decode, ink, mnist_format
+from digitlib.preprocess import ImageError, decode, ink, mnist_format, ruling
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +156,11 @@ def test_ruled_lines_are_removed_but_a_cropped_seven_keeps_its_bar(classifier, d
         x = 56 - (y - 8) * 40 // 52
         cropped_seven[y, x - 4 : x + 4] = 1.0
     mask = cropped_seven > 0.5
-    assert ink.drop_ruled_lines(mask).sum() == mask.sum()
+    assert ruling.drop_ruled_lines(mask).sum() == mask.sum()
     upright_seven = np.zeros((28, 28), bool)  # its stem keeps clear of both sides: the bar is no longer than it is tall
     upright_seven[3:6, :] = True
     upright_seven[6:26, 14:17] = True
-    assert ink.drop_ruled_lines(upright_seven).sum() == upright_seven.sum()
+    assert ruling.drop_ruled_lines(upright_seven).sum() == upright_seven.sum()
 
 
 def test_separate_strokes_of_one_digit_are_merged():

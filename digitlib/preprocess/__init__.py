@@ -7,7 +7,8 @@ hold a whole number.  The work is split by stage, one module each, run in order 
 what happened:
 
 1. `decode`: any source to an upright picture; input limits; `ImageError`.
-2. `ink`: grey, polarity, lighting, noise, ruled lines: clean ink in blobs.
+2. `ink`: grey, polarity, lighting and shadows, noise, what lies beyond the paper: clean ink in
+   blobs; `ruling` takes out the lines of lined and squared paper.
 3. `digits`: blobs to one mark per digit, left to right; touching digits split.
 4. `mnist_format`: stroke width, 20x20 fit, centre of mass in 28x28.
 

@@ -16,17 +16,20 @@ from digitlib.preprocess.decode import Picture
 from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at, stroke_width
 from digitlib.preprocess.mnist_format import to_mnist_digit
 
-QUICK_SIDE, QUICK_MIN_HEIGHT = 128, 40  # first look at 128 px, enough when every digit is 40+ px tall there
-SATURATION = 0.6  # ink at 60% of the strongest strokes' level counts as a full-strength stroke
+QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas costs several times fewer pixels...
+QUICK_MIN_HEIGHT = 40  # ...enough when every digit is this tall there; smaller ones would lose their shape
+SATURATION = 0.6  # ink at 60% of the strongest strokes' level is full strength: a light pen reads as a firm one
+# Junk, specks and what is no digit
 EDGE_RUN = 0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge briefly
-SPECK_FRACTION = 0.2  # marks smaller than this fraction of the largest mark (in extent) are noise
-MIN_DIGIT_FRACTION = 0.3  # a digit is at least this fraction of the tallest digit's height
+SPECK_FRACTION = 0.2  # marks under this fraction of the largest digit-like mark (in extent) are dust or noise
+MIN_DIGIT_FRACTION = 0.3  # marks under this fraction of the tallest digit's height are stray marks, unless in the line
+LINE_SLACK = 0.1  # ...where a small digit may poke out of its neighbours' rows by this much of its height; a comma more
 MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
-LINE_SLACK = 0.1  # a small digit may poke out of its neighbours' rows by this much of its height (blur); a comma more
+# Grouping and splitting
 MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit (a 5's bar)
 SPLIT_ASPECT = 1.2  # a mark wider than this times its height may be touching digits...
-NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink
-MIN_PIECE_HEIGHT = 0.6  # each digit cut from such a mark spans this much of its height
+NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink (not through a loop)
+MIN_PIECE_HEIGHT = 0.6  # each digit cut from such a mark spans this much of its height: a 2's tail is no digit
 
 
 @dataclass

@@ -13,26 +13,25 @@ import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture, reduce_size, resize
+from digitlib.preprocess.ruling import drop_ruled_lines
 
-STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis thresholds, as fractions of the ink's strength
-DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a flat digital ground, no lighting
-PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper (for the lighting fit)
-POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and it costs microseconds
-POLARITY_MARGIN = 2.0  # strokes are this many times stronger on one side of the local background; else the border decides
-SHADOW_PENS = 8  # lighting is what is broader than this many pens (of the strokes' cores): strokes are not, shadows are
-THIN_SHARE = 0.25  # ...the pen of the thinner quarter of them, so a shadow taken for ink does not widen it
-SHADOW_WINDOW = 0.25  # ...when that is under a quarter of the picture; else the smooth lighting fit was as fine
-SHADOW_STEPS = 8  # the window of the opening that finds it spans this many pixels of the copy it works on
-MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else "no digit"...
-MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise
-DUST_FRACTION = 0.01  # blobs with 1% of the largest blob's area are dust: never worth a closer look
-EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is no stroke: table, hand, shadow
+# Polarity and ground
+DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
+POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and the filters cost microseconds
+POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
+# Lighting
+PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
+SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke never is, a shadow always
+THIN_SHARE = 0.25  # ...pens of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen them
+SHADOW_WINDOW = 0.25  # ...when that is under a quarter of the picture; a window wider gains nothing on the smooth fit
+SHADOW_STEPS = 8  # the opening works on a copy where its window spans this many pixels: fine enough for a step
+# What counts as ink
+STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
+MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
+MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
+DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
+EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
 MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
-RULED_LINE_FRACTION = 0.8  # a row (column) of ink across 80% of the picture (gaps allowed) is a ruled line...
-LINE_FRINGE_FRACTION = 0.5  # ...and the rows beside it half filled are its blurred fringe, not strokes
-MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
-LINE_LENGTH = 1.5  # ...and is this many times longer than the other ink is tall (a digit's bar is not)
-LINE_MARGIN_FRACTION = 0.05  # ...when the remaining ink keeps this far from both side edges
 
 
 def to_grey(pixels: np.ndarray) -> np.ndarray:
@@ -329,74 +328,7 @@ def label_blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, blobs
 
 
-def drop_ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Remove lines running across the picture (lined or squared paper), but not a digit's own bar; the mask
-    itself when there are none.
-
-    A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
-    line only if the rest of the ink keeps clear of both ends of it and the line is far longer than
-    the rest is tall: a tightly cropped 7 or 2 has its bar across the whole width too, but its
-    other strokes reach the edges, or it is no longer than the digit is tall.  Where a stroke
-    crosses a line, the line's bit is put back.
-    """
-    height, width = mask.shape
-    if min(height, width) < MIN_RULED_SIDE:
-        return mask
-    line_rows = ruled(np.count_nonzero(mask, axis=1) / width)
-    line_columns = ruled(np.count_nonzero(mask, axis=0) / height)
-    if not line_rows.any() and not line_columns.any():
-        return mask
-    rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
-    if not clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width) or width < LINE_LENGTH * span(rest):
-        line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
-    if not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
-        line_columns[:] = False  # columns only on squared paper: a tightly cropped 1 or 4 has a stem that tall
-    if not line_rows.any() and not line_columns.any():
-        return mask
-    rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
-    rejoined = rejoin_crossings(rest, mask, line_thickness(line_rows), axis=0)
-    return rejoin_crossings(rejoined, mask, line_thickness(line_columns), axis=1)
-
-
-def ruled(filled: np.ndarray) -> np.ndarray:
-    """Which rows (columns) are ruled lines, given the share of each that ink fills: those filled across
-    RULED_LINE_FRACTION, and beside them the blurred line's fringe, filled across LINE_FRINGE_FRACTION."""
-    lines = filled >= RULED_LINE_FRACTION
-    for _ in range(2 if lines.any() else 0):  # a line blurred over a few pixels has a fringe of a pixel or two on each side
-        beside = np.zeros_like(lines)
-        beside[1:] |= lines[:-1]
-        beside[:-1] |= lines[1:]
-        lines |= beside & (filled >= LINE_FRINGE_FRACTION)
-    return lines
-
-
-def span(mask: np.ndarray) -> int:
-    """How many rows the mask's ink spans, top to bottom."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    return int(rows[-1] - rows[0] + 1) if rows.size else 0
-
-
-def clear_of_ends(used: np.ndarray, margin: float) -> bool:
-    """True when the used positions (rows or columns holding ink) keep `margin` away from both ends."""
-    positions = np.flatnonzero(used)
-    return positions.size > 0 and positions[0] >= margin and positions[-1] < used.size - margin
-
-
-def line_thickness(lines: np.ndarray) -> int:
-    """Rows (columns) per ruled line, rounded up; 0 when there is none."""
-    positions = np.flatnonzero(lines)
-    return -(-positions.size // (1 + int((np.diff(positions) > 1).sum()))) if positions.size else 0
-
-
-def rejoin_crossings(rest: np.ndarray, mask: np.ndarray, thickness: int, axis: int) -> np.ndarray:
-    """Put back the bits of removed lines where a stroke crosses them (ink on both sides, along `axis`)."""
-    if thickness == 0:
-        return rest
-    bridge = np.ones((thickness + 3, 1) if axis == 0 else (1, thickness + 3), dtype=bool)
-    return rest | (ndimage.binary_closing(rest, structure=bridge) & mask)
-
-
-# ---------------------------------------------------------------- finding the digits
+# ---------------------------------------------------------------- the stage
 
 
 @dataclass
