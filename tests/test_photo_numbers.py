@@ -116,3 +116,16 @@ def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):
     photo = on_paper(strip, margin=(1.5, 0.1)).astype(np.float32)
     photo[round(edge * photo.shape[0]) :] *= shade
     assert read_number(photo.astype(np.uint8), classifier).text == "3141592653"
+
+
+@pytest.mark.parametrize("slope", [0.3, 0.0, -0.3])
+@pytest.mark.parametrize("shade", [0.5, 0.35])
+def test_small_writing_inside_a_large_shadow(classifier, digits, slope, shade):
+    """Small digits in a large frame, half of which (digits included) lies in shadow: the shadow's edge is the
+    strongest thing a coarse look sees, and neither it nor the border's dark half sets the polarity."""
+    strip = written(digits, "5560", scale=2, gap=8)
+    photo = on_paper(strip, margin=(3.0, 1.2)).astype(np.float32)
+    height, width = photo.shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    photo[columns < 0.6 * width + slope * (rows - height / 2)] *= shade
+    assert read_number(photo.astype(np.uint8), classifier).text == "5560"

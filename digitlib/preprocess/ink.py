@@ -17,7 +17,7 @@ from digitlib.preprocess.ruling import drop_ruled_lines
 
 # Polarity and ground
 DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
-POLARITY_SIDE = 128  # polarity is judged on a copy this size: strokes still show, and the filters cost microseconds
+POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear): strokes show, filters cost little
 POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
 # Lighting
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
@@ -144,22 +144,26 @@ def dark_on_light(grey: np.ndarray) -> bool:
     line at this scale), the background is the border's median and the ink whichever extreme lies
     farther from it.
     """
-    dark, light = thin_extremes(grey)
-    if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_CONTRAST):
-        return dark > light
+    for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
+        dark, light, noise = thin_extremes(grey, side)
+        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
+            return dark > light
+        if side >= max(grey.shape):
+            break
     background = median(border_ring(grey))
     return background - float(grey.min()) > float(grey.max()) - background
 
 
-def thin_extremes(grey: np.ndarray) -> tuple[float, float]:
-    """How far the strongest thin dark and thin light lines depart from their ground, at <= 128 px.
+def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, float, float]:
+    """How far the strongest thin dark and thin light lines depart from their ground, at most `side` px, and the
+    pixel noise there (`noise_level`): a difference lost in the noise decides nothing.
 
     A pixel counts by the smaller of two measures: its departure from the local median (a window
     far wider than a pen: it keeps lighting and steps, and the paper between strokes is at the
     median) and the top-hat (a line lies below the closing or above the opening; a step does not).
     """
     height, width = grey.shape
-    factor = max(1, max(height, width) // POLARITY_SIDE)
+    factor = max(1, max(height, width) // side)
     small = cv2.resize(np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)),
                        interpolation=cv2.INTER_AREA)
     side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
@@ -169,7 +173,7 @@ def thin_extremes(grey: np.ndarray) -> tuple[float, float]:
     dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
     light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
     count = max(3, small.size // 100)  # the strongest 1%: a number's strokes cover more, an artefact less
-    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count])
+    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count]), noise_level(small)
 
 
 def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
