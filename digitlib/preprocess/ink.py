@@ -291,8 +291,8 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     """Per blob number, True for what lies beyond the paper: a table, a hand, a shadow's edge.
 
     Such a region enters the picture at its edge and somewhere is far thicker than the pen that
-    wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges too, but
-    with strokes as thick as the others'; with nothing else to compare, nothing is a region.
+    wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges
+    too, but with strokes as thick as the others'; with nothing else to compare, nothing is a region.
     """
     height, width = labels.shape
     x, y, w, h, area = (blobs[:, i] for i in range(5))
