@@ -72,6 +72,15 @@ def test_photo_with_lighting_gradient(classifier, digits):
     assert read_all(classifier, photos) == labels.tolist()
 
 
+def test_noisy_28x28_digits_touching_the_edge_through_noise(classifier, mnist):
+    """Heavy noise (the robustness table's sigma 0.15) joins digits to specks at the picture's edge: in a crop
+    this small that is still a digit, not a region beyond the paper.  Read as well as without that rule."""
+    _, (x_test, y_test) = mnist
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(d / 255.0 + rng.normal(0, 0.15, d.shape), 0, 1).astype(np.float32) for d in x_test[:1000]]
+    assert np.mean(np.array(read_all(classifier, noisy)) == y_test[:1000]) >= 0.995
+
+
 def test_hairline_strokes_are_thickened(classifier, digits):
     images, labels = digits
     hairlines = [ndimage.grey_erosion(enlarge(d, 12), size=(9, 9)) for d in images]  # ~1/4 of MNIST's width

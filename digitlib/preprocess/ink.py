@@ -30,6 +30,7 @@ STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: co
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
 MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
+MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
 MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
 
@@ -292,7 +293,8 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
 
     Such a region enters the picture at its edge and somewhere is far thicker than the pen that
     wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges
-    too, but with strokes as thick as the others'; with nothing else to compare, nothing is a region.
+    too, but with strokes as thick as the others'; with nothing else to compare, or in a picture too
+    small to show paper and what lies beyond it (MIN_REGION_SIDE), nothing is a region.
     """
     height, width = labels.shape
     x, y, w, h, area = (blobs[:, i] for i in range(5))
@@ -300,7 +302,7 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     candidates = (area >= max(1, DUST_FRACTION * area.max(initial=0))) & (
         (x == 0) | (y == 0) | (x + w == width) | (y + h == height))
     rest = (area > 0) & ~candidates
-    if not candidates.any() or not rest.any():
+    if not candidates.any() or not rest.any() or min(height, width) < MIN_REGION_SIDE:
         return regions
     pen = max(1.0, stroke_width(rest[labels]))
     for i in np.flatnonzero(candidates):
