@@ -144,7 +144,8 @@ def array_pixels(array: np.ndarray) -> np.ndarray:
         return np.clip(array.astype(np.float32) / top, 0.0, 1.0)
     if not np.issubdtype(array.dtype, np.floating):
         raise ImageError(f"array of dtype {array.dtype} is not an image")
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range becomes infinite, refused just below
+        array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise ImageError("array holds NaN or infinite values")
     return np.clip(array / 255.0 if array.max() > 1.0 else array, 0.0, 1.0)
