@@ -82,7 +82,7 @@ def test_vertical_strokes_of_every_brush_hold_ink(brush, height_per_brush, trans
 
 @pytest.mark.parametrize("width", [1, 2, 3])
 def test_a_digit_fitted_one_to_three_pixels_wide_keeps_its_ink_when_centred(width):
-    """OpenCV's moments take a two-column array for a list of points: centring must not rely on them."""
+    """OpenCV's moments take a two-column array for a list of points: centring must still see its ink."""
     bar = np.ones((20, width), np.float32)
     centred = mnist_format.centre_by_mass(bar)
     assert centred.sum() == pytest.approx(bar.sum())

@@ -7,6 +7,7 @@ far thinner and brushes far thicker than MNIST's are first brought to its stroke
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -62,18 +63,16 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     """Place the fitted digit (values in [0, 1]) in 28x28 with its centre of mass at the centre (whole-pixel
     shift, no blur).
 
-    The centre is summed with NumPy, not `cv2.moments`: OpenCV takes an array two columns wide for a
-    list of points, so a straight stroke fitted two pixels wide had no mass and came out blank.
+    OpenCV takes an array exactly two columns wide for a list of points: a straight stroke fitted
+    two pixels wide had no mass and came out blank.  An empty third column changes no moment.
     """
     canvas = np.zeros((CANVAS, CANVAS), dtype=np.float32)
-    mass = float(digit.sum())
-    if mass <= 0:
+    moments = cv2.moments(np.pad(digit, ((0, 0), (0, 1))) if digit.shape[1] == 2 else digit)
+    if moments["m00"] <= 0:
         return canvas
     height, width = digit.shape
-    centre_y = float(digit.sum(axis=1) @ np.arange(height, dtype=np.float32)) / mass
-    centre_x = float(digit.sum(axis=0) @ np.arange(width, dtype=np.float32)) / mass
-    top = min(max(round((CANVAS - 1) / 2 - centre_y), 0), CANVAS - height)
-    left = min(max(round((CANVAS - 1) / 2 - centre_x), 0), CANVAS - width)
+    top = min(max(round((CANVAS - 1) / 2 - moments["m01"] / moments["m00"]), 0), CANVAS - height)
+    left = min(max(round((CANVAS - 1) / 2 - moments["m10"] / moments["m00"]), 0), CANVAS - width)
     canvas[top : top + height, left : left + width] = digit
     return canvas
 
