@@ -98,11 +98,23 @@ def canvas_array() -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(canvas_png())))
 
 
+def app_canvas_array() -> np.ndarray:
+    """A number '42' on the app's own 640x240 canvas (black 18 px brush on white), as st_canvas gives it."""
+    image = Image.new("RGBA", (640, 240), (255, 255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    ink = (0, 0, 0, 255)
+    draw.line([(290, 30), (200, 160), (330, 160)], fill=ink, width=18, joint="curve")
+    draw.line([(290, 30), (292, 215)], fill=ink, width=18)
+    draw.line([(370, 60), (410, 30), (460, 50), (455, 100), (370, 210), (470, 210)], fill=ink, width=18, joint="curve")
+    return np.asarray(image)
+
+
 CANVAS_PNG = "canvas 280x280 RGBA PNG"
 CANVAS_ARRAY = "canvas 280x280 RGBA array (as st_canvas gives it)"
 INPUTS: dict[str, Callable[[], bytes | np.ndarray]] = {
     CANVAS_PNG: canvas_png,
     CANVAS_ARRAY: canvas_array,
+    "app canvas 640x240 RGBA array, two digits": app_canvas_array,
     "photo 1000x1000 JPEG": photo_jpeg,
 }
 

@@ -13,7 +13,8 @@ from functools import lru_cache
 import numpy as np
 
 from digitlib.classifier import Classifier, load_classifier
-from digitlib.preprocess import Segment, Segmentation, segment, split_candidates, split_segment
+from digitlib.preprocess import Segment, Segmentation, segment
+from digitlib.preprocess.digits import split_candidates, split_segment
 
 LOW_CONFIDENCE = 0.8  # a digit read with less probability than this is flagged; the UI then offers its top 3
 SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...

@@ -79,3 +79,19 @@ def brush_drawing(digit: int, width: int = 30, size: int = 280, transparent: boo
         for x, y in (line[0], line[-1]):
             draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=(0, 0, 0, 255))
     return image
+
+
+def on_paper(ink: np.ndarray, colour=(0.1, 0.1, 0.12), margin: float | tuple[float, float] = 0.5,
+             vignette: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A phone photo of `ink` (white on black, [0, 1]) written with a pen of `colour` (RGB in [0, 1]) in the middle
+    of a white sheet `margin` of its size wider on every side (or (vertical, horizontal) margins); lit brightest
+    at the centre and darker by `vignette` in the corners, slightly blurred, with sensor noise: RGB uint8."""
+    height, width = ink.shape
+    vertical, horizontal = margin if isinstance(margin, tuple) else (margin, margin)
+    top, left = round(vertical * height), round(horizontal * width)
+    sheet = np.pad(ink, ((top, top), (left, left)))
+    yy, xx = np.mgrid[-1 : 1 : sheet.shape[0] * 1j, -1 : 1 : sheet.shape[1] * 1j]
+    light = 0.95 - vignette * (xx**2 + yy**2) / 2
+    photo = light[..., None] * (1.0 - sheet[..., None] * (1.0 - np.asarray(colour, np.float64)))
+    photo = ndimage.gaussian_filter(photo, (1.0, 1.0, 0)) + np.random.default_rng(seed).normal(0, 0.015, photo.shape)
+    return (np.clip(photo, 0, 1) * 255).astype(np.uint8)

@@ -59,6 +59,15 @@ def test_touching_digits_are_cut_apart(classifier, digits, left, right, overlap)
     assert reading.digits[0].box[2] <= reading.digits[1].box[2]
 
 
+@pytest.mark.parametrize("pair", ["13", "19", "15", "42", "86", "70"])
+def test_tiny_pictures_holding_two_digits(classifier, digits, pair):
+    """28x28 pictures of two squeezed digits, black on white: the one touching the side edge is a digit,
+    not a paper edge, and neither is dropped."""
+    side_by_side = np.hstack([digits[int(d)][:, 4:24] for d in pair])
+    tiny = Image.fromarray((255 - side_by_side * 255).astype(np.uint8)).resize((28, 28), Image.BILINEAR)
+    assert read_number(tiny, classifier).text == pair
+
+
 def test_number_drawn_in_separate_strokes(classifier):
     canvas = Image.new("RGBA", (560, 280), (0, 0, 0, 0))
     canvas.alpha_composite(brush_drawing(5, width=16, transparent=True), (0, 0))

@@ -1,0 +1,381 @@
+"""Stage 2, ink: a picture's grey levels to clean ink, bright on dark, labelled in blobs.
+
+Polarity (pen on paper or chalk on a board), transparency (drawing canvases), uneven lighting
+and paper texture, pixel noise, and ruled lines are dealt with here, before digits are looked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from digitlib.preprocess.decode import Picture, reduce_size, resize
+from digitlib.preprocess.ruling import drop_ruled_lines
+
+# Polarity and ground
+DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
+POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear): strokes show, filters cost little
+POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
+# Lighting
+PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
+SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke never is, a shadow always
+THIN_SHARE = 0.25  # ...pens of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen them
+SHADOW_WINDOW = 0.25  # ...when that is under a quarter of the picture; a window wider gains nothing on the smooth fit
+SHADOW_STEPS = 8  # the opening works on a copy where its window spans this many pixels: fine enough for a step
+# What counts as ink
+STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
+MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
+MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
+DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
+MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
+EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
+MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
+
+
+def to_grey(pixels: np.ndarray) -> np.ndarray:
+    """Luminance in [0, 1].  Transparent pixels (drawing canvases) become a backdrop contrasting with the strokes."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        return pixels
+    colour, alpha = (pixels[..., :-1], pixels[..., -1]) if pixels.shape[2] in (2, 4) else (pixels, None)
+    grey = colour[..., 0] if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
+    if alpha is None or alpha.min() > 0.98:
+        return grey
+    return over_backdrop(grey * alpha, alpha)
+
+
+def over_backdrop(premultiplied: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite grey strokes (premultiplied by their alpha) over white, or over black when the strokes are light."""
+    coverage = alpha.sum()
+    strokes_are_light = coverage > 0 and premultiplied.sum() / coverage > 0.5
+    return premultiplied if strokes_are_light else premultiplied + (1.0 - alpha)
+
+
+def grey_at(picture: Picture, max_side: int) -> np.ndarray:
+    """The picture's luminance (`to_grey`) as float32 in [0, 1], its longer side at most ``max_side``.
+
+    An 8-bit picture is made grey and shrunk by OpenCV in uint8 (averaging whole blocks of pixels),
+    one band at a time, before it is converted to float: no float copy of the full picture is made.
+    Transparency is shrunk premultiplied (transparent pixels lend no colour) and composited small;
+    a drawing in one colour (a canvas: black strokes on transparent black) is its alpha band alone.
+    """
+    if picture.dtype != np.uint8:
+        return reduce_size(to_grey(picture), max_side)
+    factor = -(-max(picture.shape[:2]) // max_side)
+    if picture.ndim == 2:
+        return shrink(picture, factor)
+    grey = cv2.cvtColor(picture, cv2.COLOR_RGBA2GRAY if picture.shape[2] == 4 else cv2.COLOR_RGB2GRAY)
+    alpha = cv2.extractChannel(picture, 3) if picture.shape[2] == 4 else None
+    if alpha is None or cv2.minMaxLoc(alpha)[0] > 250:
+        return shrink(grey, factor)
+    darkest, lightest = cv2.minMaxLoc(grey)[:2]
+    coverage = shrink(alpha, factor)
+    if darkest == lightest:  # one colour: `over_backdrop` worked out, without the sums
+        colour = darkest / 255
+        return coverage * np.float32(colour) if colour > 0.5 else 1 - coverage * np.float32(1 - colour)
+    return over_backdrop(shrink(cv2.multiply(grey, alpha, scale=1 / 255), factor), coverage)
+
+
+def shrink(band: np.ndarray, factor: int) -> np.ndarray:
+    """A uint8 band averaged over whole factor x factor blocks, as float32 in [0, 1].
+
+    A sliver narrower than a block at the right or bottom edge is left out: averaging whole
+    blocks is OpenCV's fast path, two to three times quicker than resizing by a fractional factor.
+    (Boxes mapped back to the picture may then sit up to one block short of its far edges.)
+    """
+    if factor > 1:
+        height, width = band.shape
+        rows = height - height % factor if height >= factor else height
+        columns = width - width % factor if width >= factor else width
+        size = (max(1, columns // factor), max(1, rows // factor))
+        band = cv2.resize(band[:rows, :columns], size, interpolation=cv2.INTER_AREA)
+    return band.astype(np.float32) * np.float32(1 / 255)
+
+
+def border_ring(image: np.ndarray) -> np.ndarray:
+    """The pixels along the edges: background in almost any picture of a digit."""
+    width = max(1, min(image.shape) // 20)
+    return np.concatenate([image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(),
+                           image[:, -width:].ravel()])
+
+
+def median(values: np.ndarray, share: float = 0.5) -> float:
+    """The middle value (the upper one of an even count), or the one `share` of the way up: a partial sort,
+    several times cheaper than np.median on the small arrays here, where its overhead dominates."""
+    values = values.ravel()
+    middle = min(int(values.size * share), values.size - 1)
+    return float(np.partition(values, middle)[middle])
+
+
+def stroke_width(mask: np.ndarray, share: float = 0.5) -> float:
+    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one; the
+    median, or the width that `share` of the centre lines stay under."""
+    if not mask.any():
+        return 0.0
+    distance = distance_inside(mask)
+    rows = np.maximum(np.maximum(distance[:-2], distance[1:-1]), distance[2:])  # 3x3 maximum by shifted views,
+    around = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])  # a tenth of maximum_filter's cost
+    centre = distance[1:-1, 1:-1]
+    return 2.0 * median(centre[mask & (centre >= around)], share) - 1.0
+
+
+def thickest(mask: np.ndarray) -> float:
+    """The widest disk that fits in the ink, as a width in pixels like `stroke_width`'s: a region's thickness,
+    which a ragged outline (many short centre lines) cannot hide."""
+    return 2.0 * float(distance_inside(mask).max(initial=0.0)) - 1.0 if mask.any() else 0.0
+
+
+def distance_inside(mask: np.ndarray) -> np.ndarray:
+    """Each ink pixel's distance to the nearest background pixel, with a one-pixel frame of background around
+    the mask (strokes at the edge end there)."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
+    padded[1:-1, 1:-1] = mask
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)  # 5x5 chamfer: within 2% of Euclidean, half the cost
+
+
+def dark_on_light(grey: np.ndarray) -> bool:
+    """True for pen on paper, False for chalk-style light strokes on a dark ground.
+
+    A stroke is a thin line that departs from the ground around it (`thin_extremes`); lighting is
+    neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
+    shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
+    line at this scale), the background is the border's median and the ink whichever extreme lies
+    farther from it.
+    """
+    for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
+        dark, light, noise = thin_extremes(grey, side)
+        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
+            return dark > light
+        if side >= max(grey.shape):
+            break
+    background = median(border_ring(grey))
+    return background - float(grey.min()) > float(grey.max()) - background
+
+
+def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, float, float]:
+    """How far the strongest thin dark and thin light lines depart from their ground, at most `side` px, and the
+    pixel noise there (`noise_level`): a difference lost in the noise decides nothing.
+
+    A pixel counts by the smaller of two measures: its departure from the local median (a window
+    far wider than a pen: it keeps lighting and steps, and the paper between strokes is at the
+    median) and the top-hat (a line lies below the closing or above the opening; a step does not).
+    """
+    height, width = grey.shape
+    factor = max(1, max(height, width) // side)
+    small = cv2.resize(np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)),
+                       interpolation=cv2.INTER_AREA)
+    side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
+    level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    departure = small - cv2.medianBlur(level, side).astype(np.float32) * np.float32(1 / 255)
+    window = np.ones((side, side), np.uint8)
+    dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
+    light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
+    count = max(3, small.size // 100)  # the strongest 1%: a number's strokes cover more, an artefact less
+    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count]), noise_level(small)
+
+
+def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Least-squares quadratic surface through the paper pixels: smooth lighting, right up to the edges."""
+    rows, cols = np.mgrid[-1 : 1 : coarse.shape[0] * 1j, -1 : 1 : coarse.shape[1] * 1j]
+    terms = np.stack([np.ones_like(rows), cols, rows, cols * cols, cols * rows, rows * rows], axis=-1)
+    coefficients = np.linalg.lstsq(terms[paper], coarse[paper], rcond=None)[0]
+    return (terms @ coefficients).astype(np.float32)
+
+
+def digital_polarity(grey: np.ndarray) -> bool | None:
+    """For a digital drawing, whether its strokes are dark on a light ground; None for anything else.
+
+    A digital drawing has a ground with no lighting and no noise: half the pixels share exactly the
+    lightest (or the darkest) level.  Telling it so costs two counts, not `dark_on_light`'s filters.
+    """
+    if np.count_nonzero(grey == grey.max()) > DIGITAL_GROUND * grey.size:
+        return True
+    if np.count_nonzero(grey == grey.min()) > DIGITAL_GROUND * grey.size:
+        return False
+    return None
+
+
+def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
+    """Remove uneven lighting and paper texture: ink minus a background estimate (`smooth_lighting`, or
+    `shadowed_lighting` when the pen's width is known).  For pen on paper the ink is also divided by the
+    local paper brightness, so strokes in a shadow are as strong as strokes in the light."""
+    background = shadowed_lighting(ink, pen) if pen else smooth_lighting(ink)
+    flat = ink - background
+    if reflective:
+        flat /= np.maximum(1.0 - background, 0.1)
+    return np.clip(flat, 0.0, 1.0)
+
+
+def smooth_lighting(ink: np.ndarray) -> np.ndarray:
+    """The background when nothing is known of the strokes: smooth, and wider than any brush.
+
+    Lighting varies slowly, so the background is estimated on a coarse copy.  A grey opening
+    erases every stroke narrower than its window (half the picture: wider than any brush) and
+    follows the lighting, but falls short near the edges; there a quadratic surface through the
+    paper is exact for smooth lighting, so the higher of the two is taken.
+    """
+    height, width = ink.shape
+    factor = max(1, min(height, width) // 32)
+    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
+    window = max(3, min(coarse.shape) // 2)
+    opened = ndimage.uniform_filter(ndimage.grey_opening(coarse, size=window), window, mode="nearest")
+    paper = coarse - opened < PAPER_TOLERANCE
+    uneven = np.ptp(opened) > PAPER_TOLERANCE and paper.sum() >= 6  # drawings on a flat ground need no fit
+    background = np.maximum(opened, lighting_surface(coarse, paper)) if uneven else opened
+    return resize(background, (width, height))
+
+
+def shadowed_lighting(ink: np.ndarray, pen: float) -> np.ndarray:
+    """The background when the pen's width is known: everything broader than a few pens (SHADOW_PENS).
+
+    A grey opening keeps a step in the lighting where it is, so the hard edge of a shadow across
+    the writing leaves no band of false ink, as a window half the picture wide would.
+    """
+    height, width = ink.shape
+    window = SHADOW_PENS * pen
+    factor = max(1, int(window // SHADOW_STEPS))
+    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
+    size = max(3, round(window / factor))
+    # Lighting that keeps darkening into the picture's edge (a vignette) would fall short there, as an opening
+    # takes each pixel from a window inside the picture: extended past the edge (odd reflection) it does not.
+    extended = np.pad(coarse, size, mode="reflect", reflect_type="odd")
+    opened = cv2.morphologyEx(extended, cv2.MORPH_OPEN, np.ones((size, size), np.uint8))[size:-size, size:-size]
+    # Enlarging blends the two sides of a step: a band of false ink along the shadow's edge.  The darker
+    # side's level, spread by one coarse pixel first, covers it (strokes lose at most that pixel there).
+    return resize(cv2.dilate(opened, np.ones((3, 3), np.uint8)), (width, height))
+
+
+def noise_level(image: np.ndarray) -> float:
+    """Standard deviation of pixel noise: robust spread (MAD) of differences between neighbours.
+
+    Smooth lighting leaves no difference, and stroke edges cover too few pixels to move the
+    median; a sample of rows is enough.
+    """
+    rows = image[:: max(1, image.shape[0] // 64)]
+    differences = (rows[:, 1:] - rows[:, :-1]).ravel()
+    return 1.4826 * median(np.abs(differences)) / np.sqrt(2) if differences.size else 0.0
+
+
+def robust_max(image: np.ndarray) -> float:
+    """The brightest level reached by two neighbouring pixels (across or down): a lone hot pixel does not count."""
+    across = np.minimum(image[:, 1:], image[:, :-1]).max(initial=0.0)
+    down = np.minimum(image[1:], image[:-1]).max(initial=0.0)
+    return float(max(across, down))
+
+
+def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where the ink is, as numbered blobs (`label_blobs`: labels and each one's box and area, both 0 for
+    weak ink that is no stroke), and how strong it is (0 when there is none).
+
+    Hysteresis threshold: pixels at half the ink's strength start strokes, connected pixels down
+    to a quarter of it complete them (faint ends of pen strokes), while paper noise below that never
+    counts.  Lone noisy pixels cannot set the ink's strength (`robust_max`); ink that does not
+    stand well clear of the pixel noise is no ink (a photo of a blank page, pure noise).  The blobs
+    of weak ink that hold a seed are the ink's blobs: labelling once serves both.
+    """
+    strength = robust_max(flat)
+    if strength < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
+        return *label_blobs(np.zeros(flat.shape, dtype=bool)), 0.0
+    labels, blobs = label_blobs(flat > STROKE_EXTENT * strength)
+    seeded = np.zeros(len(blobs), dtype=bool)
+    seeded[labels[flat > STROKE_START * strength]] = True
+    if not seeded[1:].all():
+        labels = labels * seeded[labels]
+        blobs[~seeded, cv2.CC_STAT_AREA] = 0
+    return labels, blobs, strength
+
+
+def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
+    """Per blob number, True for what lies beyond the paper: a table, a hand, a shadow's edge.
+
+    Such a region enters the picture at its edge and somewhere is far thicker than the pen that
+    wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges
+    too, but with strokes as thick as the others'; with nothing else to compare, or in a picture too
+    small to show paper and what lies beyond it (MIN_REGION_SIDE), nothing is a region.
+    """
+    height, width = labels.shape
+    x, y, w, h, area = (blobs[:, i] for i in range(5))
+    regions = np.zeros(len(blobs), dtype=bool)
+    candidates = (area >= max(1, DUST_FRACTION * area.max(initial=0))) & (
+        (x == 0) | (y == 0) | (x + w == width) | (y + h == height))
+    rest = (area > 0) & ~candidates
+    if not candidates.any() or not rest.any() or min(height, width) < MIN_REGION_SIDE:
+        return regions
+    pen = max(1.0, stroke_width(rest[labels]))
+    for i in np.flatnonzero(candidates):
+        own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
+        regions[i] = thickest(own) > EDGE_REGION_THICKNESS * pen
+    return regions
+
+
+def without_regions(flat: np.ndarray, labels: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """The ink with the regions beyond the paper removed, their fainter rims included.
+
+    The rims lie below the threshold that the regions' own strength set; once the regions are gone
+    that threshold falls to the strokes' level, and the rims would become blobs of their own.
+    """
+    region = regions[labels]
+    strength = robust_max(np.where(region, 0.0, flat))
+    rims, _ = label_blobs(flat > STROKE_EXTENT * strength)
+    touched = np.zeros(int(rims.max(initial=0)) + 1, dtype=bool)
+    touched[rims[region]] = True
+    touched[0] = False
+    return np.where(touched[rims] | region, 0.0, flat).astype(np.float32)
+
+
+def label_blobs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected blobs (a stroke drawn diagonally is one blob): each pixel's blob number (0: none), and
+    per number its box and area, one row of OpenCV's x, y, width, height, area (row 0 has area 0)."""
+    _, labels, blobs, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    blobs[0, cv2.CC_STAT_AREA] = 0
+    return labels, blobs
+
+
+# ---------------------------------------------------------------- the stage
+
+
+@dataclass
+class Ink:
+    """A picture reduced to clean ink: the stages before digits are looked for."""
+
+    size: tuple[int, int]  # (width, height) of the upright original
+    grey: np.ndarray  # the picture in grey at the size it was read (`locate_digits`)
+    ink: np.ndarray  # bright ink on dark
+    flat: np.ndarray  # ink with the background removed
+    labels: np.ndarray  # the ink's blobs, numbered (`label_blobs`); 0 where there is no ink
+    blobs: np.ndarray  # per blob number: box and area (`label_blobs`)
+    strength: float  # ink level of full-strength strokes in `flat` (0: no ink)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.labels > 0
+
+
+def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
+    """Polarity, background removal, threshold, ruled lines: the steps before digits are looked for."""
+    digital = digital_polarity(grey)
+    reflective = dark_on_light(grey) if digital is None else digital
+    ink = 1.0 - grey if reflective else grey
+    if digital is not None:  # one exact ground level: subtracted, no lighting to model and no noise to measure
+        floor = ink.min()
+        flat = (ink - floor) / max(1.0 - floor, 0.1) if reflective else ink - floor
+        labels, blobs, strength = ink_blobs(flat, 0.0)
+    else:
+        flat, noise = flatten_background(ink, reflective), noise_level(ink)
+        labels, blobs, strength = ink_blobs(flat, noise)
+        pen = stroke_width(flat > STROKE_START * strength, THIN_SHARE)  # of the thinner strokes' cores (SHADOW_PENS)
+        if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
+            flat = flatten_background(ink, reflective, pen)
+            labels, blobs, strength = ink_blobs(flat, noise)
+        if (regions := edge_regions(labels, blobs)).any():  # strokes' strength is judged without them: again
+            flat = without_regions(flat, labels, regions)
+            labels, blobs, strength = ink_blobs(flat, noise)
+    mask = labels > 0
+    if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
+        (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0
+    elif (lined := drop_ruled_lines(mask)) is not mask:  # lines removed: the rest falls into new blobs
+        labels, blobs = label_blobs(lined)
+    return Ink(size, grey, ink, flat, labels, blobs, strength)

@@ -1,0 +1,131 @@
+"""Numbers in photos, one kind of difficulty per test: MNIST digits written onto constructed photos of paper.
+
+Each kind comes from real pictures that were misread (vignetting with coloured ink, a table or a hand
+in the frame, lined and squared paper, a small digit between large ones); the pictures here are
+built in code, so they test the kind, not one photo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from digit_pictures import enlarge, in_a_row, on_paper, one_per_class
+
+from digitlib import load_classifier, read_number
+
+RED_PEN, BLUE_PEN = (0.9, 0.15, 0.15), (0.15, 0.25, 0.8)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier()
+
+
+@pytest.fixture(scope="module")
+def digits(mnist, classifier) -> dict[int, np.ndarray]:
+    images, labels = one_per_class(mnist, classifier)
+    return {int(label): image for image, label in zip(images, labels)}
+
+
+def written(digits, number: str, scale: int = 4, gap: int = 8) -> np.ndarray:
+    """The number's digits side by side, white on black, bottoms aligned."""
+    return in_a_row([enlarge(digits[int(d)], scale) for d in number], gap=gap)
+
+
+def darkened(photo: np.ndarray, where: np.ndarray, factor: float) -> np.ndarray:
+    """The photo with the pixels `where` darkened by `factor` (a table, a hand, a shadow)."""
+    shaded = photo.astype(np.float32)
+    shaded[where] *= factor
+    return shaded.astype(np.uint8)
+
+
+@pytest.mark.parametrize("pen", [RED_PEN, BLUE_PEN, (0.1, 0.1, 0.12)])
+def test_coloured_pen_in_a_vignetted_photo(classifier, digits, pen):
+    """Bright in the middle, dark in the corners: the corners are no ink, the pen's strokes are."""
+    photo = on_paper(written(digits, "45678"), colour=pen, vignette=0.7)
+    assert read_number(photo, classifier).text == "45678"
+
+
+def test_a_table_beyond_the_paper_in_a_corner(classifier, digits):
+    """A dark region entering at the picture's edge, far thicker than the pen and darker than a pencil's strokes,
+    is neither ink nor a digit, and does not make the strokes look faint."""
+    photo = on_paper(written(digits, "123"), colour=(0.45, 0.45, 0.5), vignette=0.4)
+    height, width = photo.shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    assert read_number(darkened(photo, columns - 0.6 * width > 0.8 * rows, 0.1), classifier).text == "123"
+
+
+def test_a_sleeve_at_the_edge_below_the_line(classifier, digits):
+    """A stroke-thin mark entering at the edge that shares no row with the digits is not one of them."""
+    photo = on_paper(written(digits, "905"), margin=0.6)
+    height, width = photo.shape[:2]
+    sleeve = np.zeros((height, width), bool)
+    sleeve[round(0.78 * height) :, : round(0.03 * width)] = True
+    assert read_number(darkened(photo, sleeve, 0.3), classifier).text == "905"
+
+
+def test_a_line_far_below_the_number_is_not_merged_with_its_digits(classifier, digits):
+    """Marks above one another are strokes of one digit only when they are close: not a line far below."""
+    photo = on_paper(written(digits, "3816"), margin=0.8)
+    height, width = photo.shape[:2]
+    line = np.zeros((height, width), bool)
+    line[height - 3 :, round(0.45 * width) : round(0.8 * width)] = True
+    assert read_number(darkened(photo, line, 0.4), classifier).text == "3816"
+
+
+@pytest.mark.parametrize("number", ["2019", "796"])
+def test_a_small_digit_between_large_ones(classifier, digits, number):
+    """The middle digit written at a quarter of its neighbours' height, on the line between them."""
+    sizes = [6] * len(number)
+    sizes[len(number) // 2] = 1.5
+    strip = in_a_row([enlarge(digits[int(d)], s) for d, s in zip(number, sizes)], gap=10)
+    assert read_number(on_paper(strip), classifier).text == number
+
+
+def test_a_small_mark_hanging_below_the_line_is_no_digit(classifier, digits):
+    """A comma between two digits hangs below their line: it is not read as a digit between them."""
+    strip = in_a_row([enlarge(digits[4], 6), enlarge(digits[7], 6)], gap=40)
+    comma = enlarge(digits[1], 1.5)[8:-8, 8:-8]
+    middle = strip.shape[1] // 2 - comma.shape[1] // 2
+    below = np.pad(strip, ((0, comma.shape[0]), (0, 0)))
+    bottom = strip.shape[0] - 10  # the digits' baseline (in_a_row pads by 10)
+    below[bottom : bottom + comma.shape[0], middle : middle + comma.shape[1]] = comma
+    assert read_number(on_paper(below), classifier).text == "47"
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_lined_and_squared_paper(classifier, digits, squared):
+    """Faint ruled lines crossing the digits (and the whole sheet) are removed; where a stroke crosses one it stays."""
+    photo = on_paper(written(digits, "274"), margin=0.4)
+    height, width = photo.shape[:2]
+    lines = np.zeros((height, width), bool)
+    for y in range(0, height, 24):
+        lines[y : y + 2] = True
+    if squared:
+        for x in range(0, width, 24):
+            lines[:, x : x + 2] = True
+    assert read_number(darkened(photo, lines, 0.75), classifier).text == "274"
+
+
+@pytest.mark.parametrize("edge", [0.66, 0.5, 0.48])
+@pytest.mark.parametrize("shade", [0.5, 0.3])
+def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):
+    """Small writing across a photo whose lower part lies in a hard shadow: below the line, or its edge right
+    through the digits.  The shadow is lighting, not ink, and strokes inside it are as strong as outside."""
+    strip = written(digits, "3141592653", scale=3, gap=12)
+    photo = on_paper(strip, margin=(1.5, 0.1)).astype(np.float32)
+    photo[round(edge * photo.shape[0]) :] *= shade
+    assert read_number(photo.astype(np.uint8), classifier).text == "3141592653"
+
+
+@pytest.mark.parametrize("slope", [0.3, 0.0, -0.3])
+@pytest.mark.parametrize("shade", [0.5, 0.35])
+def test_small_writing_inside_a_large_shadow(classifier, digits, slope, shade):
+    """Small digits in a large frame, half of which (digits included) lies in shadow: the shadow's edge is the
+    strongest thing a coarse look sees, and neither it nor the border's dark half sets the polarity."""
+    strip = written(digits, "5560", scale=2, gap=8)
+    photo = on_paper(strip, margin=(3.0, 1.2)).astype(np.float32)
+    height, width = photo.shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    photo[columns < 0.6 * width + slope * (rows - height / 2)] *= shade
+    assert read_number(photo.astype(np.uint8), classifier).text == "5560"
