@@ -55,16 +55,18 @@ def show_story(card: dict) -> None:
         "|---|---:|---:|---|---:|---:|---:|",
         *(run_row(i, run, run is card) for i, run in enumerate(runs, start=1)),
     ]))
-    with_history = [run for run in runs if run.get("history", {}).get("loss")]
-    if len(with_history) == len(runs):
-        history = {metric: [value for run in runs for value in run["history"].get(metric, [])]
-                   for metric in card["history"]}
-        show_curves(history, [(run.get("name", f"run {i}"), len(run["history"]["loss"])) for i, run in enumerate(runs, start=1)])
-    else:
-        missing = ", ".join(f"`{run.get('name', '?')}`" for run in runs if run not in with_history)
-        st.caption(f"The card keeps the epoch-by-epoch history of the last run only ({missing}: totals only). "
-                   "Cards written from now on keep every run's curves.")
-        show_curves(card["history"])
+    recorded = len(runs)  # the curves run across the last runs that kept their epoch-by-epoch history
+    while recorded and runs[recorded - 1].get("history", {}).get("loss"):
+        recorded -= 1
+    with_history = runs[recorded:]
+    if recorded:
+        missing = ", ".join(f"`{run.get('name', '?')}`" for run in runs[:recorded])
+        st.caption(f"The curves start at run {recorded + 1}: the card keeps only the totals of {missing}.")
+    history = {metric: [value for run in with_history for value in run["history"].get(metric, [])]
+               for metric in card["history"]}
+    boundaries = [(run.get("name", f"run {i}"), len(run["history"]["loss"]))
+                  for i, run in enumerate(with_history, start=recorded + 1)]
+    show_curves(history, boundaries if len(boundaries) > 1 else ())
 
 
 def model_page(clf: Classifier) -> None:

@@ -15,22 +15,23 @@ from digitlib.app.common import is_owner, show_curves, shipped_models_dir, train
 from digitlib.jobs import Busy, Run, Runner
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image per epoch.
-# "quick": 60,000 images in 12.1 s of training, the first default run of tests/test_browser_training.py (load
-# average 15 on this project's 2 cores); the others: digitlib.train.fit on 3,000 images on the busy machine ("fast":
+# "quick": 60,000 images in 10.8 s of training, the first default run of tests/test_browser_training.py (load
+# average 2.9 on this project's 2 cores, 22.1 s from the click to the model on screen); the others: digitlib.train.fit on 3,000 images on the busy machine ("fast":
 # 1 / its 559 plain images/s in benchmarks/results.md; "compact": its shipped run, 15 augmented epochs of 54,000
 # images in 2,134 s on one core).
 RECIPES = {
-    "quick": ("the fastest to 98.5%: a strided conv and one more, ~0.04M parameters", 0.00020),
+    "quick": ("the fastest to 98.5%: a strided conv and one more, ~0.04M parameters", 0.00018),
     "compact": ("the default model: small BN CNN with augmentation, ~0.13M parameters", 0.0026),
     "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0018),
     "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0017),
     "strong": ("VGG-style CNN with augmentation, ~0.55M parameters: 3x slower to read", 0.0107),
 }
 DEFAULTS = {"epochs": 1, "batch_size": 128, "train_size": 60_000}  # the quick preset's; the first recipe is the default
-# Seconds a run spends besides training, from the click: the same run's other stages (start 3.1 s, import TensorFlow
-# 10.6 s, MNIST + build + compile 7.3 s, export 4.9 s, score, figures and save 8.2 s: 47 s in all).  Used until a
-# run on this server has measured the machine as it is now.
-RUN_OVERHEAD_SECONDS = 35
+# Seconds a run spends besides training, from the click: the same run's other stages (start 1.3 s, import TensorFlow
+# 3.6 s, MNIST + build + compile 2.1 s, export 1.0 s, score, figures and save 1.7 s, the page's polling the rest:
+# 22.1 - 10.8 = 11.3 s).  Used until a run on this server has measured the machine as it is now (at load average
+# 15 the same run took 47 s: a busy machine doubles it).
+RUN_OVERHEAD_SECONDS = 11.3
 # How often a page following a run asks for its progress.  Each poll is a rerun of the fragment, and a Stop click
 # waits behind the polls queued before it: from the click to the training process gone took 0.4-5.3 s polling every
 # 0.5 s and 0.2-3.4 s polling every 1 s (three stops each, two pages following the run, load average 13-19).
