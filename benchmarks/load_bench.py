@@ -8,8 +8,8 @@ not shown within ``--timeout``, a wrong one, an exception on the page), p50/p99 
 (or the upload) to the reading on screen, the server's peak RSS (it and its child processes) and the CPU time its
 process used (per reading: what the server itself costs, whatever else the machine is doing).
 
-The training run is a background ``python -m digitlib train`` at nice 10, started before the measurement (a
-stand-in until the app runs training as a job of its own).  The browser shares the machine's cores with the
+The training run is the app's own kind of job: a ``digitlib.jobs.Runner`` child (spawned, niced, the same
+process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.  The browser shares the machine's cores with the
 server, so latencies are upper bounds: the load average is printed with each row.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -38,7 +37,9 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
+from browser_driver import stop_app  # noqa: E402
 from test_browser import DIGIT_STROKES, number_picture  # noqa: E402 - the browser tests' strokes and pictures
+from digitlib.jobs import Run, Runner  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 DRAWN = ["1", "7"]  # single strokes the shipped models read surely; alternating them makes every reading new
@@ -81,22 +82,10 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the server did not answer; see {tmp / 'streamlit.log'}")
 
 
-def start_training(tmp: Path) -> subprocess.Popen:
-    """A real training run in the background at nice 10, long enough to outlast a measurement."""
-    return subprocess.Popen(
-        ["nice", "-n", "10", sys.executable, "-m", "digitlib", "train", "--preset", "fast", "--epochs", "30",
-         "--train-size", "54000", "--out", str(tmp / "background-run")],
-        cwd=REPO, stdout=open(tmp / "training.log", "w"), stderr=subprocess.STDOUT, env=os.environ)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+def start_training(tmp: Path) -> tuple[Runner, Run]:
+    """A training job as the Train tab starts one, long enough to outlast a measurement."""
+    runner = Runner()
+    return runner, runner.start("train", {"epochs": 30, "train_size": 54_000}, tmp / "background-run", preset="fast")
 
 
 class ServerUse:
@@ -269,7 +258,7 @@ async def main_async(args) -> list[str]:
                     "--disable-component-update", "--disable-sync", "--no-first-run"])
                 await measure(browser, url, 1, 5, args.timeout, picture)  # warm-up: model and components loaded
                 for training in args.training:
-                    trainer = start_training(tmp) if training == "with" else None
+                    runner, trainer = start_training(tmp) if training == "with" else (None, None)
                     if trainer:
                         await asyncio.sleep(args.training_warmup)  # TensorFlow imported, MNIST loaded, epochs running
                     try:
@@ -279,7 +268,7 @@ async def main_async(args) -> list[str]:
                             tally = await measure(browser, url, sessions, args.seconds, args.timeout, picture)
                             peak, cpu = use.stop()
                             readings = len(tally.draw_seconds) + len(tally.upload_seconds)
-                            alive = trainer is None or trainer.poll() is None
+                            alive = trainer is None or trainer.active
                             row = (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
                                    f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | "
                                    f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
@@ -292,10 +281,10 @@ async def main_async(args) -> list[str]:
                             rows.append(row)
                     finally:
                         if trainer:
-                            stop(trainer)
+                            runner.stop(trainer.token)
                 await browser.close()
         finally:
-            stop(server)
+            stop_app(server)
     return rows
 
 

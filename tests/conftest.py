@@ -41,6 +41,18 @@ def repo() -> Path:
     return REPO
 
 
+@pytest.fixture
+def app(repo, tmp_path, monkeypatch):
+    """The app (an AppTest of streamlit_app.py) with its writable places (trained models, corrections) in a
+    temporary directory."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(tmp_path / "trained"))
+    monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
+    monkeypatch.chdir(repo)
+    return AppTest.from_file(str(repo / "streamlit_app.py"), default_timeout=60)
+
+
 @dataclass
 class TrainedRun:
     """A model trained once per session, with what the training run reported."""

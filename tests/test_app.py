@@ -16,16 +16,7 @@ from streamlit.testing.v1 import AppTest
 from digitlib import available_models
 
 APP = "streamlit_app.py"
-TABS = ["Draw", "Upload", "Train", "Model", "Corrections"]
-
-
-@pytest.fixture
-def app(repo, tmp_path, monkeypatch) -> AppTest:
-    """The app with its writable places (trained models, corrections) in a temporary directory."""
-    monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(tmp_path / "trained"))
-    monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
-    monkeypatch.chdir(repo)
-    return AppTest.from_file(str(repo / APP), default_timeout=60)
+TABS = ["Draw", "Upload", "Inside", "Train", "Model", "Corrections"]
 
 
 @pytest.fixture

@@ -16,21 +16,13 @@ from digitlib import load_classifier
 from digitlib.explain import feature_maps
 from digitlib.playground import CHANGES, RESOLUTION, changed_picture, read_both_ways, strengths, sweep
 from digitlib.preprocess import to_mnist
-from test_app import APP, open_tab, png_bytes, texts
+from test_app import open_tab, png_bytes, texts
 
 
 @pytest.fixture(scope="module")
 def drawn_four() -> np.ndarray:
     """A brush-drawn 4 as the Draw tab leaves it in session state: the pipeline's 28x28 float image."""
     return to_mnist(brush_drawing(4))
-
-
-@pytest.fixture
-def app(repo, tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(tmp_path / "trained"))
-    monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
-    monkeypatch.chdir(repo)
-    return AppTest.from_file(str(repo / APP), default_timeout=60)
 
 
 def inside(app: AppTest, digit: np.ndarray | None = None) -> AppTest:
