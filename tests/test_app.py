@@ -255,13 +255,13 @@ def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_
     assert not at.error, texts(at.error)
     assert [metric.label for metric in at.metric] == ["MNIST test accuracy", "held-out corrections"]
     assert any("Where the time went" in caption for caption in texts(at.caption))
-    directory = next(Path(message.split("in ", 1)[1].split(":")[0]) / message.split("**")[1]
-                     for message in texts(at.success) if message.startswith("Saved"))
-    card = json.loads((directory / "card.json").read_text())
-    assert card["finetune"]["after"]["mnist_test_accuracy"] > 0.9
+    name = next(message.split("**")[1] for message in texts(at.success) if message.startswith("Saved"))
     next(button for button in at.button if button.label.startswith("Make")).click()
     at.run()
-    assert at.session_state["active_model"] == str(directory)
+    directory = Path(at.session_state["active_model"])
+    assert directory.name == name and tmp_path / "trained" in directory.parents  # the app's own place, not models/
+    card = json.loads((directory / "card.json").read_text())
+    assert card["finetune"]["after"]["mnist_test_accuracy"] > 0.9
 
 
 def test_the_train_tab_starts_with_the_quick_recipe_on_all_training_images(app):
@@ -283,7 +283,7 @@ def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
 
 
 @pytest.mark.slow
-def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mnist):
+def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mnist, tmp_path):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
     at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
@@ -291,17 +291,17 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mn
     if not tensorflow_before:
         assert "tensorflow" not in sys.modules and "keras" not in sys.modules
     success = next(message for message in texts(at.success) if "test accuracy" in message)
-    trained_dir = Path(success.split("in ", 1)[1].split(":")[0]) / success.split("**")[1]
-    card = json.loads((trained_dir / "card.json").read_text())
-    assert len(card["history"]["loss"]) == 2
-    assert card["peak_memory_mb"] > 300  # the child's memory (TensorFlow) is in the card
     assert any("training process peaked at" in caption for caption in texts(at.caption))
     line_charts = [chart for chart in at.get("vega_lite_chart") if '"type": "line"' in chart.proto.spec]
     assert len(line_charts) >= 2  # loss and accuracy
 
     next(button for button in at.button if button.label.startswith("Make")).click()
     at.run()
-    assert at.session_state["active_model"] == str(trained_dir)
+    trained_dir = Path(at.session_state["active_model"])
+    assert trained_dir.name == success.split("**")[1] and tmp_path / "trained" in trained_dir.parents
+    card = json.loads((trained_dir / "card.json").read_text())
+    assert len(card["history"]["loss"]) == 2
+    assert card["peak_memory_mb"] > 300  # the child's memory (TensorFlow) is in the card
     at = open_tab(at, "Model")
     assert not at.exception
     assert at.subheader[0].value.startswith(trained_dir.name)
