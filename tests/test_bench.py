@@ -13,7 +13,7 @@ import pytest
 
 from digitlib import bench
 from digitlib.classifier import DEFAULT_MODEL, available_models
-from digitlib.train import PRESETS, TrainConfig, from_preset
+from digitlib.train import PRESETS, from_preset
 
 LATENCY = {"p50_ms", "p99_ms"}
 
@@ -104,7 +104,7 @@ def test_bench_names_a_missing_model_without_a_traceback(cli, tmp_path):
 def test_presets_are_overridden_only_by_given_settings():
     cfg = from_preset("fast", epochs=2, batch_size=None)
     assert cfg.arch == "fast" and cfg.epochs == 2 and cfg.batch_size == PRESETS["fast"].batch_size
-    assert from_preset("compact") == TrainConfig()
+    assert from_preset("compact", epochs=None, conventions=None) == PRESETS["compact"]  # None: not given
     for preset in PRESETS.values():
         preset.validate()
     with pytest.raises(ValueError, match="preset must be one of"):

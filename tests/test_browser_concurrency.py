@@ -51,7 +51,7 @@ def test_three_visitors_at_once_each_see_their_own_reading(visitors, mnist):
     uploader.locator('input[type="file"]').set_input_files(
         [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, UPLOADED)}])
     for page, digit in zip(drawers, DRAWN):
-        draw(page, DIGIT_STROKES[digit], left=260, top=30, size=180)
+        draw(page, DIGIT_STROKES[digit])
 
     assert [wait_for_number(page, digit) for page, digit in zip(drawers, DRAWN)] == DRAWN
     result = uploader.locator('[class*="st-key-upload-"]').filter(has_text="year.png").first
@@ -63,5 +63,5 @@ def test_three_visitors_at_once_each_see_their_own_reading(visitors, mnist):
     for page in drawers:
         clear_canvas(page)
     for page, digit in zip(drawers, reversed(DRAWN)):
-        draw(page, DIGIT_STROKES[digit], left=260, top=30, size=180)
+        draw(page, DIGIT_STROKES[digit])
     assert [wait_for_number(page, digit) for page, digit in zip(drawers, reversed(DRAWN))] == DRAWN[::-1]
