@@ -14,12 +14,13 @@ import threading
 import warnings
 import weakref
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from digitlib.calibration import temper
 from digitlib.classifier import FEW_IMAGES, Classifier
 
 PATCH = 4  # pixels; about a stroke's width in MNIST
@@ -177,8 +178,10 @@ def layer_probe(classifier: Classifier) -> LayerProbe:
 
 
 def network_path(classifier: Classifier, image28: np.ndarray) -> list[Stage]:
-    """Every conv, pooling and dense layer's output for one MNIST-format image, then the ten probabilities."""
-    return layer_probe(classifier).run(as_unit_float(image28))
+    """Every conv, pooling and dense layer's output for one MNIST-format image, then the ten probabilities (with
+    the model's calibration temperature, as every reading shows them)."""
+    *layers, output = layer_probe(classifier).run(as_unit_float(image28))
+    return [*layers, replace(output, activation=temper(output.activation[None], classifier.temperature)[0])]
 
 
 def feature_maps(classifier: Classifier, image28: np.ndarray) -> list[tuple[str, np.ndarray]]:
