@@ -85,17 +85,18 @@ def test_overlay_paints_heat_over_a_grey_digit(explained):
 
 def test_saliency_runs_without_tensorflow(tiny_run, sure_digits):
     image, _ = sure_digits[0]
-    code = (
-        "import sys, numpy as np\n"
-        "from digitlib import load_classifier\n"
+    assert not imports_tensorflow(
         "from digitlib.explain import saliency\n"
         f"heat = saliency(load_classifier({str(tiny_run.directory)!r}), np.array({image.tolist()}, np.uint8))\n"
-        "assert heat.max() == 1.0\n"
-        "print('tensorflow' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        "assert heat.max() == 1.0\n")
+
+
+def imports_tensorflow(code: str) -> bool:
+    """Whether ``code`` (run in a fresh process, with NumPy and load_classifier imported) imported TensorFlow."""
+    done = subprocess.run([sys.executable, "-c", "import sys, numpy as np\nfrom digitlib import load_classifier\n"
+                           f"{code}print('tensorflow' in sys.modules)\n"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    return done.stdout.strip() == "True"
 
 
 # ---------------------------------------------------------------- feature maps and first-layer filters
@@ -204,18 +205,11 @@ def test_feature_maps_refuse_a_bad_image():
 
 
 def test_feature_maps_run_without_tensorflow(drawn_digit):
-    code = (
-        "import sys, numpy as np\n"
-        "from digitlib import load_classifier\n"
+    assert not imports_tensorflow(
         "from digitlib.explain import feature_maps, first_layer_filters\n"
         "clf = load_classifier('compact')\n"
         f"maps = feature_maps(clf, np.array({drawn_digit.tolist()}, np.float32))\n"
-        "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n"
-        "print('tensorflow' in sys.modules)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+        "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n")
 
 
 def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mnist):
