@@ -57,7 +57,7 @@ def show_collection(store: CorrectionStore, key: str) -> bool:
     npz, idx = st.columns(2)
     npz.download_button("Download as .npz", lambda: npz_bytes(*store.arrays()), file_name=f"corrections-{key}.npz",
                         mime="application/octet-stream", key=f"npz-{key}")
-    idx.download_button("Download as MNIST IDX (zip)", lambda: exported(store.export_idx, "idx"),
+    idx.download_button("Download as MNIST IDX (zip)", lambda: idx_zip(store),
                         file_name=f"corrections-{key}-idx.zip", mime="application/zip", key=f"idx-{key}")
     return True
 
@@ -112,11 +112,11 @@ def browse_samples(store: CorrectionStore, key: str) -> None:
                 st.rerun(scope="fragment")
 
 
-def exported(export, name: str) -> bytes:
-    """Run a store export into a temporary place and return the bytes to download (a zip for IDX)."""
+def idx_zip(store: CorrectionStore) -> bytes:
+    """The store's MNIST IDX pair, zipped for one download (written to a temporary folder first)."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
-            for path in export(Path(tmp) / name):
+            for path in store.export_idx(tmp):
                 archive.write(path, path.name)
         return buffer.getvalue()
