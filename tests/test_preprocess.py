@@ -89,6 +89,20 @@ def test_hairline_strokes_are_thickened(classifier, digits):
     assert read_all(classifier, hairlines) == labels.tolist()
 
 
+def test_soft_uneven_strokes_come_out_saturated_like_mnist(mnist):
+    """A photographed digit's strokes are soft and uneven (one side pressed lightly): fitted to the box, its
+    strongest 30% of inked pixels are at full strength as in MNIST, and its faint side keeps up with the rest
+    instead of fading to a trace beside the brightest pixel."""
+    _, (x_test, _) = mnist
+    digit = enlarge(x_test[0] / 255.0, 6)
+    uneven = ndimage.gaussian_filter(digit, 4) * np.linspace(0.35, 1.0, digit.shape[1])[None, :]  # faint left
+    image = mnist_format.to_mnist_digit(uneven / uneven.max())
+    inked = image[image > 0]
+    assert 0.25 <= np.mean(inked >= 0.99) <= 0.45
+    left, right = image[:, :14], image[:, 14:]
+    assert left[left > 0].mean() > 0.6 * right[right > 0].mean()
+
+
 @pytest.mark.parametrize("width", [4, 7, 12, 21])
 @pytest.mark.parametrize("angle", [0, 30, 45, 80])
 def test_stroke_width_is_measured_at_any_angle(width, angle):
