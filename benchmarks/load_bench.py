@@ -118,6 +118,7 @@ async def drawer(session: AppSession, deadline: float, args, tally: Tally, rng: 
                 tally.errors += wrong
             else:
                 tally.draw_seconds.append(run.first_metric_at[READING] - began)
+            await session.fetch_media(run)
             await asyncio.wait_for(session.press("Clear"), args.timeout)
             session.forget(canvas)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named
@@ -141,6 +142,7 @@ async def uploader(session: AppSession, deadline: float, args, tally: Tally, pic
                 tally.errors += wrong
             else:
                 tally.upload_seconds.append(run.first_metric_at[READING] - began)
+            await session.fetch_media(run)
             await asyncio.sleep(LOOK_SECONDS)
             await asyncio.wait_for(session.remove_uploads("uploads-0", urls), args.timeout)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named

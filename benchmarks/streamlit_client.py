@@ -36,6 +36,7 @@ from tornado.websocket import websocket_connect
 
 ID_PREFIX = "$$ID-"
 ID_HASH_LENGTH = 32
+MEDIA_PREFIX = "/media/"
 CANVAS_WIDTH, CANVAS_HEIGHT, BRUSH = 640, 240, 18  # the Draw tab's canvas and default brush (digitlib/app/draw.py)
 
 
@@ -51,6 +52,7 @@ class Run:
     alerts: list[str] = field(default_factory=list)  # st.error / st.warning / st.info texts
     exceptions: list[str] = field(default_factory=list)
     first_metric_at: dict[str, float] = field(default_factory=dict)  # label -> monotonic time it arrived
+    media: list[str] = field(default_factory=list)  # the URLs of the images shown
 
 
 def widget_key(widget_id: str) -> str:
@@ -58,14 +60,17 @@ def widget_key(widget_id: str) -> str:
     return widget_id[len(ID_PREFIX) + ID_HASH_LENGTH + 1:]
 
 
-def widgets_in(message, found: dict[str, str]) -> None:
-    """Every widget id in an element (any depth), as id -> its label (or its key when it has no label)."""
+def look_into(message, widgets: dict[str, str], media: list[str]) -> None:
+    """Every widget id in an element or block (any depth), as id -> its label (or its key when it has none), and
+    every media file it shows (images are sent as URLs the browser then fetches)."""
     for descriptor, value in message.ListFields():
         if descriptor.message_type is not None:
             for item in [value] if hasattr(value, "ListFields") else value:  # one message, or a repeated field
-                widgets_in(item, found)
+                look_into(item, widgets, media)
         elif descriptor.name == "id" and isinstance(value, str) and value.startswith(ID_PREFIX):
-            found[value] = getattr(message, "label", "") or widget_key(value)
+            widgets[value] = getattr(message, "label", "") or widget_key(value)
+        elif descriptor.name == "url" and isinstance(value, str) and value.startswith(MEDIA_PREFIX):
+            media.append(value)
 
 
 class AppSession:
@@ -145,7 +150,7 @@ class AppSession:
 
     def note_delta(self, delta, run: Run) -> None:
         found: dict[str, str] = {}
-        widgets_in(delta, found)  # elements, and blocks such as keyed tabs
+        look_into(delta, found, run.media)
         self.widgets.update(found)
         self.fragment_of.update((widget_id, delta.fragment_id) for widget_id in found)
         element = delta.new_element
@@ -167,6 +172,12 @@ class AppSession:
     async def press(self, label: str) -> Run:
         button = self.widget(label=label)
         return await self.rerun([WidgetState(id=button, trigger_value=True)], self.fragment_of[button])
+
+    async def fetch_media(self, run: Run) -> None:
+        """Fetch the images a run showed, as the browser does once it has the elements."""
+        for url in run.media:
+            response = await asyncio.to_thread(self.http.get, self.url + url, timeout=60)
+            response.raise_for_status()
 
     def forget(self, key: str) -> None:
         """Drop a widget's state once the app has replaced it (a cleared canvas gets a new key)."""
