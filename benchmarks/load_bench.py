@@ -10,8 +10,9 @@ waits for its reading, looks at it for 2.5 s, removes it, and uploads it again u
 Printed per N, without and with a training run: readings made, errors (no reading within ``--timeout``, a wrong
 one, an exception shown, a dropped connection), the app's "at most N new pictures a minute" notices (its
 per-session limit doing its job, not an error), p50/p99 latency from the message leaving the client to the
-reading arriving, the server's peak RSS (it and its child processes), the CPU time the server process and this
-client used, and the load average.
+reading arriving, the server's peak RSS (it and its child processes; in brackets with the training job, which
+would be the server's child when the Train tab starts it), the CPU time the server process and this client used
+(the client's stays small, so it measures the server and not itself), and the load average.
 
 The training run is the app's own kind of job: a ``digitlib.jobs.Runner`` child (spawned, niced, the same process
 the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
@@ -66,32 +67,40 @@ def start_training(tmp: Path) -> tuple[Runner, Run]:
 
 
 class ServerUse:
-    """The server's largest resident memory (with its children), sampled four times a second, and its CPU time."""
+    """The largest resident memory of the server (with its children) and of the server plus the training job (the
+    Train tab's job would be the server's child), sampled four times a second; the server's CPU time."""
 
-    def __init__(self, pid: int):
-        self.process, self.peak, self.running = psutil.Process(pid), 0, True
-        self.cpu_at_start = self.cpu_seconds()
+    def __init__(self, server_pid: int, job_pid: int | None):
+        self.server = psutil.Process(server_pid)
+        self.job = psutil.Process(job_pid) if job_pid else None
+        self.peak_server = self.peak_with_job = 0
+        self.running, self.cpu_at_start = True, self.cpu_seconds()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
 
     def cpu_seconds(self) -> float:
-        times = self.process.cpu_times()
+        times = self.server.cpu_times()
         return times.user + times.system
+
+    @staticmethod
+    def rss(root: psutil.Process | None) -> int:
+        try:
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) if root else 0
+        except psutil.Error:  # a process ended between listing and reading it
+            return 0
 
     def sample(self) -> None:
         while self.running:
-            try:
-                family = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in family if p.is_running()))
-            except psutil.Error:
-                pass
+            server = self.rss(self.server)
+            self.peak_server = max(self.peak_server, server)
+            self.peak_with_job = max(self.peak_with_job, server + self.rss(self.job))
             time.sleep(0.25)
 
-    def stop(self) -> tuple[int, float]:
-        """(peak RSS in bytes, CPU seconds the server process used since the start)."""
+    def stop(self) -> float:
+        """The CPU seconds the server process used since the start; the peaks are final."""
         self.running = False
         self.thread.join()
-        return self.peak, self.cpu_seconds() - self.cpu_at_start
+        return self.cpu_seconds() - self.cpu_at_start
 
 
 def problems(run, expected: str, what: str) -> list[str]:
@@ -178,14 +187,15 @@ def percentile(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if values else "n/a"
 
 
-def row(sessions: int, training: str, alive: bool, tally: Tally, peak: int, server_cpu: float, client_cpu: float,
-        load_before: float) -> str:
+def row(sessions: int, training: str, alive: bool, tally: Tally, use: ServerUse, server_cpu: float,
+        client_cpu: float, load_before: float) -> str:
     readings = len(tally.draw_seconds) + len(tally.upload_seconds)
+    memory = f"{use.peak_server / 2**20:.0f}" + (f" ({use.peak_with_job / 2**20:,.0f})" if use.job else "")
     return (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
             f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | {tally.slow_downs} | "
             f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
             f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-            f"{peak / 2**20:.0f} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | {client_cpu:.0f} | "
+            f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | {client_cpu:.0f} | "
             f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
 
 
@@ -207,10 +217,10 @@ async def main_async(args) -> list[str]:
                 try:
                     for sessions in args.sessions:
                         load_before, client_cpu = os.getloadavg()[0], sum(me.cpu_times()[:2])
-                        use = ServerUse(server.pid)
+                        use = ServerUse(server.pid, trainer.process.pid if trainer else None)
                         tally = await measure(url, sessions, args.seconds, args, picture)
-                        peak, server_cpu = use.stop()
-                        rows.append(row(sessions, training, trainer is None or trainer.active, tally, peak, server_cpu,
+                        server_cpu = use.stop()
+                        rows.append(row(sessions, training, trainer is None or trainer.active, tally, use, server_cpu,
                                         sum(me.cpu_times()[:2]) - client_cpu, load_before))
                         print(rows[-1], flush=True)
                         for error in sorted(set(tally.errors)):
@@ -224,7 +234,7 @@ async def main_async(args) -> list[str]:
 
 
 HEADER = ["| sessions | training | drawings read | uploads read | errors | slow-down notices | draw p50 s | draw p99 s | "
-          "upload p50 s | upload p99 s | server peak RSS MB | server CPU s (ms per reading) | client CPU s | "
+          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | server CPU s (ms per reading) | client CPU s | "
           "load average (1 min) before → after |",
           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
