@@ -152,7 +152,7 @@ def test_guessing_through_many_sessions_closes_owner_sign_in_for_everyone_for_a_
         for _ in range(guesses):
             at = sign_in(at, "guess")
             assert "Wrong password." in texts(at.sidebar.error)
-    closed = "Too many wrong passwords on this server lately: owner sign-in is closed for 10 minutes."
+    closed = "Too many wrong passwords on this server lately: owner sign-in is closed for up to 10 minutes."
     at = sign_in(visitor(repo, PASSWORD), PASSWORD)  # a fresh session, the right password: still closed
     assert closed in texts(at.sidebar.error)
     assert "Owner mode" not in texts(at.sidebar.success)

@@ -42,7 +42,7 @@ MAX_UPLOADED_MEGABYTES = 60  # bytes the upload widget holds in this session's m
 MAX_OWNER_TRIES_PER_MINUTE = 5  # owner password guesses through one session
 # ... and through all sessions together: a guesser who opens a new session for every five tries still gets at most
 # this many wrong passwords per window, after which nobody may sign in (not even with the right password, which
-# would otherwise tell the guesser they found it) until the window has passed since the last wrong one of them.
+# would otherwise tell the guesser they found it) until the oldest of them is a window old.
 MAX_WRONG_OWNER_PASSWORDS = 20
 WRONG_OWNER_PASSWORD_WINDOW = 600  # seconds
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def owner_sign_in() -> None:
             if not within_rate("owner-tries", 1, MAX_OWNER_TRIES_PER_MINUTE):
                 st.error("Too many tries: wait a minute.")
             elif WRONG_OWNER_PASSWORDS.locked():
-                st.error("Too many wrong passwords on this server lately: owner sign-in is closed for "
+                st.error("Too many wrong passwords on this server lately: owner sign-in is closed for up to "
                          f"{WRONG_OWNER_PASSWORD_WINDOW // 60} minutes.")
             elif hmac.compare_digest(given.encode(), password.encode()):
                 st.session_state.owner = True
