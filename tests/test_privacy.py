@@ -15,7 +15,8 @@ from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models
 from digitlib.app import common
-from digitlib.store import SHARED, CorrectionStore, npz_bytes
+from digitlib.corrections_files import npz_bytes
+from digitlib.store import SHARED, CorrectionStore
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
