@@ -1,16 +1,21 @@
-"""Load benchmark: N visitors at once on one running app server, in real browser pages, with and without training.
+"""Load benchmark: N visitors at once on one running app server, with and without a training run in progress.
 
-Each visitor is a page in its own browser context (its own Streamlit session) of one headless Chromium.  Three in
-four draw: a single-stroke digit with the mouse, then wait for the app to show it read, then Clear, again and again;
-the fourth uploads a picture of a number and waits for its reading.  For ``--seconds`` every session works as fast
-as the app answers.  Printed per N, without and with a training run in progress: readings made, errors (a reading
-not shown within ``--timeout``, a wrong one, an exception on the page), p50/p99 latency from the stroke's mouse-up
-(or the upload) to the reading on screen, the server's peak RSS (it and its child processes) and the CPU time its
-process used (per reading: what the server itself costs, whatever else the machine is doing).
+Each visitor is a websocket client speaking Streamlit's own protocol (``benchmarks/streamlit_client.py``): its own
+session, sending what a browser tab sends, so the measurement is the server's and not N browsers' (20 Chromium
+pages alone fill 2 cores).  Three in four visitors draw: a "1" or a "7" as the canvas sends it (its PNG and
+fabric.js paths, placed a little differently each time), wait for the app to show the reading, press Clear, and
+after ``--pause`` (a person drawing the next digit) draw again.  The fourth uploads a picture of the number 2026,
+waits for its reading, looks at it for 2.5 s, removes it, and uploads it again under a new name.
 
-The training run is the app's own kind of job: a ``digitlib.jobs.Runner`` child (spawned, niced, the same
-process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.  The browser shares the machine's cores with the
-server, so latencies are upper bounds: the load average is printed with each row.
+Printed per N, without and with a training run: readings made, errors (no reading within ``--timeout``, a wrong
+one, an exception shown, a dropped connection), the app's "at most N new pictures a minute" notices (its
+per-session limit doing its job, not an error), p50/p99 latency from the message leaving the client to the
+reading arriving, the server's peak RSS (it and its child processes; in brackets with the training job, which
+would be the server's child when the Train tab starts it), the CPU time the server process and this client used
+(the client's stays small, so it measures the server and not itself), and the load average.
+
+The training run is the app's own kind of job: a ``digitlib.jobs.Runner`` child (spawned, niced, the same process
+the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
     python benchmarks/load_bench.py --sessions 5 --seconds 20 --training without --out ''   # a quick look
@@ -21,14 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,15 +37,17 @@ import numpy as np
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-from browser_driver import stop_app  # noqa: E402
-from test_browser import DIGIT_STROKES, number_picture  # noqa: E402 - the browser tests' strokes and pictures
+sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
+from browser_driver import DIGIT_STROKES, start_app, stop_app  # noqa: E402 - the browser tests' strokes
+from streamlit_client import AppSession, drawn_digit  # noqa: E402
+from test_browser import number_picture  # noqa: E402 - the browser tests' picture of a number
 from digitlib.jobs import Run, Runner  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 DRAWN = ["1", "7"]  # single strokes the shipped models read surely; alternating them makes every reading new
 UPLOADED = "2026"
-HINT = "Draw a digit, or a whole number"
+READING = "Number read"
+SLOW_DOWN = "new pictures a minute"  # the app's per-session upload limit speaking (digitlib/app/common.py)
+LOOK_SECONDS = 2.5  # an uploader looks at the reading before removing the picture
 
 
 @dataclass
@@ -54,32 +57,7 @@ class Tally:
     draw_seconds: list[float] = field(default_factory=list)
     upload_seconds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(tmp: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run` on loopback with its store and trained models in ``tmp``; waits until it answers."""
-    port = free_port()
-    env = os.environ | {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-                        "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=REPO, env=env, stdout=open(tmp / "streamlit.log", "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
-                return process, url
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server did not answer; see {tmp / 'streamlit.log'}")
+    slow_downs: int = 0
 
 
 def start_training(tmp: Path) -> tuple[Runner, Run]:
@@ -89,151 +67,119 @@ def start_training(tmp: Path) -> tuple[Runner, Run]:
 
 
 class ServerUse:
-    """The server's largest resident memory (with its children), sampled four times a second, and its CPU time."""
+    """The largest resident memory of the server (with its children) and of the server plus the training job (the
+    Train tab's job would be the server's child), sampled four times a second; the server's CPU time."""
 
-    def __init__(self, pid: int):
-        self.process, self.peak, self.running = psutil.Process(pid), 0, True
-        self.cpu_at_start = self.cpu_seconds()
+    def __init__(self, server_pid: int, job_pid: int | None):
+        self.server = psutil.Process(server_pid)
+        self.job = psutil.Process(job_pid) if job_pid else None
+        self.peak_server = self.peak_with_job = 0
+        self.running, self.cpu_at_start = True, self.cpu_seconds()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
 
     def cpu_seconds(self) -> float:
-        times = self.process.cpu_times()
+        times = self.server.cpu_times()
         return times.user + times.system
+
+    @staticmethod
+    def rss(root: psutil.Process | None) -> int:
+        try:
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) if root else 0
+        except psutil.Error:  # a process ended between listing and reading it
+            return 0
 
     def sample(self) -> None:
         while self.running:
-            try:
-                family = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in family if p.is_running()))
-            except psutil.Error:
-                pass
+            server = self.rss(self.server)
+            self.peak_server = max(self.peak_server, server)
+            self.peak_with_job = max(self.peak_with_job, server + self.rss(self.job))
             time.sleep(0.25)
 
-    def stop(self) -> tuple[int, float]:
-        """(peak RSS in bytes, CPU seconds the server process used since the start)."""
+    def stop(self) -> float:
+        """The CPU seconds the server process used since the start; the peaks are final."""
         self.running = False
         self.thread.join()
-        return self.peak, self.cpu_seconds() - self.cpu_at_start
+        return self.cpu_seconds() - self.cpu_at_start
 
 
-async def canvas_version(page) -> int:
-    return await page.evaluate("""() => Math.max(...[...document.querySelectorAll('[class*="st-key-canvas-"]')]
-        .map(e => +e.className.match(/st-key-canvas-(\\d+)/)[1]))""")
+def problems(run, expected: str, what: str) -> list[str]:
+    """What is wrong with a run that should have shown ``expected`` as the reading."""
+    shown = run.metrics.get(READING)
+    if run.exceptions:
+        return [f"{what}: exception shown: {run.exceptions[0]}"]
+    if shown is None:
+        return [f"{what}: no reading shown ({'; '.join(run.alerts)[:80] or 'nothing said'})"]
+    return [] if shown == expected else [f"{what}: read as {shown}"]
 
 
-async def draw(page, digit: str) -> None:
-    box = await page.locator(f".st-key-canvas-{await canvas_version(page)} canvas.upper-canvas").bounding_box()
-    left, top, size = 260, 30, 180
-    for stroke in DIGIT_STROKES[digit]:
-        points = [(box["x"] + left + x * size * 0.75 + size * 0.125, box["y"] + top + y * size) for x, y in stroke]
-        await page.mouse.move(*points[0])
-        await page.mouse.down()
-        for point in points[1:]:
-            await page.mouse.move(*point, steps=4)
-        await page.mouse.up()
-
-
-def reading_shown(page, text: str, within=None):
-    """The "Number read" value once it is exactly ``text``."""
-    scope = within or page
-    return (scope.locator('[data-testid="stMetric"]').filter(has_text="Number read").first
-            .locator('[data-testid="stMetricValue"]').filter(has_text=re.compile(f"^{text}$")))
-
-
-async def ink_on_canvas(page) -> bool:
-    """Whether the newest canvas holds a drawing: tells a stroke the canvas lost from a reading the server owes."""
-    return await page.evaluate("""() => {
-        const canvases = [...document.querySelectorAll('[class*="st-key-canvas-"] canvas.lower-canvas')];
-        const canvas = canvases[canvases.length - 1];
-        if (!canvas) return false;
-        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 128 && pixels[i + 3] > 0) return true;
-        return false;
-    }""")
-
-
-async def clear(page) -> None:
-    old = await canvas_version(page)
-    await page.get_by_role("button", name="Clear").click()
-    await page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas").wait_for()
-    await page.locator(f".st-key-canvas-{old}").wait_for(state="detached")
-    await page.get_by_text(HINT).wait_for()
-    await wait_until_still(page.locator(f".st-key-canvas-{old + 1} canvas.upper-canvas"))
-
-
-async def wait_until_still(locator, timeout: float = 10) -> None:
-    """Until the element keeps its place for 0.3 s: strokes drawn while the layout still moves can miss the canvas."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        box = await locator.bounding_box()
-        if box is not None and box == last:
-            return
-        last = box
-        await asyncio.sleep(0.3)
-
-
-async def drawer(page, deadline: float, timeout: float, tally: Tally) -> None:
+async def drawer(session: AppSession, deadline: float, args, tally: Tally, rng: np.random.Generator) -> AppSession:
     turn = 0
     while time.monotonic() < deadline:
         digit = DRAWN[turn % len(DRAWN)]
         turn += 1
+        picture, paths = drawn_digit(DIGIT_STROKES[digit], rng)
         try:
-            await draw(page, digit)
+            canvas = session.newest("canvas-")
             began = time.monotonic()
-            await reading_shown(page, digit).wait_for(timeout=timeout * 1000)
-            tally.draw_seconds.append(time.monotonic() - began)
-            await clear(page)
-        except Exception as exc:  # noqa: BLE001 - every failure is counted and named
-            shown = await page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            what = f"showing {shown[0]!r}" if shown else "the hint still shown" if await page.get_by_text(HINT).count() \
-                else "nothing shown"
-            what += ", ink on the canvas" if await ink_on_canvas(page) else ", no ink on the canvas"
-            tally.errors.append(f"draw {digit}: {type(exc).__name__} ({what})")
-            await page.reload()
-            await page.get_by_text(HINT).wait_for(timeout=120_000)
+            run = await asyncio.wait_for(session.draw(canvas, picture, paths), args.timeout)
+            if wrong := problems(run, digit, f"draw {digit}"):
+                tally.errors += wrong
+            else:
+                tally.draw_seconds.append(run.first_metric_at[READING] - began)
+            await session.fetch_media(run)
+            await asyncio.wait_for(session.press("Clear"), args.timeout)
+            session.forget(canvas)
+        except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named
+            tally.errors.append(f"draw {digit}: {type(exc).__name__}")
+            session = await reopened(session, args.timeout)
+        await asyncio.sleep(args.pause)
+    return session
 
 
-async def uploader(page, deadline: float, timeout: float, tally: Tally, picture: bytes) -> None:
-    await page.get_by_role("tab", name="Upload").click()
-    await page.get_by_text("Upload one or more images").wait_for()
+async def uploader(session: AppSession, deadline: float, args, tally: Tally, picture: bytes) -> AppSession:
+    await session.choose("page", "Upload")
     turn = 0
     while time.monotonic() < deadline:
         turn += 1
-        name = f"year-{turn}.png"
         try:
             began = time.monotonic()
-            await page.locator('input[type="file"]').set_input_files(
-                [{"name": name, "mimeType": "image/png", "buffer": picture}])
-            result = page.locator('[class*="st-key-upload-"]').filter(has_text=name).first
-            await reading_shown(page, UPLOADED, within=result).wait_for(timeout=timeout * 1000)
-            tally.upload_seconds.append(time.monotonic() - began)
-            await page.wait_for_timeout(2500)  # a person looks at it (and stays under the app's pictures per minute)
-            for remove in await page.locator('[data-testid="stFileUploaderDeleteBtn"] button').all():
-                await remove.click()
-            await page.locator('[class*="st-key-upload-"]').first.wait_for(state="detached")
-        except Exception as exc:  # noqa: BLE001
+            run, urls = await asyncio.wait_for(session.upload("uploads-0", f"year-{turn}.png", picture), args.timeout)
+            if any(SLOW_DOWN in alert for alert in run.alerts):
+                tally.slow_downs += 1
+            elif wrong := problems(run, UPLOADED, "upload"):
+                tally.errors += wrong
+            else:
+                tally.upload_seconds.append(run.first_metric_at[READING] - began)
+            await session.fetch_media(run)
+            await asyncio.sleep(LOOK_SECONDS)
+            await asyncio.wait_for(session.remove_uploads("uploads-0", urls), args.timeout)
+        except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named
             tally.errors.append(f"upload: {type(exc).__name__}")
+            session = await reopened(session, args.timeout)
+            await session.choose("page", "Upload")
+    return session
 
 
-async def measure(browser, url: str, sessions: int, seconds: float, timeout: float, picture: bytes) -> Tally:
+async def reopened(session: AppSession, timeout: float) -> AppSession:
+    """After a lost answer the tab's state is unknown: reload it, as a person would (a new session)."""
+    await session.close()
+    fresh = AppSession(session.url)
+    await asyncio.wait_for(fresh.open(), 4 * timeout)
+    return fresh
+
+
+async def measure(url: str, sessions: int, seconds: float, args, picture: bytes) -> Tally:
     tally = Tally()
-    contexts = [await browser.new_context(viewport={"width": 1280, "height": 1400}) for _ in range(sessions)]
-    pages = [await context.new_page() for context in contexts]
-    for page in pages:
-        page.set_default_timeout(120_000)  # opening N pages at once on a busy machine
-        page.on("pageerror", lambda exc: tally.errors.append(f"page error: {exc}"))
-    await asyncio.gather(*(page.goto(url) for page in pages))
-    await asyncio.gather(*(page.get_by_text(HINT).wait_for(timeout=120_000) for page in pages))
+    clients = [AppSession(url) for _ in range(sessions)]
+    await asyncio.gather(*(client.open() for client in clients))
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(uploader(page, deadline, timeout, tally, picture) if index % 4 == 3
-                           else drawer(page, deadline, timeout, tally) for index, page in enumerate(pages)))
-    for page in pages:
-        if await page.locator('[data-testid="stException"]').count():
-            tally.errors.append("an exception is shown on a page")
-    for context in contexts:
-        await context.close()
+    rng = np.random.default_rng(sessions)
+    clients = await asyncio.gather(*(
+        uploader(client, deadline, args, tally, picture) if index % 4 == 3
+        else drawer(client, deadline, args, tally, np.random.default_rng(rng.integers(2**32)))
+        for index, client in enumerate(clients)))
+    await asyncio.gather(*(client.close() for client in clients))
     return tally
 
 
@@ -241,56 +187,56 @@ def percentile(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if values else "n/a"
 
 
-async def main_async(args) -> list[str]:
-    from playwright.async_api import async_playwright
+def row(sessions: int, training: str, alive: bool, tally: Tally, use: ServerUse, server_cpu: float,
+        client_cpu: float, load_before: float) -> str:
+    readings = len(tally.draw_seconds) + len(tally.upload_seconds)
+    memory = f"{use.peak_server / 2**20:.0f}" + (f" ({use.peak_with_job / 2**20:,.0f})" if use.job else "")
+    return (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
+            f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | {tally.slow_downs} | "
+            f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
+            f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
+            f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | {client_cpu:.0f} | "
+            f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
 
+
+async def main_async(args) -> list[str]:
     from digitlib.data import load_mnist
 
     picture = number_picture(load_mnist(), UPLOADED)
-    rows = []
+    me, rows = psutil.Process(), []
     with tempfile.TemporaryDirectory(prefix="digitlib-load-") as tmp:
         tmp = Path(tmp)
-        server, url = start_server(tmp)
+        server, url = start_app(REPO, {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
+                                       "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}, tmp / "streamlit.log")
         try:
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run"])
-                await measure(browser, url, 1, 5, args.timeout, picture)  # warm-up: model and components loaded
-                for training in args.training:
-                    runner, trainer = start_training(tmp) if training == "with" else (None, None)
+            await measure(url, 1, 5, args, picture)  # warm-up: model loaded, first readings made
+            for training in args.training:
+                runner, trainer = start_training(tmp) if training == "with" else (None, None)
+                if trainer:
+                    await asyncio.sleep(args.training_warmup)  # TensorFlow imported, MNIST loaded, epochs running
+                try:
+                    for sessions in args.sessions:
+                        load_before, client_cpu = os.getloadavg()[0], sum(me.cpu_times()[:2])
+                        use = ServerUse(server.pid, trainer.process.pid if trainer else None)
+                        tally = await measure(url, sessions, args.seconds, args, picture)
+                        server_cpu = use.stop()
+                        rows.append(row(sessions, training, trainer is None or trainer.active, tally, use, server_cpu,
+                                        sum(me.cpu_times()[:2]) - client_cpu, load_before))
+                        print(rows[-1], flush=True)
+                        for error in sorted(set(tally.errors)):
+                            print(f"    {tally.errors.count(error)} x {error}", flush=True)
+                finally:
                     if trainer:
-                        await asyncio.sleep(args.training_warmup)  # TensorFlow imported, MNIST loaded, epochs running
-                    try:
-                        for sessions in args.sessions:
-                            load_before = os.getloadavg()[0]
-                            use = ServerUse(server.pid)
-                            tally = await measure(browser, url, sessions, args.seconds, args.timeout, picture)
-                            peak, cpu = use.stop()
-                            readings = len(tally.draw_seconds) + len(tally.upload_seconds)
-                            alive = trainer is None or trainer.active
-                            row = (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
-                                   f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | "
-                                   f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
-                                   f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-                                   f"{peak / 2**20:.0f} | {cpu:.0f} ({1000 * cpu / max(readings, 1):.0f}) | "
-                                   f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
-                            print(row, flush=True)
-                            for error in sorted(set(tally.errors)):
-                                print(f"    {tally.errors.count(error)} x {error}", flush=True)
-                            rows.append(row)
-                    finally:
-                        if trainer:
-                            runner.stop(trainer.token)
-                await browser.close()
+                        runner.stop(trainer.token)
         finally:
             stop_app(server)
     return rows
 
 
-HEADER = ["| sessions | training | drawings read | uploads read | errors | draw p50 s | draw p99 s | upload p50 s | "
-          "upload p99 s | server peak RSS MB | server CPU s (ms per reading) | load average (1 min) before → after |",
-          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+HEADER = ["| sessions | training | drawings read | uploads read | errors | slow-down notices | draw p50 s | draw p99 s | "
+          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | server CPU s (ms per reading) | client CPU s | "
+          "load average (1 min) before → after |",
+          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
 
 def main() -> None:
@@ -301,6 +247,7 @@ def main() -> None:
     parser.add_argument("--training-warmup", type=float, default=25, help="seconds between starting training and "
                         "measuring")
     parser.add_argument("--timeout", type=float, default=20, help="seconds a reading may take before it is an error")
+    parser.add_argument("--pause", type=float, default=1.0, help="seconds a visitor takes to draw the next digit")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"), help="markdown table ('' for none)")
     args = parser.parse_args()
     print("\n".join(HEADER), flush=True)
@@ -308,9 +255,10 @@ def main() -> None:
     if args.out:
         command = "python benchmarks/load_bench.py " + " ".join(sys.argv[1:])
         Path(args.out).write_text(
-            f"# Load benchmark\n\n`{command.strip()}` on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-            f"each row {args.seconds:.0f} s. Latency: mouse-up of the stroke (or the upload) to the reading on "
-            "screen, browser included (it runs on the same cores).\n\n" + "\n".join(HEADER + rows) + "\n")
+            f"# Load benchmark\n\n`{command.strip()}` on {os.cpu_count()} cores, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each row {args.seconds:.0f} s; a drawing every "
+            f"{args.pause:g} s after the last one was read and cleared. Latency: the stroke (or the upload) leaving "
+            "the client to the reading arriving.\n\n" + "\n".join(HEADER + rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_browser import CHROMIUM, browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
 
-from digitlib.store import read_npz
+from digitlib.corrections_files import read_npz
 
 pytestmark = [
     pytest.mark.browser,

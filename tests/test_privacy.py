@@ -5,6 +5,7 @@ session can't take more than its share (pictures per batch and per minute, digit
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models
 from digitlib.app import common
-from digitlib.store import SHARED, CorrectionStore, npz_bytes
+from digitlib.corrections_files import npz_bytes
+from digitlib.store import SHARED, CorrectionStore
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
@@ -27,6 +29,8 @@ def places(repo, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
     monkeypatch.delenv(common.OWNER_PASSWORD_VAR, raising=False)
     monkeypatch.chdir(repo)
+    monkeypatch.setattr(common, "WRONG_OWNER_PASSWORDS", common.WrongPasswords(common.MAX_WRONG_OWNER_PASSWORDS,
+                                                                                common.WRONG_OWNER_PASSWORD_WINDOW))
     return tmp_path
 
 
@@ -139,6 +143,24 @@ def test_too_many_owner_password_guesses_are_refused(places, repo):
     at = sign_in(at, PASSWORD)  # even the right one, until the minute is over
     assert "Too many tries: wait a minute." in texts(at.sidebar.error)
     assert "Owner mode" not in texts(at.sidebar.success)
+
+
+def test_guessing_through_many_sessions_closes_owner_sign_in_for_everyone_for_a_while(places, repo, monkeypatch):
+    wrong = common.WrongPasswords(limit=7, window_seconds=common.WRONG_OWNER_PASSWORD_WINDOW)
+    monkeypatch.setattr(common, "WRONG_OWNER_PASSWORDS", wrong)
+    for guesses in (common.MAX_OWNER_TRIES_PER_MINUTE, 2):  # a new session when one is told to wait
+        at = visitor(repo, PASSWORD)
+        for _ in range(guesses):
+            at = sign_in(at, "guess")
+            assert "Wrong password." in texts(at.sidebar.error)
+    closed = "Too many wrong passwords on this server lately: owner sign-in is closed for up to 10 minutes."
+    at = sign_in(visitor(repo, PASSWORD), PASSWORD)  # a fresh session, the right password: still closed
+    assert closed in texts(at.sidebar.error)
+    assert "Owner mode" not in texts(at.sidebar.success)
+
+    wrong.times = deque(t - common.WRONG_OWNER_PASSWORD_WINDOW for t in wrong.times)  # the window has passed
+    at = sign_in(at, PASSWORD)
+    assert "Owner mode" in texts(at.sidebar.success)
 
 
 def test_a_download_uploaded_in_a_later_session_carries_on(places, repo, mnist):

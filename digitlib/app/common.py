@@ -9,7 +9,9 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
+from collections import deque
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +40,11 @@ MAX_PICTURES_PER_BATCH = 10  # pictures read at once: each costs CPU time on eve
 MAX_PICTURES_PER_MINUTE = 30  # new pictures per minute: a script can't keep the 2 cores busy for everyone
 MAX_UPLOADED_MEGABYTES = 60  # bytes the upload widget holds in this session's memory before it is emptied
 MAX_OWNER_TRIES_PER_MINUTE = 5  # owner password guesses through one session
+# ... and through all sessions together: a guesser who opens a new session for every five tries still gets at most
+# this many wrong passwords per window, after which nobody may sign in (not even with the right password, which
+# would otherwise tell the guesser they found it) until the oldest of them is a window old.
+MAX_WRONG_OWNER_PASSWORDS = 20
+WRONG_OWNER_PASSWORD_WINDOW = 600  # seconds
 log = logging.getLogger(__name__)
 
 
@@ -78,6 +85,33 @@ def within_rate(kind: str, count: int, per_minute: int) -> bool:
     return fits
 
 
+class WrongPasswords:
+    """Wrong owner passwords given through every session of this server process, thread-safe (sessions run in
+    threads of their own)."""
+
+    def __init__(self, limit: int, window_seconds: float):
+        self.limit, self.window = limit, window_seconds
+        self.times: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def forget_old(self, now: float) -> None:
+        while self.times and now - self.times[0] >= self.window:
+            self.times.popleft()
+
+    def locked(self) -> bool:
+        """Whether enough wrong passwords came lately that sign-in is closed for everyone."""
+        with self.lock:
+            self.forget_old(time.monotonic())
+            return len(self.times) >= self.limit
+
+    def record(self) -> None:
+        with self.lock:
+            self.times.append(time.monotonic())
+
+
+WRONG_OWNER_PASSWORDS = WrongPasswords(MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW)
+
+
 def owner_sign_in() -> None:
     """Sidebar: sign in as the app's owner (shared pool, models/, the default model); absent without a password."""
     password = owner_password()
@@ -94,10 +128,14 @@ def owner_sign_in() -> None:
         if st.form_submit_button("Sign in"):
             if not within_rate("owner-tries", 1, MAX_OWNER_TRIES_PER_MINUTE):
                 st.error("Too many tries: wait a minute.")
+            elif WRONG_OWNER_PASSWORDS.locked():
+                st.error("Too many wrong passwords on this server lately: owner sign-in is closed for up to "
+                         f"{WRONG_OWNER_PASSWORD_WINDOW // 60} minutes.")
             elif hmac.compare_digest(given.encode(), password.encode()):
                 st.session_state.owner = True
                 st.rerun()
             else:
+                WRONG_OWNER_PASSWORDS.record()
                 st.error("Wrong password.")
 
 

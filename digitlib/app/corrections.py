@@ -15,7 +15,8 @@ from digitlib.app.common import (MAX_SESSION_CORRECTIONS, enlarged, is_owner, my
                                  shipped_models_dir, trained_models_dir)
 from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
 from digitlib.classifier import DEFAULT_MODEL
-from digitlib.store import CorrectionStore, StoreError, npz_bytes, read_npz
+from digitlib.corrections_files import npz_bytes, read_npz
+from digitlib.store import CorrectionStore, StoreError
 
 SAMPLES_PER_PAGE = 30
 EMPTY_COLLECTION = {
