@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlib import load_classifier, preprocess
-from digitlib.preprocess import ImageError, decode, ink, mnist_format, ruling
+from digitlib.preprocess import ImageError, decode, ink, mnist_format, ruling, strokes
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_noisy_28x28_digits_touching_the_edge_through_noise(classifier, mnist):
 def test_hairline_strokes_are_thickened(classifier, digits):
     images, labels = digits
     hairlines = [ndimage.grey_erosion(enlarge(d, 12), size=(9, 9)) for d in images]  # ~1/4 of MNIST's width
-    width = ink.stroke_width(preprocess.to_mnist(hairlines[2]) > 0.5)
+    width = strokes.stroke_width(preprocess.to_mnist(hairlines[2]) > 0.5)
     assert mnist_format.MIN_STROKE - 0.5 <= width <= mnist_format.MAX_STROKE
     assert read_all(classifier, hairlines) == labels.tolist()
 
@@ -112,7 +112,7 @@ def test_stroke_width_is_measured_at_any_angle(width, angle):
     across = np.abs(np.cos(np.radians(angle)) * y - np.sin(np.radians(angle)) * x)
     along = np.abs(np.cos(np.radians(angle)) * x + np.sin(np.radians(angle)) * y)
     stroke = (across < width / 2) & (along < 70)
-    assert ink.stroke_width(stroke) == pytest.approx(width, abs=1.0)
+    assert strokes.stroke_width(stroke) == pytest.approx(width, abs=1.0)
 
 
 def test_one_colour_transparent_canvas_reads_its_alpha_alone():

@@ -8,7 +8,6 @@ import tempfile
 from collections import deque
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import number_image, open_tab, png_bytes, texts

@@ -13,7 +13,8 @@ import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture
-from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at, stroke_width
+from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at
+from digitlib.preprocess.strokes import stroke_width
 from digitlib.preprocess.mnist_format import to_mnist_digit
 
 QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas costs several times fewer pixels...

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import resize
-from digitlib.preprocess.ink import median, stroke_width
+from digitlib.preprocess.strokes import median, stroke_width
 
 BOX, CANVAS = 20, 28  # MNIST: digit fitted into 20x20, centred in 28x28
 DETAIL = 4  # stroke widths are measured and normalised at 4x the final 20x20 resolution

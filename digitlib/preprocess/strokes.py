@@ -1,0 +1,40 @@
+"""Stroke geometry on an ink mask: how wide the pen is, how thick a region, each stage's common measure."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def median(values: np.ndarray, share: float = 0.5) -> float:
+    """The middle value (the upper one of an even count), or the one `share` of the way up: a partial sort,
+    several times cheaper than np.median on the small arrays here, where its overhead dominates."""
+    values = values.ravel()
+    middle = min(int(values.size * share), values.size - 1)
+    return float(np.partition(values, middle)[middle])
+
+
+def stroke_width(mask: np.ndarray, share: float = 0.5) -> float:
+    """Pen width in pixels: twice the distance-to-background along the strokes' centre lines, minus one; the
+    median, or the width that `share` of the centre lines stay under."""
+    if not mask.any():
+        return 0.0
+    distance = distance_inside(mask)
+    rows = np.maximum(np.maximum(distance[:-2], distance[1:-1]), distance[2:])  # 3x3 maximum by shifted views,
+    around = np.maximum(np.maximum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])  # a tenth of maximum_filter's cost
+    centre = distance[1:-1, 1:-1]
+    return 2.0 * median(centre[mask & (centre >= around)], share) - 1.0
+
+
+def thickest(mask: np.ndarray) -> float:
+    """The widest disk that fits in the ink, as a width in pixels like `stroke_width`'s: a region's thickness,
+    which a ragged outline (many short centre lines) cannot hide."""
+    return 2.0 * float(distance_inside(mask).max(initial=0.0)) - 1.0 if mask.any() else 0.0
+
+
+def distance_inside(mask: np.ndarray) -> np.ndarray:
+    """Each ink pixel's distance to the nearest background pixel, with a one-pixel frame of background around
+    the mask (strokes at the edge end there)."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
+    padded[1:-1, 1:-1] = mask
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)  # 5x5 chamfer: within 2% of Euclidean, half the cost
