@@ -12,6 +12,8 @@ what happened:
 3. `digits`: blobs to one mark per digit, left to right; touching digits split.
 4. `mnist_format`: stroke width, 20x20 fit, centre of mass in 28x28.
 
+`strokes` holds the geometry all of them measure (pen width, a region's thickness).
+
 Everything works on float32 arrays in [0, 1] and is vectorised (NumPy, SciPy, Pillow, and OpenCV
 for the steps every picture takes: labelling blobs, the distance transform, resizing, whose
 kernels cost a few microseconds where SciPy's and Pillow's cost tens); huge photos are reduced to
