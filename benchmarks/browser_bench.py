@@ -125,8 +125,8 @@ def report(name: str, result: dict) -> list[str]:
         f"{percentiles(cpu_shown)}, for the whole page {percentiles(cpu_total)}",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
-        f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the controls, "
-        f"the per-digit details: {percentiles(after)})",
+        f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the bars, "
+        f"canvas, form and per-digit details: {percentiles(after)})",
         f"- server, from the stroke's arrival to the reading sent: {percentiles(before)}",
         "",
     ]

@@ -57,16 +57,20 @@ def canvas_fit_css() -> str:
 # The canvas sends a drawing 200 ms after the pen lifts (a debounce for strokes in quick succession); its
 # toolbar's "Update the app with this drawing" button sends at once.  Pressing it as the pen lifts makes the
 # reading follow the stroke instead of the debounce.  Installed once per page; strokes only, not the toolbar.
+# The press comes when the lift's mouseup/touchend reaches the window, after the canvas (listening on its
+# document) has added the stroke: a timer would wait for the next frame, ~15 ms later.
 SEND_ON_LIFT_JS = """<script>
 if (!window.digitlibSendOnLift) {
   window.digitlibSendOnLift = true;
+  let send = null;
   window.addEventListener("pointerup", event => {
     const host = event.composedPath().find(node => node.classList?.contains("st-key-drawing-area"));
     const canvas = event.composedPath().find(node => node.classList?.contains("upper-canvas"));
-    if (!host || !canvas) return;
-    const send = canvas.getRootNode().querySelector('button[aria-label="Update the app with this drawing"]');
-    if (send) setTimeout(() => send.click(), 0);  // after the canvas has added the stroke
+    send = host && canvas && canvas.getRootNode().querySelector('button[aria-label="Update the app with this drawing"]');
   }, {capture: true});
+  const press = () => { if (send) { const button = send; send = null; button.click(); } };
+  window.addEventListener("mouseup", press);
+  window.addEventListener("touchend", press);
 }
 </script>"""
 
