@@ -41,11 +41,45 @@ def server_times(log: Path, since: int) -> list[dict]:
     return [json.loads(line) for line in lines[since:]]
 
 
+# Chrome's trace of the page's tasks (with the thread time of each) and of the marks timed_drawing leaves.
+TRACE_CATEGORIES = ["toplevel", "blink.user_timing"]
+AFTER_READING_MS = 300  # the pause after each reading, in which the bars, the canvas, the form and details follow
+
+
+def main_thread_cpu(trace: bytes) -> tuple[list[float], list[float]]:
+    """Per stroke, the CPU time of the page's main thread from the release to the reading painted, and in the
+    AFTER_READING_MS after it: the sum of the thread time of its tasks, which a busy machine does not inflate."""
+    events = json.loads(trace)["traceEvents"]
+    marks = {name: sorted((e["ts"], e["pid"], e["tid"]) for e in events if e.get("name") == name)
+             for name in ("stroke-released", "stroke-read")}
+    if not marks["stroke-read"]:
+        return [], []
+    main = marks["stroke-read"][0][1:]  # the renderer's main thread, where the marks were made
+    tasks = sorted((e["ts"], e["dur"], e.get("tdur", 0)) for e in events
+                   if e.get("name") == "ThreadControllerImpl::RunTask" and e.get("ph") == "X"
+                   and (e["pid"], e["tid"]) == main)
+    outermost, end = [], 0
+    for start, duration, cpu in tasks:
+        if start >= end:
+            outermost.append((start, cpu))
+            end = start + duration
+
+    def cpu_between(start: float, stop: float) -> float:
+        return sum(cpu for at, cpu in outermost if start <= at < stop) / 1000
+
+    until, after = [], []
+    for (released, *_), (read, *_) in zip(marks["stroke-released"], marks["stroke-read"]):
+        until.append(cpu_between(released, read))
+        after.append(cpu_between(read, read + 1000 * AFTER_READING_MS))
+    return until, after
+
+
 def run_device(browser, url: str, device: dict, rounds: int, log: Path) -> dict:
     """Every digit drawn `rounds` times on a fresh page; the reading and server times of each last stroke."""
     page = open_app(browser, url, device)
     fresh = timed_drawing(page, DIGIT_STROKES["1"], "1")  # the page fetches the metric and chart code first
     latencies, misses, server, timelines = [], [], [], []
+    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
     for _ in range(rounds):
         for digit, strokes in DIGIT_STROKES.items():
             clear_canvas(page)
@@ -56,12 +90,14 @@ def run_device(browser, url: str, device: dict, rounds: int, log: Path) -> dict:
                 continue
             latencies.append(latency)
             timelines.append(stroke_timeline(page))
-            time.sleep(0.3)  # the details below the reading finish, and their time is logged
+            time.sleep(AFTER_READING_MS / 1000)  # the rest follows the reading, and its time is logged
             strokes_logged = [entry for entry in server_times(log, logged) if entry["text"] == digit]
             if strokes_logged:
                 server.append(strokes_logged[-1])
+    cpu_until, cpu_after = main_thread_cpu(browser.stop_tracing())
     page.context.close()
-    return {"fresh": fresh, "latencies": latencies, "misses": misses, "server": server, "timelines": timelines}
+    return {"fresh": fresh, "latencies": latencies, "misses": misses, "server": server, "timelines": timelines,
+            "cpu_until": cpu_until, "cpu_after": cpu_after}
 
 
 def report(name: str, result: dict) -> list[str]:
@@ -74,7 +110,6 @@ def report(name: str, result: dict) -> list[str]:
     misread = ", ".join(result["misses"]) or "none"
     sent = [t["sent"] for t in result["timelines"] if t["sent"] is not None]
     answer = [t["answer"] for t in result["timelines"] if t["answer"] is not None]
-    browser_cpu = [t["cpu"] for t in result["timelines"]]
     cpu_shown = [entry["cpu_until_shown_ms"] for entry in server]
     cpu_total = [entry["cpu_total_ms"] for entry in server]
     return [
@@ -85,12 +120,13 @@ def report(name: str, result: dict) -> list[str]:
         f"- in the page: release → drawing sent {percentiles(sent)}; → the server's first answer {percentiles(answer)}; "
         "the rest is the browser rendering the answer",
         f"- CPU time, which the machine's load does not inflate: the page's main thread from the release to the "
-        f"reading seen {percentiles(browser_cpu)}; the server's script thread until the reading was sent "
+        f"reading painted {percentiles(result['cpu_until'])}, in the {AFTER_READING_MS} ms after it (the bars, canvas, "
+        f"form and details) {percentiles(result['cpu_after'])} (Chrome's trace); the server's script thread until the reading was sent "
         f"{percentiles(cpu_shown)}, for the whole page {percentiles(cpu_total)}",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
-        f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the controls, "
-        f"the per-digit details: {percentiles(after)})",
+        f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the bars, "
+        f"canvas, form and per-digit details: {percentiles(after)})",
         f"- server, from the stroke's arrival to the reading sent: {percentiles(before)}",
         "",
     ]
@@ -99,7 +135,7 @@ def report(name: str, result: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times each digit 0-9 is drawn per device")
-    parser.add_argument("--out", type=Path, help="also append the report (Markdown) to this file")
+    parser.add_argument("--out", default="", help="also append the report (Markdown) to this file ('': don't)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 

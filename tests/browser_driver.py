@@ -116,7 +116,7 @@ def open_app(browser, url: str, device: dict):
     page.set_default_timeout(30_000)
     page.goto(url)
     page.get_by_text(HINT).wait_for()
-    drawing_canvas(page).wait_for()
+    page.locator('[class*="st-key-canvas-"] canvas.upper-canvas').first.wait_for()  # the hint may come first
     wait_until_still(drawing_canvas(page))
     return page
 
@@ -207,8 +207,8 @@ WATCH_READING = """expected => {
     const release = () => { if (window.__released === null) window.__released = performance.now(); };
     for (const type of ["pointerup", "touchend", "mouseup"]) window.addEventListener(type, release, {capture: true});
     const shown = () => [...document.querySelectorAll('[data-testid="stMetric"]')]
-        .filter(m => m.innerText.includes("Number read"))
-        .map(m => m.querySelector('[data-testid="stMetricValue"]').innerText.trim())[0];
+        .filter(m => m.textContent.includes("Number read"))
+        .map(m => m.querySelector('[data-testid="stMetricValue"]').textContent.trim())[0];
     const observer = new MutationObserver(() => {
         if (window.__released !== null && shown() === expected) {
             observer.disconnect(); window.__committed = performance.now();
@@ -219,42 +219,32 @@ WATCH_READING = """expected => {
 }"""
 
 
-def main_thread_cpu(cdp) -> float:
-    """Seconds of CPU the page's main thread has used (Chrome's ThreadTime): what a busy machine does not inflate."""
-    return next(metric["value"] for metric in cdp.send("Performance.getMetrics")["metrics"] if metric["name"] == "ThreadTime")
-
-
 def timed_drawing(page, strokes: list[Stroke], expected: str, timeout: float = 15, **where) -> float | None:
     """Draw; milliseconds from the last stroke's release to `expected` painted as the number read (measured in
-    the page), or None when it never shows.  The page's main-thread CPU time from just before the release to
-    when the test notices the reading (the next frame) is kept for stroke_timeline."""
+    the page), or None when it never shows.  Both moments are also marked in the page's performance timeline
+    ("stroke-released", "stroke-read"), so a Chrome trace can tell what the page did in between."""
     draw(page, strokes[:-1], **where)
     page.evaluate(WATCH_READING, expected)
     page.evaluate("() => { window.__socket = []; }")
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Performance.enable")
-    cpu_before = []
-    draw(page, strokes[-1:], **where, before_lift=lambda: cpu_before.append(main_thread_cpu(cdp)))
+    draw(page, strokes[-1:], **where)
     try:
         page.wait_for_function("() => window.__read !== null", timeout=timeout * 1000, polling="raf")
     except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the reading never showed
         return None
-    finally:
-        cpu = main_thread_cpu(cdp) - cpu_before[0]
-        cdp.detach()
-    page.evaluate("cpu => { window.__cpu = cpu; }", 1000 * cpu)
-    return page.evaluate("() => window.__read - window.__released")
+    return page.evaluate("""() => {
+        performance.mark("stroke-released", {startTime: window.__released});
+        performance.mark("stroke-read", {startTime: window.__read});
+        return window.__read - window.__released;
+    }""")
 
 
 def stroke_timeline(page) -> dict[str, float]:
-    """After timed_drawing: milliseconds from the release to the drawing sent and to the server's first answer,
-    and of the page's main-thread CPU from the release to the reading seen."""
+    """After timed_drawing: milliseconds from the release to the drawing sent and to the server's first answer."""
     return page.evaluate("""() => {
         const sent = window.__socket.find(([kind, at]) => kind === "sent" && at >= window.__released);
         const answer = sent && window.__socket.find(([kind, at]) => kind === "answer" && at >= sent[1]);
         window.__socket = [];
-        return {sent: sent ? sent[1] - window.__released : null, answer: answer ? answer[1] - window.__released : null,
-                cpu: window.__cpu};
+        return {sent: sent ? sent[1] - window.__released : null, answer: answer ? answer[1] - window.__released : null};
     }""")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow
 import streamlit as st
 from PIL import Image, ImageDraw
 
@@ -19,7 +20,6 @@ from digitlib.explain import overlay, saliency
 from digitlib.reader import LOW_CONFIDENCE
 from digitlib.store import SHARED, CorrectionStore, StoreError
 
-DIGITS_PER_ROW = 4
 POSITION_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]  # Okabe-Ito
 
 
@@ -47,16 +47,22 @@ def ordinal(position: int) -> str:
 def probability_chart(reading: Reading) -> None:
     """Ten horizontal bars per digit read (one colour per position when there are several)."""
     names = [f"{ordinal(i)}: {d.digit}" for i, d in enumerate(reading.digits, start=1)]
-    best = "; ".join(f"{name} with {percent(d.confidence)}" for name, d in zip(names, reading.digits))
     probability_bars([(name, d.probabilities) for name, d in zip(names, reading.digits)],
-                     alt=f"Probability of each digit 0-9 for each digit read. Highest: {best}.")
+                     alt="The probability of each digit 0-9 for each digit read (each bar is labelled with its "
+                         "digit and probability for screen readers; the number and confidence are written above).")
 
 
 def probability_bars(series: list[tuple[str, Sequence[float]]], alt: str) -> None:
-    """Ten horizontal bars per named set of probabilities, as a Vega-Lite spec written out: st.bar_chart's Altair
-    validation and Arrow conversion cost more than the reading itself."""
-    values = [{"digit": str(digit), "probability": round(float(p), 4), "read": name}
-              for name, probabilities in series for digit, p in enumerate(probabilities)]
+    """Ten horizontal bars per named set of probabilities.
+
+    The spec is written out (st.bar_chart's Altair validation costs more than the reading) and depends only on
+    how many sets there are; the probabilities travel as an Arrow table beside it.  With the same spec and alt
+    text, the browser swaps the data in the chart it already has instead of building a new one (a Vega-Lite
+    compile and render, 10-20 ms of a phone page's main thread).  Vega-Lite labels each bar for screen readers.
+    """
+    table = pyarrow.table({"digit": [str(digit) for _, probabilities in series for digit in range(len(probabilities))],
+                           "probability": [round(float(p), 4) for _, probabilities in series for p in probabilities],
+                           "read": [name for name, probabilities in series for _ in probabilities]})
     encoding = {
         "y": {"field": "digit", "type": "nominal", "sort": None, "title": "digit", "scale": {"paddingInner": 0.15},
               "axis": {"labelAngle": 0, "labelFontSize": 13, "labelOverlap": False, "titleAngle": 0,
@@ -69,23 +75,27 @@ def probability_bars(series: list[tuple[str, Sequence[float]]], alt: str) -> Non
         encoding |= {"yOffset": {"field": "read", "sort": None, "scale": {"paddingInner": 0}},
                      "color": {"field": "read", "type": "nominal", "sort": None, "title": None,
                                "scale": {"range": POSITION_COLOURS}, "legend": {"orient": "top"}}}
-    bars = {"data": {"values": values}, "mark": {"type": "bar", "tooltip": True}, "encoding": encoding}
-    st.vega_lite_chart({"layer": [bars]},  # a layer's data is sent as it is: no pandas, no Arrow on the hot path
+    st.vega_lite_chart(table, {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding},
                        height=260, width="stretch", alt=alt)
 
 
 def show_glance(reading: Reading) -> None:
     """What is read and how sure, with the top 3 when unsure and the ten bars: everything a drawer needs."""
-    number, sure = st.columns(2, wrap=False)  # side by side on a phone too
-    number.metric("Number read", reading.text)
-    sure.metric("Confidence", percent(reading.confidence), help="of the least certain digit")
+    show_number(reading)
+    probability_chart(reading)
+
+
+def show_number(reading: Reading) -> None:
+    """The number read and how sure, with the top 3 when unsure: few elements, so the browser shows them fast."""
+    with st.container(horizontal=True):  # side by side on a phone too; one block, so the number comes soon
+        st.metric("Number read", reading.text)
+        st.metric("Confidence", percent(reading.confidence), help="of the least certain digit")
     if reading.low_confidence:
         single = len(reading.digits) == 1
         st.warning("Not sure. " + "; ".join(
             f"Top 3{'' if single else f' for the {ordinal(i)} digit'}: "
             + ", ".join(f"**{digit}** {percent(p)}" for digit, p in d.top3)
             for i, d in enumerate(reading.digits, start=1) if d.confidence < LOW_CONFIDENCE))
-    probability_chart(reading)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -107,19 +117,22 @@ def digit_caption(position: int, count: int, digit: DigitReading) -> str:
     return f"{where}**{digit.digit}**, {percent(digit.confidence)} sure (then {others})"
 
 
-def show_details(reading: Reading, clf: Classifier) -> None:
-    """Every digit: the 28x28 the model saw, and what drove its reading (the saliency)."""
-    st.markdown("##### What the model saw, and what drove it")
-    st.caption("Left: the 28x28 picture the network reads. Right: the same with the pixels whose blanking "
-               "lowers the answer the most lit up (dark: no influence, yellow: the most).")
+def show_details(reading: Reading, clf: Classifier, pictures: list[np.ndarray] | None = None) -> None:
+    """Every digit: the 28x28 the model saw, and what drove its reading (the saliency); ``pictures`` are these,
+    made beforehand by seen_and_saliency.
+
+    Few elements on purpose: the Draw tab sends these on every stroke, and each costs the browser a re-render.
+    """
+    pictures = pictures or [seen_and_saliency(digit, clf) for digit in reading.digits]
+    st.markdown("##### What the model saw, and what drove it\n:gray[:small[Left: the 28x28 picture the network "
+                "reads. Right: the same with the pixels whose blanking lowers the answer the most lit up (dark: no "
+                "influence, yellow: the most).]]")
     count = len(reading.digits)
-    for row in range(0, count, DIGITS_PER_ROW):
-        for column, (position, digit) in zip(st.columns(DIGITS_PER_ROW),
-                                             list(enumerate(reading.digits, start=1))[row : row + DIGITS_PER_ROW]):
-            caption = digit_caption(position, count, digit)
-            column.image(seen_and_saliency(digit, clf), caption=caption,
-                         alt=f"The {ordinal(position)} digit as the model saw it, read as {digit.digit}, "
-                             "and its saliency map")
+    with st.container(horizontal=True, gap="medium"):  # side by side, as many as fit, then the next row
+        for position, (digit, picture) in enumerate(zip(reading.digits, pictures), start=1):
+            st.image(picture, caption=digit_caption(position, count, digit),
+                     alt=f"The {ordinal(position)} digit as the model saw it, read as {digit.digit}, "
+                         "and its saliency map")
 
 
 def show_reading(reading: Reading, original: bytes, clf: Classifier, key: str) -> None:
