@@ -125,7 +125,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from digitlib.bench import run_cli
+    from digitlib.bench_report import run_cli
 
     return run_cli(args)
 

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from digitlib import bench
+from digitlib import bench, bench_report
 from digitlib.classifier import DEFAULT_MODEL, available_models
 from digitlib.train import PRESETS, from_preset
 
@@ -88,7 +88,7 @@ class TestQuickRun:
         assert tta["reached"] == (tta["first_at_target"] is not None)
 
     def test_report_shows_every_section(self, quick):
-        text = bench.report(quick)
+        text = bench_report.report(quick)
         for heading in ("Machine:", "Load average", f"### Model `{quick['models'][0]['name']}`", "### Training",
                         "Time to 99.5%", "### Goals", "first prediction", "bare LiteRT", "`model.predict(x)`"):
             assert heading in text, heading
