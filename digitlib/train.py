@@ -2,13 +2,12 @@
 
 One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it
 as a progress bar, the app as ``st.progress`` plus live curves.  Everything is written into a
-temporary sibling directory first and swapped into place only when complete, under a lock, so an
+temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
 interrupted or concurrent run never leaves a broken model where the old one stood.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -18,7 +17,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlib import data, plots
+from digitlib.model_dirs import atomic_replace_dir, remove_stale_staging
 from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir, read_card
 from digitlib.evaluate import evaluate_probabilities
 from digitlib.tensorflow_startup import quiet_tensorflow_startup
@@ -327,51 +326,6 @@ def write_figures(directory: Path, name: str, history: dict, evaluation, x_test:
     captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
     plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
                directory / "misclassified.png")
-
-
-@contextmanager
-def output_lock(out: Path):
-    """Serialise the final swap of runs that target the same output directory."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def atomic_replace_dir(staging: Path, out: Path) -> None:
-    """Move a complete staging directory to ``out``, keeping the old one until the swap is done."""
-    with output_lock(out):
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / out.name)
-        try:
-            os.rename(staging, out)
-        except BaseException:
-            if old is not None:  # put the previous model back where it stood
-                os.rename(old / out.name, out)
-                old.rmdir()
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def remove_stale_staging(parent: Path) -> None:
-    """Clean up after runs that were killed: drop their staging directories (their process is gone) and
-    put back a previous model left in ``.NAME.old-*`` by a kill between the two renames of a swap."""
-    for stale in parent.glob(".*.tmp-*"):
-        pid = stale.name.rsplit("-", 2)[-2] if stale.name.count("-") >= 2 else ""
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(stale, ignore_errors=True)
-    for old in parent.glob(".*.old-*"):
-        name = old.name[1:].split(".old-")[0]
-        with output_lock(parent / name):
-            if (old / name).is_dir() and not (parent / name).exists():
-                os.rename(old / name, parent / name)
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def save_model(model, out: Path, card: dict, history: dict, test: data.Split, hook: ProgressHook,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitlib import model_dirs
 from digitlib import train as train_module
 from digitlib.classifier import load_classifier
 from digitlib.data import IDX_FILES
@@ -245,7 +246,7 @@ def test_stale_staging_of_dead_runs_is_removed(tmp_path):
     alive = tmp_path / f".strong.tmp-{os.getpid()}-abc"
     for staging in (dead, alive):
         staging.mkdir()
-    train_module.remove_stale_staging(tmp_path)
+    model_dirs.remove_stale_staging(tmp_path)
     assert not dead.exists() and alive.exists()
 
 
@@ -254,7 +255,7 @@ def test_model_left_aside_by_a_killed_swap_is_put_back(tmp_path):
     old = tmp_path / ".strong.old-abc"
     (old / "strong").mkdir(parents=True)
     (old / "strong" / "card.json").write_text("{}")
-    train_module.remove_stale_staging(tmp_path)
+    model_dirs.remove_stale_staging(tmp_path)
     assert (tmp_path / "strong" / "card.json").read_text() == "{}"
     assert not old.exists()
 
