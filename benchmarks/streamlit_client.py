@@ -34,10 +34,12 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from tornado.websocket import websocket_connect
 
+from digitlib.app.draw import CANVAS_HEIGHT, CANVAS_WIDTH
+from digitlib.app.draw import DEFAULT_BRUSH as BRUSH
+
 ID_PREFIX = "$$ID-"
 ID_HASH_LENGTH = 32
 MEDIA_PREFIX = "/media/"
-CANVAS_WIDTH, CANVAS_HEIGHT, BRUSH = 640, 240, 18  # the Draw tab's canvas and default brush (digitlib/app/draw.py)
 
 
 class Disconnected(Exception):

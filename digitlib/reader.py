@@ -17,8 +17,8 @@ from digitlib.preprocess import Segment, Segmentation, segment
 from digitlib.preprocess.digits import split_candidates, split_segment
 
 # A digit read with less (calibrated) probability than this is flagged and the UI offers its top 3.  On held-out
-# synthetic numbers (calibrated compact, its card's calibration table) 0.9 flags 79% of the wrong digits and 4.2% of
-# the right ones; 0.8 flagged only 65% of the wrong ones.
+# synthetic numbers (calibrated compact, its card's calibration table) 0.9 flags 82% of the wrong digits and 5.1% of
+# the right ones; 0.8 flags only 68% of the wrong ones.
 LOW_CONFIDENCE = 0.9
 SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...
 # ...or better than the mark read whole

@@ -8,8 +8,8 @@ drawing helpers are those of test_browser.py.
 from __future__ import annotations
 
 import pytest
+from browser_driver import NEEDS_CHROMIUM
 from test_browser import (  # noqa: F401 - server and browser are fixtures used by name
-    CHROMIUM,
     DIGIT_STROKES,
     browser,
     clear_canvas,
@@ -23,7 +23,7 @@ from test_browser import (  # noqa: F401 - server and browser are fixtures used 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
+    NEEDS_CHROMIUM,
 ]
 DRAWN = ["1", "7"]  # one drawer page per digit; a third page uploads a number
 UPLOADED = "2026"

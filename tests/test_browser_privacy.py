@@ -7,14 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
+from browser_driver import NEEDS_CHROMIUM
+from test_browser import browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
 
 from digitlib.corrections_files import read_npz
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
+    NEEDS_CHROMIUM,
 ]
 
 

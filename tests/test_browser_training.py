@@ -15,13 +15,14 @@ from urllib.parse import urlparse
 
 import psutil
 import pytest
-from test_browser import CHROMIUM, browser, server  # noqa: F401 - fixtures used by name
+from browser_driver import NEEDS_CHROMIUM
+from test_browser import browser, server  # noqa: F401 - fixtures used by name
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"),
+    NEEDS_CHROMIUM,
 ]
 PROGRESS = re.compile(r"epoch \d/5, batch \d+")
 RUN_TIMEOUT_MS = 300_000  # a run on a busy shared machine; the default one takes well under a minute when quiet

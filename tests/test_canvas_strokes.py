@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from digitlib import load_classifier, read_number
+from digitlib.app.draw import BRUSH_RANGE as BRUSHES
+from digitlib.app.draw import CANVAS_HEIGHT, CANVAS_WIDTH
 from digitlib.preprocess import mnist_format, segment
 
-CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # streamlit_app.py's drawing canvas
-BRUSHES = (6, 40)  # the app's brush slider
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -32,7 +32,7 @@ from PIL import Image
 
 from digitlib import DEFAULT_MODEL, ImageError, available_models, load_classifier, read_number
 from digitlib.classifier import MODELS_DIR
-from digitlib.preprocess import MAX_BYTES, MAX_PIXELS
+from digitlib.preprocess import MAX_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = available_models()

@@ -33,6 +33,7 @@ CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # a row of digits fits; the network read
 COLUMNS = [CANVAS_WIDTH + 32, 420]  # the canvas and its controls | the reading: side by side at 1280x800
 EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
 DEFAULT_BRUSH = 18  # pixels on the 640x240 canvas: about MNIST's stroke once a digit is shrunk to 20x20
+BRUSH_RANGE = (6, 40)  # the brush slider's ends: a hairline to a marker
 TIMING_LOG = "DIGITLIB_TIMING_LOG"  # a file path: each stroke's server time is appended as a JSON line (benchmarks)
 
 
@@ -116,7 +117,7 @@ def draw_page(clf: Classifier) -> None:
     st.session_state.setdefault("canvas_version", 0)
     controls = st.container(key="drawing-controls")  # as wide as the canvas' column (canvas_fit_css)
     brush, clear = controls.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
-    brush.slider("Brush width", 6, 40, DEFAULT_BRUSH, key="stroke_width")
+    brush.slider("Brush width", *BRUSH_RANGE, DEFAULT_BRUSH, key="stroke_width")
     clear.button("Clear", width="stretch", on_click=clear_canvas)
     st.html(canvas_fit_css())
     st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
