@@ -15,7 +15,7 @@ from test_app import number_image, open_tab, png_bytes, texts
 from digitlib import available_models
 from digitlib.app import common
 from digitlib.corrections_files import npz_bytes
-from digitlib.store import SHARED, CorrectionStore
+from digitlib.store import SHARED, CorrectionStore, StoreError
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
@@ -251,3 +251,14 @@ def test_a_visitor_keeps_at_most_so_many_digits(places, repo, mnist, monkeypatch
     at.run()
     assert any("at most 1 digits are kept per visitor" in message for message in texts(at.error))
     assert len(CorrectionStore(places / "corrections.sqlite3", owner=at.session_state["visitor_id"])) == 1
+
+
+def test_error_texts_reach_a_visitor_without_server_folders_or_database_details(monkeypatch):
+    """A failed run names the data folder it looked in; a database error its address: a visitor sees neither."""
+    monkeypatch.setattr(common, "is_owner", lambda: False)
+    data_error = ValueError("/srv/data/mnist/train-images-idx3-ubyte.gz: not an IDX file; see https://example.org/a/b")
+    assert common.for_visitor(data_error) == "train-images-idx3-ubyte.gz: not an IDX file; see https://example.org/a/b"
+    database_error = StoreError("postgresql://digitlib:s3cret@db.internal:5432/x: corrections database failed")
+    assert "db.internal" not in common.for_visitor(database_error)
+    monkeypatch.setattr(common, "is_owner", lambda: True)
+    assert common.for_visitor(database_error) == str(database_error)

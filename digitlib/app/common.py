@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -164,13 +165,27 @@ def model_label(directory: Path) -> str:
     return f"{directory.name} ({'shipped' if directory.parent == shipped_models_dir() else 'trained here'})"
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~])/(?:[\w.+-]+/)+([\w.+-]*)")  # /a/b/c (not a URL's //host/): c
+
+
 def without_server_paths(message: str) -> str:
     """A message for visitors with this server's folders (models, repository, temp, home) cut down to names."""
     places = [(trained_models_dir(), ""), (trained_models_root(), ""), (shipped_models_dir(), "models/"),
               (Path.cwd(), ""), (Path(tempfile.gettempdir()), ""), (Path.home(), "")]
     for place, short in places:
         message = message.replace(f"{place}/", short).replace(str(place), short.rstrip("/") or "…")
-    return message
+    return ABSOLUTE_PATH.sub(r"\1", message)  # any other folder (a data directory, a database file): its name
+
+
+def for_visitor(error: Exception) -> str:
+    """An error's text as this visitor may see it: whole for the owner; for anyone else without server paths, and
+    a database failure (its address, its driver's words) only in the server's log."""
+    if is_owner():
+        return str(error)
+    if isinstance(error, StoreError):
+        log.error("corrections database failed: %s", error)
+        return "the corrections database is unavailable (the details are in the server's log)."
+    return without_server_paths(str(error))
 
 
 def default_model_file() -> Path:

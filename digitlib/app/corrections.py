@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import (MAX_SESSION_CORRECTIONS, enlarged, is_owner, my_corrections, percent, shared_store,
+from digitlib.app.common import (for_visitor, MAX_SESSION_CORRECTIONS, enlarged, is_owner, my_corrections, percent, shared_store,
                                  shipped_models_dir, trained_models_dir)
 from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
 from digitlib.classifier import DEFAULT_MODEL
@@ -73,7 +73,7 @@ def restore_form(store: CorrectionStore) -> None:
                 x, y = read_npz(upload.getvalue(), MAX_SESSION_CORRECTIONS)
                 store.add_arrays(x, y, at_most=MAX_SESSION_CORRECTIONS)
             except (ValueError, StoreError) as exc:
-                st.error(f"{upload.name}: nothing added: {exc}")
+                st.error(f"{upload.name}: nothing added: {for_visitor(exc)}")
             else:
                 st.success(f"Added {len(y)} digits from {upload.name}.")
 

@@ -13,7 +13,7 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from digitlib import DigitReading, Reading
-from digitlib.app.common import (ENLARGE, MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, as_picture, enlarged,
+from digitlib.app.common import (for_visitor, ENLARGE, MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, as_picture, enlarged,
                                  my_corrections, percent)
 from digitlib.classifier import Classifier
 from digitlib.explain import overlay, saliency
@@ -173,7 +173,7 @@ def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str
             store.for_owner(SHARED).add(images, label, original=picture)
             st.session_state.shared_digits = given + len(images)
     except (ValueError, StoreError) as exc:
-        st.error(f"Not saved: {exc}")
+        st.error(f"Not saved: {for_visitor(exc)}")
     else:
         where = " and given to the shared pool" if share else " (only you see it)"
         st.success(f"Saved {label}{where}: thank you. The Corrections tab can fine-tune the model on it.")

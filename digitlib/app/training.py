@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import is_owner, show_curves, shipped_models_dir, trained_models_dir
+from digitlib.app.common import without_server_paths, is_owner, show_curves, shipped_models_dir, trained_models_dir
 from digitlib.jobs import Busy, Run, Runner
 
 # Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image per epoch.
@@ -83,7 +83,7 @@ def job_panel(kind: str) -> Run | None:
     if mine.state == "stopped":
         st.info(mine.message)
     elif mine.state == "failed":
-        st.error(f"The run failed. {mine.message}")
+        st.error(f"The run failed. {mine.message if is_owner() else without_server_paths(mine.message)}")
     elif mine.kind == kind:
         where = " · ".join(f"{stage} {seconds:.1f} s" for stage, seconds in mine.elapsed_by_stage().items())
         st.caption(f"{mine.seconds:.0f} s from the click to the model; the training process peaked at "
