@@ -1,8 +1,8 @@
 """Digit Classifier: draw, upload or photograph digits; train and inspect the CNN that reads them.
 
 UI only: every reading, explanation, training run and model card comes from digitlib; each tab lives in its own
-module under ``digitlib/app/``.  TensorFlow is imported only when a training run starts, so the page is usable within
-seconds of launch.
+module under ``digitlib/app/``.  This process never imports TensorFlow: training and fine-tuning run in a child
+process (``digitlib.jobs``), so the page is usable within seconds of launch and stays light.
 """
 
 from __future__ import annotations

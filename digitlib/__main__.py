@@ -159,6 +159,7 @@ def cmd_evaluate_real(args) -> int:
 def cmd_evaluate_synthetic(args) -> int:
     from PIL import Image
 
+    from digitlib.calibration import CONFIDENT
     from digitlib.synthetic import evaluate_synthetic, format_report
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)
@@ -178,7 +179,7 @@ def cmd_evaluate_synthetic(args) -> int:
     overall = evaluation.overall
     print(f"model {clf.name}: {overall.exact}/{overall.pictures} synthetic numbers read exactly "
           f"({overall.exact_rate:.1%}), digit error rate {overall.digit_error_rate:.1%}, "
-          f"{overall.confident_errors} read wrong at 90% confidence or more (seed {args.seed})")
+          f"{overall.confident_errors} read wrong at {CONFIDENT:.0%} confidence or more (seed {args.seed})")
     print(f"expected calibration error of the {len(evaluation.digit_labels)} digits in numbers found whole: "
           f"{evaluation.digit_ece():.2%} at temperature {evaluation.temperature:.3f} "
           f"({evaluation.digit_ece(False):.2%} uncalibrated)")

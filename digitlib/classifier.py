@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from digitlib.calibration import temper
+from digitlib.calibration import TEMPERATURE_RANGE, temper
 
 if TYPE_CHECKING:  # reader imports this module: a runtime import would be circular
     from digitlib.reader import Reading
@@ -87,7 +87,7 @@ def read_card(directory: Path) -> dict:
 def card_temperature(card: dict, directory: Path) -> float:
     """The calibration temperature stored in a model card (1: an uncalibrated model's own probabilities)."""
     temperature = (card.get("calibration") or {}).get("temperature", 1.0)
-    if not isinstance(temperature, (int, float)) or not 0.05 <= temperature <= 100:
+    if not isinstance(temperature, (int, float)) or not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:  # what `calibrate` can fit
         raise ModelError(f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
                          "number. Recalibrate with `python -m digitlib calibrate`.")
     return float(temperature)

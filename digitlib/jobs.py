@@ -173,7 +173,7 @@ class Run:
                     f"loss {p['logs'].get('loss', 0):.3f} · {elapsed}")
         if p.get("phase") == "epoch":
             return f"epoch {p['epoch']}/{p['epochs']} done · {elapsed}"
-        return f"{STAGES.get(p.get('phase'), 'starting')}… · {elapsed}"
+        return f"{STAGES.get(p.get('phase'), p.get('phase') or 'starting')}… · {elapsed}"
 
     def receive(self, message: dict) -> None:
         phase = message.get("phase", "")

@@ -1,7 +1,7 @@
 """Train a model on MNIST, export it for LiteRT, and save it atomically with its model card.
 
 One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it
-as a progress bar, the app as ``st.progress`` plus live curves.  Everything is written into a
+as a progress bar, the app (through `jobs`, which runs it in a child process) as progress plus live curves.  Everything is written into a
 temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
 interrupted or concurrent run never leaves a broken model where the old one stood.
 """

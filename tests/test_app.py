@@ -283,7 +283,7 @@ def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
 
 
 @pytest.mark.slow
-def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mnist, tmp_path):
+def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
     at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
@@ -294,6 +294,14 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, mn
     assert any("training process peaked at" in caption for caption in texts(at.caption))
     line_charts = [chart for chart in at.get("vega_lite_chart") if '"type": "line"' in chart.proto.spec]
     assert len(line_charts) >= 2  # loss and accuracy
+
+    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)  # a reload is a new session...
+    reloaded.query_params["run"] = at.session_state["run_token"]
+    reloaded = open_tab(reloaded.run(), "Train")
+    next(button for button in reloaded.button if button.label.startswith("Make")).click()
+    reloaded.run()
+    reloaded.run()
+    assert Path(reloaded.session_state["active_model"]).name == success.split("**")[1]  # ...using its run's model
 
     next(button for button in at.button if button.label.startswith("Make")).click()
     at.run()

@@ -154,11 +154,13 @@ def trained_models_dir() -> Path:
 
 
 def model_directories() -> list[Path]:
-    """Shipped models first, then the owner's trained ones, then this session's."""
+    """Shipped models first, then the owner's trained ones, then this session's (with those its runs made before a
+    reload gave the page a new session: `training.my_run` lists them)."""
     shipped, root, own = shipped_models_dir(), trained_models_root(), trained_models_dir()
     trained = [path.parent for folder in dict.fromkeys([root, own]) if folder.is_dir()
                for path in sorted(folder.glob(f"*/{MODEL_FILE}"))]
-    return [shipped / name for name in available_models(shipped)] + trained
+    made = [Path(path) for path in st.session_state.get("models_made", []) if (Path(path) / MODEL_FILE).is_file()]
+    return [shipped / name for name in available_models(shipped)] + list(dict.fromkeys(trained + made))
 
 
 def model_label(directory: Path) -> str:

@@ -79,12 +79,6 @@ def probability_bars(series: list[tuple[str, Sequence[float]]], alt: str) -> Non
                        height=260, width="stretch", alt=alt)
 
 
-def show_glance(reading: Reading) -> None:
-    """What is read and how sure, with the top 3 when unsure and the ten bars: everything a drawer needs."""
-    show_number(reading)
-    probability_chart(reading)
-
-
 def show_number(reading: Reading) -> None:
     """The number read and how sure, with the top 3 when unsure: few elements, so the browser shows them fast."""
     with st.container(horizontal=True):  # side by side on a phone too; one block, so the number comes soon
@@ -141,7 +135,8 @@ def show_reading(reading: Reading, original: bytes, clf: Classifier, key: str) -
     picture.image(with_boxes(reading), caption=f"digits found: {reading.text}",
                   alt=f"The picture with a box around each of the {len(reading.digits)} digits found")
     with glance:
-        show_glance(reading)
+        show_number(reading)
+        probability_chart(reading)
         correction_form(reading, original, key)
     show_details(reading, clf)
 

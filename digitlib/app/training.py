@@ -51,6 +51,8 @@ def my_run() -> Run | None:
     run = job_runner().find(token)
     if run is not None:
         st.session_state.run_token = token
+        if run.card is not None and str(run.out) not in (made := st.session_state.setdefault("models_made", [])):
+            made.append(str(run.out))  # its model is this session's to use, even after a reload (a new session)
     return run
 
 

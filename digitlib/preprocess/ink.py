@@ -334,7 +334,8 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         flat, noise = flatten_background(ink, reflective), noise_level(ink)
         labels, blobs, strength = ink_blobs(flat, noise)
         # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
-        pen = stroke_width(drop_ruled_lines(flat > STROKE_START * strength), THIN_SHARE)
+        # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
+        pen = stroke_width(drop_ruled_lines(flat > STROKE_START * strength), THIN_SHARE) if strength else 0.0
         if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
             flat = flatten_background(ink, reflective, pen)
             labels, blobs, strength = ink_blobs(flat, noise)
