@@ -44,6 +44,9 @@ STAGES = {"started": "start Python, read the settings", "importing": "import Ten
           "save": "export (Keras file + LiteRT)", "evaluate": "score the test set, draw figures, save"}
 
 
+SPEC_VARIABLE = "DIGITLIB_JOB_SPEC"  # the child's settings, as JSON
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (ru_maxrss is in kilobytes on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -272,9 +275,11 @@ class Runner:
             spec = {"kind": kind, "preset": preset, "settings": settings, "out": str(out)}
             stderr = tempfile.TemporaryFile()
             path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-            env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}
+            # The spec goes in the environment, not the command line, which any local user can read (`ps`): it may
+            # hold the corrections database's URL with its password.
+            env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2", SPEC_VARIABLE: json.dumps(spec)}
             run.process = subprocess.Popen(
-                [sys.executable, "-m", "digitlib.jobs", json.dumps(spec)], stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "digitlib.jobs"], stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)
             self._active = self._runs[run.token] = run
             self._forget_old_runs()
@@ -328,6 +333,6 @@ def signal_group(process: subprocess.Popen, signum: int) -> None:
 
 
 if __name__ == "__main__":
-    exit_code = child_main(sys.argv[1])
+    exit_code = child_main(os.environ.pop(SPEC_VARIABLE))
     sys.stderr.flush()
     os._exit(exit_code)  # skips TensorFlow's teardown, which can take seconds: the model is saved or removed by now

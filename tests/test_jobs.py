@@ -92,6 +92,7 @@ def test_stop_ends_the_run_leaving_no_model_and_no_process(runner, models, capsy
     out = models / "stopped"
     run = runner.start("train", LONG, out, preset="baseline")
     wait_for(run, "batch")
+    assert str(out) not in " ".join(psutil.Process(run.process.pid).cmdline())  # settings stay off the command line
     started = time.perf_counter()
     assert runner.stop(run.token)
     seconds = time.perf_counter() - started
