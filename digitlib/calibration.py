@@ -168,9 +168,6 @@ CALIBRATION_SEED = 1  # the synthetic numbers' seed for calibration (the benchma
 def calibrate_model(classifier: Classifier, count: int = 1500, data_dir: str | None = None) -> Calibration:
     """Fit the model's temperature on synthetic numbers of its held-out digits and store it in its card."""
     x_val, y_val = held_out_digits(classifier.card, data_dir)
-    # Untempered while reading: the digits the pipeline finds depend on their confidence (splitting touching
-    # digits), so a refit must see the same digits as the first fit did, not those its last temperature chose.
-    classifier.temperature = 1.0
     probabilities, labels = read_synthetic_digits(classifier, x_val, y_val, count, CALIBRATION_SEED)
     calibration = calibrate(probabilities, labels, f"digits found in {count} synthetic numbers (seed "
                             f"{CALIBRATION_SEED}) written with the {len(x_val)} MNIST training images held out "

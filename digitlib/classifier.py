@@ -149,8 +149,9 @@ class Classifier:
         """The interpreter for batches, all cores at BATCH_CHUNK images per call (built on first use)."""
         return LockedInterpreter(self.model_bytes, BATCH_CHUNK, os.cpu_count() or 1, self.directory / MODEL_FILE)
 
-    def predict_prepared(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) calibrated probabilities."""
+    def predict_prepared(self, images: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) calibrated probabilities (or the
+        network's own, which decisions tuned on them use: the calibration must not change what is read)."""
         x = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)
         out = np.empty((len(x), 10), dtype=np.float32)
         chunk = BATCH_CHUNK
@@ -162,7 +163,7 @@ class Classifier:
             if len(part) < chunk:
                 part = np.concatenate([part, np.zeros((chunk - len(part), 28, 28, 1), np.float32)])
             out[start : start + chunk] = self.batched.run(part)[: len(x) - start]
-        return temper(out, self.temperature)
+        return temper(out, self.temperature) if calibrated else out
 
     def predict_batch(self, x: np.ndarray) -> np.ndarray:
         """(N, 28, 28) MNIST-format images (uint8 0-255, or float in [0, 1]) -> (N, 10) probabilities."""

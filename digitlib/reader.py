@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from digitlib.calibration import temper
 from digitlib.classifier import Classifier, load_classifier
 from digitlib.preprocess import Segment, Segmentation, segment
 from digitlib.preprocess.digits import split_candidates, split_segment
@@ -78,14 +79,19 @@ def default_classifier() -> Classifier:
 
 
 def read_segment(piece: Segment, classifier: Classifier) -> list[tuple[Segment, np.ndarray]]:
-    """Classify one mark; a too-wide one is cut at the neck where both halves read best (touching digits)."""
-    probabilities = classifier.predict_prepared(piece.image[None])[0]
+    """Classify one mark; a too-wide one is cut at the neck where both halves read best (touching digits).
+
+    Cuts are judged on the network's own probabilities (SPLIT_CONFIDENCE was set on them), so a model's
+    calibration changes how sure a reading says it is, never which digits are found; the caller calibrates.
+    """
+    probabilities = classifier.predict_prepared(piece.image[None], calibrated=False)[0]
     best, best_score = None, min(float(probabilities.max()), SPLIT_CONFIDENCE)
     for column in split_candidates(piece.crop):
         halves = split_segment(piece, column)
         if halves is None:
             continue
-        score = float(classifier.predict_prepared(np.array([h.image for h in halves])).max(axis=1).min())
+        score = float(classifier.predict_prepared(np.array([h.image for h in halves]), calibrated=False)
+                      .max(axis=1).min())
         if score > best_score:
             best, best_score = halves, score
     if best is None:
@@ -100,9 +106,7 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
     """
     segmentation = segment(image)
     classifier = classifier or default_classifier()
-    digits = [
-        DigitReading(int(p.argmax()), float(p.max()), p, s.box, s.image)
-        for piece in segmentation.segments
-        for s, p in read_segment(piece, classifier)
-    ]
+    found = [read for piece in segmentation.segments for read in read_segment(piece, classifier)]
+    calibrated = temper(np.array([p for _, p in found], np.float32).reshape(-1, 10), classifier.temperature)
+    digits = [DigitReading(int(p.argmax()), float(p.max()), p, s.box, s.image) for (s, _), p in zip(found, calibrated)]
     return Reading(digits, segmentation, segmentation.size)

@@ -195,10 +195,14 @@ def render(line: np.ndarray, conditions: list[str], rng: np.random.Generator) ->
     return np.ascontiguousarray(image)
 
 
-def make_sample(x_test: np.ndarray, y_test: np.ndarray, seed: int, index: int) -> Sample:
-    """Picture ``index`` of the benchmark with this seed (independent of how many are made)."""
+def make_sample(x_test: np.ndarray, y_test: np.ndarray, seed: int, index: int,
+                conditions: list[str] | None = None) -> Sample:
+    """Picture ``index`` of the benchmark with this seed (independent of how many are made).
+
+    ``conditions`` forces a set (one spacing and one stroke among them) instead of drawing one."""
     rng = np.random.default_rng([seed, index])
-    conditions = pick_conditions(rng)
+    picked = pick_conditions(rng)
+    conditions = picked if conditions is None else list(conditions)
     chosen = rng.integers(0, len(x_test), int(rng.integers(2, 11)))
     line = compose_line([x_test[i] for i in chosen], conditions, rng)
     return Sample(render(line, conditions, rng), "".join(str(int(y_test[i])) for i in chosen), conditions)
