@@ -2,18 +2,18 @@
 
 UI only: every reading, explanation, training run and model card comes from digitlib; each tab lives in its own
 module under ``digitlib/app/``.  This process never imports TensorFlow: training and fine-tuning run in a child
-process (``digitlib.jobs``), so the page is usable within seconds of launch and stays light.
+process (``digitlib.training.jobs``), so the page is usable within seconds of launch and stays light.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from digitlib.app.common import model_picker
 from digitlib.app.corrections import corrections_page
 from digitlib.app.draw import draw_page
 from digitlib.app.inside import inside_page
 from digitlib.app.model_card import model_page
+from digitlib.app.sidebar import model_picker
 from digitlib.app.training import tab_of_my_run, train_page
 from digitlib.app.upload import upload_page
 

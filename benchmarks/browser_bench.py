@@ -26,8 +26,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from browser_driver import (DESKTOP, DIGIT_STROKES, PHONE, clear_canvas, launch_chromium,  # noqa: E402
-                            open_app, start_app, stop_app, stroke_timeline, timed_drawing)
+from browser_driver import (  # noqa: E402
+    DESKTOP,
+    DIGIT_STROKES,
+    PHONE,
+    clear_canvas,
+    launch_chromium,
+    open_app,
+    start_app,
+    stop_app,
+    stroke_timeline,
+    timed_drawing,
+)
 
 
 def percentiles(values: list[float]) -> str:

@@ -1,7 +1,7 @@
 """How the ``fast`` training preset was chosen: wall time to 99.5% MNIST test accuracy per candidate.
 
-Each candidate overrides some settings of ``digitlib.train.PRESETS["fast"]`` and trains in a fresh
-process (``digitlib.bench``'s time-to-accuracy worker: test set scored after every epoch, stop at
+Each candidate overrides some settings of ``digitlib.training.train.PRESETS["fast"]`` and trains in a fresh
+process (``digitlib.evaluation.bench``'s time-to-accuracy worker: test set scored after every epoch, stop at
 the target).  Run on a quiet machine only -- every candidate takes minutes of both cores:
 
     python benchmarks/fast_recipe.py [--data-dir DIR] [--out benchmarks/fast_recipe.json]
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlib import bench  # noqa: E402
+from digitlib.evaluation import bench  # noqa: E402
 
 CANDIDATES: list[dict] = [
     {},  # the preset as shipped

@@ -14,7 +14,7 @@ reading arriving, the server's peak RSS (it and its child processes; in brackets
 would be the server's child when the Train tab starts it), the CPU time the server process and this client used
 (the client's stays small, so it measures the server and not itself), and the load average.
 
-The training run is the app's own kind of job: a ``digitlib.jobs.Runner`` child (spawned, niced, the same process
+The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same process
 the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
@@ -41,12 +41,13 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
 from browser_driver import DIGIT_STROKES, start_app, stop_app  # noqa: E402 - the browser tests' strokes
 from streamlit_client import AppSession, drawn_digit  # noqa: E402
 from test_browser import number_picture  # noqa: E402 - the browser tests' picture of a number
-from digitlib.jobs import Run, Runner  # noqa: E402
+
+from digitlib.training.jobs import Run, Runner  # noqa: E402
 
 DRAWN = ["1", "7"]  # single strokes the shipped models read surely; alternating them makes every reading new
 UPLOADED = "2026"
 READING = "Number read"
-SLOW_DOWN = "new pictures a minute"  # the app's per-session upload limit speaking (digitlib/app/common.py)
+SLOW_DOWN = "new pictures a minute"  # the app's per-session upload limit speaking (digitlib/app/access.py)
 LOOK_SECONDS = 2.5  # an uploader looks at the reading before removing the picture
 
 

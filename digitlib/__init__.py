@@ -1,17 +1,16 @@
 """digitlib: read handwritten digits and numbers with a CNN trained on MNIST.
 
-    from digitlib import load_classifier
-    clf = load_classifier()          # the shipped default model
-    clf.predict("photo.jpg").digit
-
-    from digitlib import read_number
-    read_number("number.png").text  # every digit, left to right, with confidences and boxes
+    from digitlib import load_classifier, read_number
+    reading = read_number("number.png")            # the shipped default model
+    reading.text, reading.confidence               # every digit, left to right; the weakest digit's confidence
+    [(d.digit, d.top3, d.box) for d in reading.digits]
+    read_number("seven.jpg", load_classifier("strong")).digit   # another model; .digit for a single digit
 """
 
-from digitlib.classifier import DEFAULT_MODEL, Classifier, ModelError, Prediction, available_models, load_classifier
 from digitlib.data import DataError, load_mnist
 from digitlib.preprocess import ImageError
-from digitlib.reader import DigitReading, Reading, read_number
+from digitlib.reading.classifier import DEFAULT_MODEL, Classifier, ModelError, available_models, load_classifier
+from digitlib.reading.reader import DigitReading, Reading, read_number
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -20,7 +19,6 @@ __all__ = [
     "DigitReading",
     "ImageError",
     "ModelError",
-    "Prediction",
     "Reading",
     "available_models",
     "load_classifier",

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 from digitlib import data
-from digitlib.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
 from digitlib.data import DataError
 from digitlib.preprocess import ImageError
-from digitlib.store import StoreError
+from digitlib.reading.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
+from digitlib.reading.reader import read_number
+from digitlib.store.corrections import StoreError
+from digitlib.zoo.registry import ARCHITECTURES, PRESETS
 
 
 def progress_bar():
@@ -52,7 +54,8 @@ def require_keras_model(name: str | None, option: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from digitlib.train import from_preset, train  # imports no TensorFlow: train() does
+    from digitlib.training.config import from_preset
+    from digitlib.training.train import train  # imports no TensorFlow: train() does
 
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
@@ -69,9 +72,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from digitlib import plots
-    from digitlib.calibration import expected_calibration_error, temper
-    from digitlib.evaluate import evaluate_probabilities
+    from digitlib.evaluation import plots
+    from digitlib.evaluation.evaluate import evaluate_probabilities
+    from digitlib.reading.temperature import expected_calibration_error, temper
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     clf = load_classifier(args.model)
@@ -103,12 +106,12 @@ def cmd_predict(args) -> int:
     failures = 0
     for path in args.paths:
         try:
-            r = clf.predict(path)
+            r = read_number(path, clf)
             record = {"path": path, "prediction": r.text, "confidence": round(r.confidence, 6),
                       "probabilities": [round(float(p), 6) for p in r.probabilities],
-                      "low_confidence": r.reading.low_confidence,
+                      "low_confidence": r.low_confidence,
                       "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
-                                  "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in r.reading.digits]}
+                                  "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in r.digits]}
         except (ImageError, OSError, ValueError) as exc:
             failures += 1
             record = {"path": path, "error": str(exc)}
@@ -125,14 +128,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from digitlib.bench_report import run_cli
+    from digitlib.evaluation.bench_report import run_cli
 
     return run_cli(args)
 
 
 def cmd_evaluate_real(args) -> int:
-    from digitlib.calibration import CONFIDENT
-    from digitlib.realworld import evaluate_real, failure_gallery, find_cases
+    from digitlib.evaluation.realworld import evaluate_real, failure_gallery, find_cases
+    from digitlib.reading.temperature import CONFIDENT
 
     find_cases(Path(args.directory))  # first: a wrong folder is then reported before LiteRT's log line
     clf = load_classifier(args.model)
@@ -159,8 +162,8 @@ def cmd_evaluate_real(args) -> int:
 def cmd_evaluate_synthetic(args) -> int:
     from PIL import Image
 
-    from digitlib.calibration import CONFIDENT
-    from digitlib.synthetic import evaluate_synthetic, format_report
+    from digitlib.evaluation.synthetic import evaluate_synthetic, format_report
+    from digitlib.reading.temperature import CONFIDENT
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)
     clf = load_classifier(args.model)
@@ -188,7 +191,7 @@ def cmd_evaluate_synthetic(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from digitlib.calibration import calibrate_model
+    from digitlib.evaluation.calibrate import calibrate_model
 
     clf = load_classifier(args.model)
     c = calibrate_model(clf, args.count, args.data_dir)
@@ -202,7 +205,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_robustness(args) -> int:
-    from digitlib.realworld import format_table, robustness_table
+    from digitlib.evaluation.realworld import format_table, robustness_table
 
     if args.count < 1:
         raise ValueError(f"--count must be at least 1, not {args.count}")
@@ -224,7 +227,7 @@ def store_summary(store) -> str:
 
 
 def cmd_finetune(args) -> int:
-    from digitlib.finetune import FinetuneConfig, finetune
+    from digitlib.training.finetune import FinetuneConfig, finetune
 
     settings = {"store_path": args.store, "base_model": args.base, "epochs": args.epochs, "batch_size": args.batch_size,
                 "learning_rate": args.lr, "store_share": args.store_share, "mnist_images": args.mnist_images,
@@ -244,7 +247,7 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_corrections(args) -> int:
-    from digitlib.store import CorrectionStore
+    from digitlib.store.corrections import CorrectionStore
 
     store = CorrectionStore(args.store, create=False)
     print(store_summary(store))
@@ -261,10 +264,9 @@ def parser() -> argparse.ArgumentParser:
     data_help = f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)"
 
     t = sub.add_parser("train", help="train a model on MNIST and save it with its model card")
-    t.add_argument("--preset", default="compact", help="recipe whose settings the options below override: "
-                   "compact (default), strong, baseline, fast (quickest to 99.5%% test accuracy) or quick (one "
-                   "epoch, ~99%%: the app's default run)")
-    t.add_argument("--arch", help="compact, strong, baseline, fast, quick or resnet")
+    t.add_argument("--preset", default="compact", choices=PRESETS, help="recipe whose settings the options below "
+                   "override: " + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()).replace("%", "%%"))
+    t.add_argument("--arch", choices=ARCHITECTURES, help="; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values()))
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")

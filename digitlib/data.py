@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlib.tensorflow_startup import quiet_tensorflow_startup
+from digitlib.training.tensorflow_startup import quiet_tensorflow_startup
 
 ENV_VAR = "DIGITLIB_DATA_DIR"
 KERAS_CACHE = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"

@@ -58,9 +58,9 @@ class TrainedRun:
     """A model trained once per session, with what the training run reported."""
 
     directory: Path
-    config: object  # the digitlib.train.TrainConfig it was trained with
+    config: object  # the digitlib.training.train.TrainConfig it was trained with
     card: dict
-    progress: list  # every digitlib.train.Progress the hook received, in order
+    progress: list  # every digitlib.training.train.Progress the hook received, in order
     hook_threads: set[str]  # names of the threads the hook was called on
 
 
@@ -70,7 +70,8 @@ def tiny_run(mnist, tmp_path_factory) -> TrainedRun:
 
     Shared by the training, classifier and CLI tests so the suite trains only once in-process.
     """
-    from digitlib.train import TrainConfig, train
+    from digitlib.training.config import TrainConfig
+    from digitlib.training.train import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     out.mkdir()

@@ -59,9 +59,9 @@ def test_every_tab_renders_without_exceptions(app, shipped_model, tab):
 
 
 def test_app_starts_with_a_clear_message_when_no_model_exists(app, tmp_path, monkeypatch):
-    import digitlib.classifier
+    import digitlib.reading.classifier
 
-    monkeypatch.setattr(digitlib.classifier, "MODELS_DIR", tmp_path / "no-models")
+    monkeypatch.setattr(digitlib.reading.classifier, "MODELS_DIR", tmp_path / "no-models")
     at = app.run()
     assert not at.exception
     assert any("No trained model" in message for message in texts(at.sidebar.error))
@@ -123,7 +123,7 @@ def jpeg_bytes(image: np.ndarray) -> bytes:
 
 
 def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_model, mnist, tmp_path):
-    from digitlib.store import CorrectionStore
+    from digitlib.store.corrections import CorrectionStore
 
     at = open_tab(app.run(), "Upload")
     at.file_uploader[0].set_value(("seven.png", png_bytes(number_image(mnist, "7")), "image/png")).run()
@@ -241,7 +241,7 @@ def run_in_progress(at: AppTest, timeout: float = 300) -> AppTest:
 @pytest.mark.slow
 def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_after(app, shipped_model, mnist,
                                                                                        tmp_path):
-    from digitlib.store import CorrectionStore
+    from digitlib.store.corrections import CorrectionStore
 
     (x_train, y_train), _ = mnist
     at = app.run()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitlib.architectures import ARCHITECTURES, build
-from digitlib.classifier import DEFAULT_MODEL
+from digitlib.reading.classifier import DEFAULT_MODEL
+from digitlib.training.config import from_preset
+from digitlib.zoo.architectures import ARCHITECTURES, build
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
@@ -55,11 +56,12 @@ def test_default_model_is_regularised():
 
 
 def test_unknown_architecture_lists_the_choices():
-    with pytest.raises(ValueError, match="baseline.*strong"):
+    with pytest.raises(ValueError, match="compact.*strong"):
         build("transformer")
 
 
-def test_training_settings_know_every_architecture():
-    from digitlib.train import ARCHITECTURE_NAMES
+def test_the_registry_names_every_builder_and_nothing_else():
+    from digitlib.zoo import registry
 
-    assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)
+    assert list(registry.ARCHITECTURES) == list(ARCHITECTURES)
+    assert {from_preset(name).arch for name in registry.PRESETS} <= set(ARCHITECTURES)

@@ -6,9 +6,18 @@ import cv2
 import numpy as np
 import pytest
 
-from digitlib.conventions import (CONVENTIONS, INK, closed_four, continental_one, crossed_seven, has_hole, mnist_frame,
-                                  straight_nine, with_conventions)
-from digitlib.train import from_preset
+from digitlib.training.config import from_preset
+from digitlib.training.conventions import (
+    CONVENTIONS,
+    INK,
+    closed_four,
+    continental_one,
+    crossed_seven,
+    has_hole,
+    mnist_frame,
+    straight_nine,
+    with_conventions,
+)
 
 
 def drawn(*strokes: tuple[tuple[int, int], tuple[int, int]], width: int = 2) -> np.ndarray:

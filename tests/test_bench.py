@@ -11,9 +11,10 @@ import math
 
 import pytest
 
-from digitlib import bench, bench_report
-from digitlib.classifier import DEFAULT_MODEL, available_models
-from digitlib.train import PRESETS, from_preset
+from digitlib.evaluation import bench, bench_report
+from digitlib.reading.classifier import DEFAULT_MODEL, available_models
+from digitlib.training.config import TrainConfig, from_preset
+from digitlib.zoo.registry import PRESETS
 
 LATENCY = {"p50_ms", "p99_ms"}
 
@@ -103,14 +104,14 @@ def test_bench_names_a_missing_model_without_a_traceback(cli, tmp_path):
 
 def test_presets_are_overridden_only_by_given_settings():
     cfg = from_preset("fast", epochs=2, batch_size=None)
-    assert cfg.arch == "fast" and cfg.epochs == 2 and cfg.batch_size == PRESETS["fast"].batch_size
-    assert from_preset("compact", epochs=None, conventions=None) == PRESETS["compact"]  # None: not given
-    for preset in PRESETS.values():
-        preset.validate()
+    assert cfg.arch == "fast" and cfg.epochs == 2 and cfg.batch_size == TrainConfig().batch_size
+    assert from_preset("compact", epochs=None, conventions=None) == from_preset("compact")  # None: not given
+    for name in PRESETS:
+        from_preset(name).validate()
     with pytest.raises(ValueError, match="preset must be one of"):
         from_preset("turbo")
 
 
 def test_train_cli_rejects_an_unknown_preset(cli):
     proc = cli("train", "--preset", "turbo")
-    assert proc.returncode == 2 and "preset must be one of" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "invalid choice: 'turbo'" in proc.stderr and "Traceback" not in proc.stderr

@@ -18,11 +18,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_driver import (
+    DESKTOP,
+    DIGIT_STROKES,
+    HINT,
+    NEEDS_CHROMIUM,
+    PHONE,
+    clear_canvas,
+    draw,
+    draw_number,
+    drawing_canvas,
+    launch_chromium,
+    open_app,
+    settled,
+    start_app,
+    stop_app,
+    wait_for_number,
+)
 from PIL import Image
 
-from browser_driver import (DESKTOP, NEEDS_CHROMIUM, DIGIT_STROKES, HINT, PHONE, clear_canvas, draw, draw_number,
-                            drawing_canvas, launch_chromium, open_app, settled, start_app, stop_app,
-                            wait_for_number)
 from digitlib import DEFAULT_MODEL, available_models
 
 REALWORLD = Path(os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev"))

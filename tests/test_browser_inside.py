@@ -7,11 +7,11 @@ Reuses test_browser's server, browser and drawing helpers (each test module star
 from __future__ import annotations
 
 import pytest
+from browser_driver import DIGIT_STROKES, draw, wait_for_number
+from test_browser import browser, page, pytestmark, server  # noqa: F401 - fixtures used by name
 
 from digitlib import DEFAULT_MODEL, available_models
 from digitlib.app.model_card import DOWNLOADS
-from browser_driver import DIGIT_STROKES, draw, wait_for_number
-from test_browser import browser, page, pytestmark, server  # noqa: F401 - fixtures used by name
 
 VIEWPORT = {"width": 1280, "height": 1000}
 

@@ -10,7 +10,7 @@ import pytest
 from browser_driver import NEEDS_CHROMIUM
 from test_browser import browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
 
-from digitlib.corrections_files import read_npz
+from digitlib.store.files import read_npz
 
 pytestmark = [
     pytest.mark.browser,

@@ -67,7 +67,7 @@ def train_tab(browser, url: str):  # noqa: F811 - the fixture's value, passed in
 
 
 def training_children(process: psutil.Process) -> list[psutil.Process]:
-    return [child for child in process.children(recursive=True) if "digitlib.jobs" in " ".join(child.cmdline())]
+    return [child for child in process.children(recursive=True) if "digitlib.training.jobs" in " ".join(child.cmdline())]
 
 
 def default_run(page) -> tuple[float, float, str, str]:

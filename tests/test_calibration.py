@@ -8,11 +8,18 @@ import shutil
 import numpy as np
 import pytest
 
-from digitlib import ModelError, load_classifier
+from digitlib import ModelError, load_classifier, read_number
 from digitlib.__main__ import main
-from digitlib.calibration import (Calibration, calibrate, calibrate_model, confident_errors, expected_calibration_error,
-                                  fit_temperature, held_out_digits, temper, unsure_table, write_calibration)
-from digitlib.classifier import MODELS_DIR
+from digitlib.evaluation.calibrate import (
+    Calibration,
+    calibrate,
+    calibrate_model,
+    held_out_digits,
+    unsure_table,
+    write_calibration,
+)
+from digitlib.reading.classifier import MODELS_DIR
+from digitlib.reading.temperature import confident_errors, expected_calibration_error, fit_temperature, temper
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -78,7 +85,7 @@ def test_the_classifier_applies_the_cards_temperature(model_copy, mnist):
     tempered = clf.predict_batch(x)
     assert np.array_equal(tempered.argmax(1), raw.argmax(1))
     assert np.allclose(tempered, temper(raw, 2.0), atol=1e-5)
-    assert clf.predict(x[0]).confidence == pytest.approx(float(tempered[0].max()), abs=0.02)
+    assert read_number(x[0], clf).confidence == pytest.approx(float(tempered[0].max()), abs=0.02)
 
 
 @pytest.mark.parametrize("temperature", [0, -1, "hot", 1e9])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import DEFAULT_MODEL, ModelError, available_models, load_classifier
+from digitlib import DEFAULT_MODEL, ModelError, available_models, load_classifier, read_number
 
 # Each input kind turns a 28x28 uint8 digit (white ink on black) into what a caller might pass to predict().
 INPUT_KINDS = {
@@ -41,8 +41,8 @@ def save_png(digit: np.ndarray, target):
 @pytest.mark.parametrize("kind", INPUT_KINDS)
 def test_predict_reads_every_input_kind(kind, tiny_classifier, sure_digits, tmp_path):
     for digit_image, label in sure_digits:
-        reference = tiny_classifier.predict(Image.fromarray(digit_image))
-        result = tiny_classifier.predict(INPUT_KINDS[kind](digit_image, tmp_path))
+        reference = read_number(Image.fromarray(digit_image), tiny_classifier)
+        result = read_number(INPUT_KINDS[kind](digit_image, tmp_path), tiny_classifier)
         assert result.digit == label
         assert isinstance(result.digit, int) and isinstance(result.confidence, float)
         assert result.probabilities.shape == (10,) and result.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
@@ -53,7 +53,7 @@ def test_predict_reads_every_input_kind(kind, tiny_classifier, sure_digits, tmp_
 
 def test_top3_lists_the_likeliest_digits_first(tiny_classifier, sure_digits):
     digit_image, label = sure_digits[0]
-    result = tiny_classifier.predict(digit_image)
+    result = read_number(digit_image, tiny_classifier)
     top3 = result.top3
     assert top3[0] == (label, pytest.approx(result.confidence))
     assert [p for _, p in top3] == sorted((p for _, p in top3), reverse=True) and len({d for d, _ in top3}) == 3
@@ -64,7 +64,7 @@ def test_unreadable_input_is_an_image_error(tiny_classifier, bad_input):
     from digitlib import ImageError
 
     with pytest.raises(ImageError):
-        tiny_classifier.predict(bad_input)
+        read_number(bad_input, tiny_classifier)
 
 
 @pytest.mark.parametrize("count", [1, 7, 300])
@@ -116,22 +116,22 @@ def test_concurrent_predictions_match_serial_ones(tiny_classifier, mnist):
     """The app serves many sessions from one cached classifier, so calls from several threads must not mix."""
     _, (x_test, _) = mnist
     images = list(x_test[:40])
-    serial = [tiny_classifier.predict(image).probabilities for image in images]
+    serial = [read_number(image, tiny_classifier).probabilities for image in images]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        parallel = list(pool.map(lambda image: tiny_classifier.predict(image).probabilities, images))
+        parallel = list(pool.map(lambda image: read_number(image, tiny_classifier).probabilities, images))
     np.testing.assert_allclose(np.array(parallel), np.array(serial), atol=1e-6)
 
 
 def test_prediction_never_imports_tensorflow(tiny_run, sure_digits, tmp_path, repo):
-    """`load_classifier().predict(...)` on the default model stays on LiteRT: TensorFlow/Keras never load."""
+    """`read_number(..., load_classifier())` on the default model stays on LiteRT: TensorFlow/Keras never load."""
     models = tmp_path / "models"
     shutil.copytree(tiny_run.directory, models / DEFAULT_MODEL)
     digit_image, label = sure_digits[3]
     image_path = save_png(digit_image, tmp_path / "digit.png")
     script = (
         "import sys\n"
-        "from digitlib import load_classifier\n"
-        "result = load_classifier().predict(sys.argv[1])\n"
+        "from digitlib import load_classifier, read_number\n"
+        "result = read_number(sys.argv[1], load_classifier())\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras'))\n"
         "print(result.digit, heavy)\n"
     )

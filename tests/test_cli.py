@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib.store import CorrectionStore
+from digitlib.store.corrections import CorrectionStore
 
 # `python -m digitlib ARGS` that says on stdout, as it exits, whether TensorFlow (or Keras) was ever imported.
 TENSORFLOW_REPORTING_CLI = ("-c", """import atexit, runpy, sys

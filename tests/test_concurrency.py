@@ -44,7 +44,7 @@ def calls(classifier, mnist) -> list[tuple[str, Callable[[], object]]]:
     _, (x_test, _) = mnist
 
     def reading(source) -> Callable[[], tuple]:
-        return lambda: (lambda r: (r.text, r.probabilities.tobytes()))(classifier.predict(source))
+        return lambda: (lambda r: (r.text, r.probabilities.tobytes()))(read_number(source, classifier))
 
     def number(source) -> Callable[[], tuple]:
         return lambda: (lambda r: (r.text, tuple(d.probabilities.tobytes() for d in r.digits)))(
@@ -102,5 +102,5 @@ def test_concurrent_loads_of_one_model_all_work(classifier):
     """Sessions that miss the app's cache at the same moment each load the model; every copy must work."""
     picture = png_bytes(brush_drawing(7))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        texts = list(pool.map(lambda _: load_classifier(classifier.directory).predict(picture).text, range(8)))
-    assert texts == [classifier.predict(picture).text] * 8
+        texts = list(pool.map(lambda _: read_number(picture, load_classifier(classifier.directory)).text, range(8)))
+    assert texts == [read_number(picture, classifier).text] * 8

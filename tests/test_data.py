@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from digitlib import data
 from digitlib.data import IDX_FILES, DataError, load_mnist
 
+
 def tiny_mnist(seed: int = 0, n_train: int = 12, n_test: int = 5) -> dict[str, np.ndarray]:
     """Random MNIST-shaped arrays; the seed makes datasets distinguishable."""
     rng = np.random.default_rng(seed)

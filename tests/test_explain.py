@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from digit_pictures import brush_drawing
 
 from digitlib import load_classifier
-from digitlib.explain import channel_grid, feature_maps, first_layer_filters, network_path, overlay, saliency
-from digit_pictures import brush_drawing
+from digitlib.inside.explain import channel_grid, feature_maps, first_layer_filters, network_path, overlay, saliency
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_overlay_paints_heat_over_a_grey_digit(explained):
 def test_saliency_runs_without_tensorflow(tiny_run, sure_digits):
     image, _ = sure_digits[0]
     assert not imports_tensorflow(
-        "from digitlib.explain import saliency\n"
+        "from digitlib.inside.explain import saliency\n"
         f"heat = saliency(load_classifier({str(tiny_run.directory)!r}), np.array({image.tolist()}, np.uint8))\n"
         "assert heat.max() == 1.0\n")
 
@@ -206,7 +206,7 @@ def test_feature_maps_refuse_a_bad_image():
 
 def test_feature_maps_run_without_tensorflow(drawn_digit):
     assert not imports_tensorflow(
-        "from digitlib.explain import feature_maps, first_layer_filters\n"
+        "from digitlib.inside.explain import feature_maps, first_layer_filters\n"
         "clf = load_classifier('compact')\n"
         f"maps = feature_maps(clf, np.array({drawn_digit.tolist()}, np.float32))\n"
         "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n")
@@ -216,8 +216,8 @@ def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mn
     """Only inked patches go through the network, in runs the one-image interpreter takes (a padded batch of
     256 costs ~0.1 s whatever its size); the map equals blanking every patch position."""
     from digitlib import load_classifier
-    from digitlib.classifier import FEW_IMAGES
-    from digitlib.explain import PATCH, patch_corners
+    from digitlib.inside.explain import PATCH, patch_corners
+    from digitlib.reading.classifier import FEW_IMAGES
 
     classifier = load_classifier()
     _, (x_test, _) = mnist

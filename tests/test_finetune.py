@@ -10,9 +10,9 @@ import pytest
 from scipy import ndimage
 
 from digitlib import load_classifier
-from digitlib.classifier import ModelError
-from digitlib.finetune import FinetuneConfig, finetune, mix, split_holdout
-from digitlib.store import CorrectionStore
+from digitlib.reading.classifier import ModelError
+from digitlib.store.corrections import CorrectionStore
+from digitlib.training.finetune import FinetuneConfig, finetune, mix, split_holdout
 
 STYLE_DIGITS = (0, 1, 6, 9)  # the digits a strong backward slant makes the tiny model misread most
 

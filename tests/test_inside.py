@@ -8,15 +8,15 @@ import shutil
 import numpy as np
 import pytest
 import streamlit as st
+from digit_pictures import brush_drawing
 from scipy import ndimage
 from streamlit.testing.v1 import AppTest
-
-from digit_pictures import brush_drawing
-from digitlib import load_classifier
-from digitlib.explain import feature_maps
-from digitlib.playground import CHANGES, RESOLUTION, changed_picture, read_both_ways, strengths, sweep
-from digitlib.preprocess import to_mnist
 from test_app import open_tab, png_bytes, texts
+
+from digitlib import load_classifier
+from digitlib.inside.explain import feature_maps
+from digitlib.inside.playground import CHANGES, RESOLUTION, changed_picture, read_both_ways, strengths, sweep
+from digitlib.preprocess import to_mnist
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from digitlib.jobs import Busy, Runner
+from digitlib.training.jobs import Busy, Runner
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -162,7 +162,7 @@ def test_bad_settings_fail_with_the_reason_before_tensorflow_is_loaded(runner, m
 
 SERVER_SIDE = """
 import json, sys, time, psutil
-from digitlib.jobs import Runner
+from digitlib.training.jobs import Runner
 before = psutil.Process().memory_info().rss
 runner = Runner()
 run = runner.start("train", {"epochs": 1, "batch_size": 32, "train_size": 500}, sys.argv[1], preset="baseline")

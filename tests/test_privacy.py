@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models
-from digitlib.app import common
-from digitlib.corrections_files import npz_bytes
-from digitlib.store import SHARED, CorrectionStore, StoreError
+from digitlib.app import access, errors
+from digitlib.store.corrections import SHARED, CorrectionStore, StoreError
+from digitlib.store.files import npz_bytes
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
@@ -26,10 +26,10 @@ def places(repo, tmp_path, monkeypatch) -> Path:
     """Every writable place of the app in one temporary folder; no owner password in the environment."""
     monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(tmp_path / "trained"))
     monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
-    monkeypatch.delenv(common.OWNER_PASSWORD_VAR, raising=False)
+    monkeypatch.delenv(access.OWNER_PASSWORD_VAR, raising=False)
     monkeypatch.chdir(repo)
-    monkeypatch.setattr(common, "WRONG_OWNER_PASSWORDS", common.WrongPasswords(common.MAX_WRONG_OWNER_PASSWORDS,
-                                                                                common.WRONG_OWNER_PASSWORD_WINDOW))
+    monkeypatch.setattr(access, "WRONG_OWNER_PASSWORDS", access.WrongPasswords(access.MAX_WRONG_OWNER_PASSWORDS,
+                                                                                access.WRONG_OWNER_PASSWORD_WINDOW))
     return tmp_path
 
 
@@ -108,7 +108,7 @@ def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(place
                                                                            configured_by):
     save_correction(visitor(repo), mnist, "7", "1", share=True)
     if configured_by == "environment":
-        monkeypatch.setenv(common.OWNER_PASSWORD_VAR, PASSWORD)
+        monkeypatch.setenv(access.OWNER_PASSWORD_VAR, PASSWORD)
     at = visitor(repo, PASSWORD if configured_by == "secrets" else None)
     assert "Owner" in [expander.label for expander in at.sidebar.expander]
 
@@ -137,7 +137,7 @@ def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(place
 
 def test_too_many_owner_password_guesses_are_refused(places, repo):
     at = visitor(repo, PASSWORD)
-    for _ in range(common.MAX_OWNER_TRIES_PER_MINUTE):
+    for _ in range(access.MAX_OWNER_TRIES_PER_MINUTE):
         at = sign_in(at, "guess")
     at = sign_in(at, PASSWORD)  # even the right one, until the minute is over
     assert "Too many tries: wait a minute." in texts(at.sidebar.error)
@@ -145,9 +145,9 @@ def test_too_many_owner_password_guesses_are_refused(places, repo):
 
 
 def test_guessing_through_many_sessions_closes_owner_sign_in_for_everyone_for_a_while(places, repo, monkeypatch):
-    wrong = common.WrongPasswords(limit=7, window_seconds=common.WRONG_OWNER_PASSWORD_WINDOW)
-    monkeypatch.setattr(common, "WRONG_OWNER_PASSWORDS", wrong)
-    for guesses in (common.MAX_OWNER_TRIES_PER_MINUTE, 2):  # a new session when one is told to wait
+    wrong = access.WrongPasswords(limit=7, window_seconds=access.WRONG_OWNER_PASSWORD_WINDOW)
+    monkeypatch.setattr(access, "WRONG_OWNER_PASSWORDS", wrong)
+    for guesses in (access.MAX_OWNER_TRIES_PER_MINUTE, 2):  # a new session when one is told to wait
         at = visitor(repo, PASSWORD)
         for _ in range(guesses):
             at = sign_in(at, "guess")
@@ -157,7 +157,7 @@ def test_guessing_through_many_sessions_closes_owner_sign_in_for_everyone_for_a_
     assert closed in texts(at.sidebar.error)
     assert "Owner mode" not in texts(at.sidebar.success)
 
-    wrong.times = deque(t - common.WRONG_OWNER_PASSWORD_WINDOW for t in wrong.times)  # the window has passed
+    wrong.times = deque(t - access.WRONG_OWNER_PASSWORD_WINDOW for t in wrong.times)  # the window has passed
     at = sign_in(at, PASSWORD)
     assert "Owner mode" in texts(at.sidebar.success)
 
@@ -230,17 +230,16 @@ def test_pictures_per_batch_and_per_minute_are_limited(places, repo, mnist):
     picture = png_bytes(number_image(mnist, "7"))
     at = open_tab(visitor(repo), "Upload")
     at.file_uploader[0].set_value([(f"{n}.png", picture, "image/png") for n in range(12)]).run()
-    assert f"Reading the first {common.MAX_PICTURES_PER_BATCH} of 12 pictures" in " ".join(texts(at.warning))
-    assert len([m for m in at.metric if m.label == "Number read"]) == common.MAX_PICTURES_PER_BATCH
-    batches = common.MAX_PICTURES_PER_MINUTE // common.MAX_PICTURES_PER_BATCH
+    assert f"Reading the first {access.MAX_PICTURES_PER_BATCH} of 12 pictures" in " ".join(texts(at.warning))
+    assert len([m for m in at.metric if m.label == "Number read"]) == access.MAX_PICTURES_PER_BATCH
+    batches = access.MAX_PICTURES_PER_MINUTE // access.MAX_PICTURES_PER_BATCH
     for batch in range(1, batches + 1):  # the first batch counted 10; this runs up to the minute's limit and past it
         at.file_uploader[0].set_value([(f"{batch}-{n}.png", picture, "image/png") for n in range(10)]).run()
-    assert any(f"At most {common.MAX_PICTURES_PER_MINUTE} new pictures a minute" in m for m in texts(at.warning))
+    assert any(f"At most {access.MAX_PICTURES_PER_MINUTE} new pictures a minute" in m for m in texts(at.warning))
     assert not [m for m in at.metric if m.label == "Number read"]
 
 
 def test_a_visitor_keeps_at_most_so_many_digits(places, repo, mnist, monkeypatch):
-    monkeypatch.setattr(common, "MAX_SESSION_CORRECTIONS", 1)
     import digitlib.app.reading
 
     monkeypatch.setattr(digitlib.app.reading, "MAX_SESSION_CORRECTIONS", 1)
@@ -255,10 +254,10 @@ def test_a_visitor_keeps_at_most_so_many_digits(places, repo, mnist, monkeypatch
 
 def test_error_texts_reach_a_visitor_without_server_folders_or_database_details(monkeypatch):
     """A failed run names the data folder it looked in; a database error its address: a visitor sees neither."""
-    monkeypatch.setattr(common, "is_owner", lambda: False)
+    monkeypatch.setattr(errors, "is_owner", lambda: False)
     data_error = ValueError("/srv/data/mnist/train-images-idx3-ubyte.gz: not an IDX file; see https://example.org/a/b")
-    assert common.for_visitor(data_error) == "train-images-idx3-ubyte.gz: not an IDX file; see https://example.org/a/b"
+    assert errors.for_visitor(data_error) == "train-images-idx3-ubyte.gz: not an IDX file; see https://example.org/a/b"
     database_error = StoreError("postgresql://digitlib:s3cret@db.internal:5432/x: corrections database failed")
-    assert "db.internal" not in common.for_visitor(database_error)
-    monkeypatch.setattr(common, "is_owner", lambda: True)
-    assert common.for_visitor(database_error) == str(database_error)
+    assert "db.internal" not in errors.for_visitor(database_error)
+    monkeypatch.setattr(errors, "is_owner", lambda: True)
+    assert errors.for_visitor(database_error) == str(database_error)

@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from digitlib import load_classifier, read_number
 from digitlib.__main__ import main
-from digitlib.reader import LOW_CONFIDENCE
+from digitlib.reading.reader import LOW_CONFIDENCE
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +95,13 @@ def test_uncertainty_is_reported_with_top3(digits):
     assert not read_number(enlarge(digits[3], 3), sure).low_confidence
 
 
-def test_predict_does_not_reduce_a_number_to_one_digit(classifier, digits):
-    single = classifier.predict(enlarge(digits[6], 3))
+def test_a_number_is_not_reduced_to_one_digit(classifier, digits):
+    single = read_number(enlarge(digits[6], 3), classifier)
     assert single.digit == 6 and single.text == "6"
-    several = classifier.predict(in_a_row([digits[1], digits[2], digits[3]]))
+    several = read_number(in_a_row([digits[1], digits[2], digits[3]]), classifier)
     assert several.digit is None and several.text == "123"
-    assert several.confidence == pytest.approx(min(d.confidence for d in several.reading.digits))
-    blank = classifier.predict(np.zeros((50, 50), np.uint8))
+    assert several.confidence == pytest.approx(min(d.confidence for d in several.digits))
+    blank = read_number(np.zeros((50, 50), np.uint8), classifier)
     assert blank.digit is None and blank.text == "" and blank.confidence == 0.0
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from digitlib import load_classifier
 from digitlib.__main__ import main
-from digitlib.realworld import CONDITIONS, find_cases, format_table, robustness_table
+from digitlib.evaluation.realworld import CONDITIONS, find_cases, format_table, robustness_table
 
 
 def save_ink_on_paper(ink: np.ndarray, path) -> None:

@@ -31,8 +31,8 @@ from digit_pictures import brush_drawing
 from PIL import Image
 
 from digitlib import DEFAULT_MODEL, ImageError, available_models, load_classifier, read_number
-from digitlib.classifier import MODELS_DIR
 from digitlib.preprocess import MAX_BYTES
+from digitlib.reading.classifier import MODELS_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = available_models()
@@ -227,7 +227,7 @@ def corpus_dir(tmp_path_factory) -> Path:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", KINDS)
 def test_predict_gives_a_reading_or_one_clear_message(classifier, kind):
-    actual = outcome(lambda: classifier.predict(KINDS[kind].make()).text)
+    actual = outcome(lambda: read_number(KINDS[kind].make(), classifier).text)
     assert agrees(actual, KINDS[kind].expected), actual
 
 
@@ -242,15 +242,15 @@ def test_read_number_gives_a_reading_or_one_clear_message(classifier, corpus_dir
 @pytest.mark.parametrize("kind", NOT_IMAGES)
 def test_what_is_not_an_image_is_refused_with_a_reason(classifier, kind):
     source, reason = NOT_IMAGES[kind]
-    for actual in (outcome(lambda: classifier.predict(source).text), outcome(lambda: read_number(source, classifier).text)):
+    for actual in (outcome(lambda: read_number(source, classifier).text), outcome(lambda: read_number(source, classifier).text)):
         assert agrees(actual, Refused(reason)), actual
 
 
 def test_the_exif_tag_is_what_turns_the_photo_upright(classifier):
     """Without its Orientation tag the stored picture is a sideways 7, which must not read as 7."""
     sideways = Image.open(io.BytesIO(exif_rotated()))
-    assert classifier.predict(np.asarray(sideways)).text != "7"
-    assert classifier.predict(exif_rotated()).text == "7"
+    assert read_number(np.asarray(sideways), classifier).text != "7"
+    assert read_number(exif_rotated(), classifier).text == "7"
 
 
 # ---------------------------------------------------------------- the predict CLI
@@ -340,7 +340,7 @@ def uploaded_name(kind: Kind, allowed: list[str]) -> str:
 def app_with_corpus(corpus_dir, tmp_path_factory):
     """What the Upload tab showed for every corpus file, uploaded in batches of the most one batch may hold (the
     shipped default model, or the first one); and whether any run raised."""
-    from digitlib.app.common import MAX_PICTURES_PER_BATCH
+    from digitlib.app.access import MAX_PICTURES_PER_BATCH
 
     if not MODELS:
         pytest.skip("no shipped model in models/ yet")
@@ -413,12 +413,12 @@ def test_cli_names_the_damaged_model_file_and_what_to_do(damaged_models, tmp_pat
 
 
 def test_app_starts_says_what_is_wrong_and_the_spare_model_still_reads(damaged_models, tmp_path):
-    import digitlib.classifier
+    import digitlib.reading.classifier
 
     models, damaged = damaged_models
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DIGITLIB_MODELS_DIR", str(models))
-        patch.setattr(digitlib.classifier, "MODELS_DIR", models)  # already imported: the variable was read then
+        patch.setattr(digitlib.reading.classifier, "MODELS_DIR", models)  # already imported: the variable was read then
         at = app_test(patch, tmp_path).run()
         assert not at.exception, at.exception
         sidebar = " ".join(str(message.value) for message in [*at.sidebar.error, *at.sidebar.warning])
@@ -528,9 +528,9 @@ def test_two_runs_into_one_folder_at_once_leave_one_complete_model(tmp_path, mni
 def corpus_table(model: str | None = None) -> str:
     """The corpus as a Markdown table, with what `predict` gives for each kind now."""
     classifier = load_classifier(model)
-    rows = [f"| {name} | `{kind.filename}` | {describe(outcome(lambda: classifier.predict(kind.make()).text))} |"
+    rows = [f"| {name} | `{kind.filename}` | {describe(outcome(lambda: read_number(kind.make(), classifier).text))} |"
             for name, kind in KINDS.items()]
-    rows += [f"| API: {name} | — | {describe(outcome(lambda: classifier.predict(source).text))} |"
+    rows += [f"| API: {name} | — | {describe(outcome(lambda: read_number(source, classifier).text))} |"
              for name, (source, _) in NOT_IMAGES.items()]
     return "\n".join(["| input kind | file | outcome |", "|---|---|---|", *rows])
 

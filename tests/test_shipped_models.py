@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from digitlib import DEFAULT_MODEL, available_models, load_classifier
-from digitlib.classifier import MODELS_DIR
 from digitlib.data import IDX_FILES
+from digitlib.reading.classifier import MODELS_DIR
 
 TARGETS = {"baseline": 0.990, "strong": 0.996, DEFAULT_MODEL: 0.996}  # test accuracy each shipped model must reach
 ARTEFACTS = ("model.tflite", "model.keras", "card.json", "curves.png", "confusion.png", "misclassified.png")

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from databases import fresh_database, server_url, store_location  # noqa: F401 - store_location is a fixture
 
 from digitlib import data
-from digitlib.corrections_files import npz_bytes, read_npz
-from digitlib.store import APPLICATION_ID, ENV_VAR, CorrectionStore, StoreError, default_path
+from digitlib.store.corrections import APPLICATION_ID, ENV_VAR, CorrectionStore, StoreError, default_path
+from digitlib.store.files import npz_bytes, read_npz
 
 
 def digit_image(seed: int) -> np.ndarray:

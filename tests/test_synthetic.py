@@ -10,9 +10,17 @@ import pytest
 
 from digitlib import load_classifier
 from digitlib.__main__ import main
-from digitlib.evaluate import edit_distance
-from digitlib.synthetic import (CONDITIONS, SPACING, STROKE, Tally, compose_line, evaluate_synthetic,
-                                make_sample, matched_digits)
+from digitlib.evaluation.evaluate import edit_distance
+from digitlib.evaluation.synthetic import (
+    CONDITIONS,
+    SPACING,
+    STROKE,
+    Tally,
+    compose_line,
+    evaluate_synthetic,
+    make_sample,
+    matched_digits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +111,7 @@ def test_clean_well_spaced_numbers_are_read_exactly(test_digits):
     """The generator's easiest pictures are plain numbers: the shipped model reads them."""
     x, y = test_digits
     clf = load_classifier()
-    from digitlib.reader import read_number
+    from digitlib.reading.reader import read_number
 
     for index in range(5):
         sample = make_sample(x, y, 0, index, ["wide spacing", "normal stroke"])

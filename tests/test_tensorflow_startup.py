@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from digitlib.tensorflow_startup import stderr_without_notices
+from digitlib.training.tensorflow_startup import stderr_without_notices
 
 # What `import tensorflow` 2.21 writes on an Intel Xeon (copied from a real run), then what must survive.
 NOTICES = (
@@ -56,6 +56,6 @@ def test_training_modules_import_tensorflow_silently(repo):
 
     (TF_CPP_MIN_LOG_LEVEL=0 asks for every notice, so the user's own setting is left out.)"""
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", "import digitlib.train, keras; keras.ops.ones(1)"], cwd=repo,
+    done = subprocess.run([sys.executable, "-c", "import digitlib.training.train, keras; keras.ops.ones(1)"], cwd=repo,
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stderr == "", done.stderr

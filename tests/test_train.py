@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlib import model_dirs
-from digitlib import train as train_module
-from digitlib.classifier import load_classifier
 from digitlib.data import IDX_FILES
-from digitlib.evaluate import evaluate_probabilities
-from digitlib.train import TrainConfig, split_train_val
+from digitlib.evaluation.evaluate import evaluate_probabilities
+from digitlib.reading.classifier import load_classifier
+from digitlib.training import model_dirs
+from digitlib.training import train as train_module
+from digitlib.training.config import TrainConfig, split_train_val
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_progress_hook_runs_on_the_calling_thread_with_batches_in_order(tiny_run
 def test_batch_norm_statistics_settle_in_a_short_run(mnist):
     """24 steps (1,500 images, 2 epochs: a quick app run) leave BatchNorm's moving statistics fitting the data,
     so the network reads in inference as well as it trained (with the fixed momentum 0.9 it read 63%)."""
-    from digitlib.train import TrainConfig, fit
+    from digitlib.training.train import fit
 
     model, *_ = fit(TrainConfig(arch="strong", epochs=2, train_size=1500), lambda p: None, mnist)
     (x_test, y_test) = mnist[1]
@@ -163,7 +163,8 @@ def test_fast_preset_saves_the_averaged_weights_it_validated(mnist, tmp_path):
     """The fast recipe's label smoothing and weight averaging (EMA) train, export, and what is saved is
     the averaged model that the last validation scored, not the last step's weights."""
     from digitlib import load_classifier
-    from digitlib.train import from_preset, train
+    from digitlib.training.config import from_preset
+    from digitlib.training.train import train
 
     cfg = from_preset("fast", epochs=2, train_size=5000, val_fraction=0.1)
     assert cfg.label_smoothing > 0 and cfg.ema
@@ -221,7 +222,7 @@ FAILURES = {
 
 @pytest.mark.parametrize("inject", FAILURES.values(), ids=FAILURES.keys())
 def test_failed_save_leaves_previous_model_untouched(inject, tiny_run, mnist, tmp_path, monkeypatch):
-    from digitlib.architectures import build
+    from digitlib.zoo.architectures import build
 
     out = tmp_path / "models" / "tiny"
     shutil.copytree(tiny_run.directory, out)
@@ -263,7 +264,7 @@ def test_model_left_aside_by_a_killed_swap_is_put_back(tmp_path):
 def test_augmentation_keeps_shape_and_range_but_changes_digits(mnist):
     import tensorflow as tf
 
-    from digitlib.augment import augment_batch
+    from digitlib.training.augment import augment_batch
 
     (x_train, _), _ = mnist
     images = x_train[:16, ..., None].astype(np.float32) / 255.0

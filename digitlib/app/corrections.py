@@ -11,12 +11,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import (for_visitor, MAX_SESSION_CORRECTIONS, enlarged, is_owner, my_corrections, percent, shared_store,
-                                 shipped_models_dir, trained_models_dir)
+from digitlib.app.access import is_owner
+from digitlib.app.display import enlarged, percent
+from digitlib.app.errors import for_visitor
+from digitlib.app.models import shipped_models_dir, trained_models_dir
+from digitlib.app.stores import MAX_SESSION_CORRECTIONS, my_corrections, shared_store
 from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
-from digitlib.classifier import DEFAULT_MODEL
-from digitlib.corrections_files import npz_bytes, read_npz
-from digitlib.store import CorrectionStore, StoreError
+from digitlib.reading.classifier import DEFAULT_MODEL
+from digitlib.store.corrections import CorrectionStore, StoreError
+from digitlib.store.files import npz_bytes, read_npz
 
 SAMPLES_PER_PAGE = 30
 EMPTY_COLLECTION = {

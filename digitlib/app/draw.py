@@ -13,18 +13,16 @@ import json
 import os
 import threading
 import time
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from digitlib import read_number
-from digitlib.app.common import ENLARGE
-from digitlib.app.reading import (correction_form, probability_chart, seen_and_saliency, show_details,
-                                  show_number)
-from digitlib.classifier import Classifier
-from digitlib.explain import overlay, saliency
+from digitlib.app.display import ENLARGE
+from digitlib.app.reading import correction_form, probability_chart, seen_and_saliency, show_details, show_number
+from digitlib.inside.explain import overlay, saliency
+from digitlib.reading.classifier import Classifier
 
 if TYPE_CHECKING:
     from streamlit_drawable_canvas import CanvasResult

@@ -11,13 +11,14 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 from digitlib import ImageError, ModelError, read_number
-from digitlib.app.common import as_picture, classifier_for, enlarged, model_directories, model_label
+from digitlib.app.display import as_picture, enlarged
+from digitlib.app.models import classifier_for, model_directories, model_label
 from digitlib.app.reading import probability_bars
 from digitlib.app.upload import UPLOAD_TYPES
-from digitlib.classifier import MODEL_FILE, Classifier
-from digitlib.explain import Stage, channel_grid, first_layer_filters, network_path
-from digitlib.playground import CHANGES, changed_picture, read_both_ways, sweep
+from digitlib.inside.explain import Stage, channel_grid, first_layer_filters, network_path
+from digitlib.inside.playground import CHANGES, changed_picture, read_both_ways, sweep
 from digitlib.preprocess import to_mnist
+from digitlib.reading.classifier import MODEL_FILE, Classifier
 
 SOURCES = ("Your drawing", "A picture", "A typed digit")
 VIEWS = ("Layers", "Playground", "Compare models")

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import streamlit as st
 
-from digitlib.app.common import cached_classifier, duration, model_label, show_curves
-from digitlib.classifier import MODEL_FILE, Classifier
+from digitlib.app.display import duration, show_curves
+from digitlib.app.models import cached_classifier, model_label
+from digitlib.reading.classifier import MODEL_FILE, Classifier
 
 CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
                "architecture", "created", "per_class_accuracy", "history"]

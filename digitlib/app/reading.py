@@ -13,12 +13,13 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from digitlib import DigitReading, Reading
-from digitlib.app.common import (for_visitor, ENLARGE, MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, as_picture, enlarged,
-                                 my_corrections, percent)
-from digitlib.classifier import Classifier
-from digitlib.explain import overlay, saliency
-from digitlib.reader import LOW_CONFIDENCE
-from digitlib.store import SHARED, CorrectionStore, StoreError
+from digitlib.app.display import ENLARGE, as_picture, enlarged, percent
+from digitlib.app.errors import for_visitor
+from digitlib.app.stores import MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, my_corrections
+from digitlib.inside.explain import overlay, saliency
+from digitlib.reading.classifier import Classifier
+from digitlib.reading.reader import LOW_CONFIDENCE
+from digitlib.store.corrections import SHARED, CorrectionStore, StoreError
 
 POSITION_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]  # Okabe-Ito
 

@@ -1,6 +1,6 @@
 """The Train tab, and the job panel it shares with fine-tuning: start a run, follow it, stop it, use its model.
 
-Runs belong to the server (digitlib.jobs.Runner, one per server process, in a child process that holds TensorFlow);
+Runs belong to the server (digitlib.training.jobs.Runner, one per server process, in a child process that holds TensorFlow);
 a session keeps the token of the run it started, also in the page's address, so a reload finds the run again.
 """
 
@@ -11,22 +11,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from digitlib.app.common import without_server_paths, is_owner, show_curves, shipped_models_dir, trained_models_dir
-from digitlib.jobs import Busy, Run, Runner
+from digitlib.app.access import is_owner
+from digitlib.app.display import show_curves
+from digitlib.app.errors import without_server_paths
+from digitlib.app.models import shipped_models_dir, trained_models_dir
+from digitlib.training.config import from_preset
+from digitlib.training.jobs import Busy, Run, Runner
+from digitlib.zoo.registry import APP_PRESETS, PRESETS
 
-# Training recipes offered (digitlib.train.PRESETS): what each is, and its seconds per training image per epoch.
-# "quick": 60,000 images in 10.8 s of training, the first default run of tests/test_browser_training.py (load
-# average 2.9 on this project's 2 cores, 22.1 s from the click to the model on screen); the others: digitlib.train.fit on 3,000 images on the busy machine ("fast":
-# 1 / its 559 plain images/s in benchmarks/results.md; "compact": its shipped run, 15 augmented epochs of 54,000
-# images in 2,134 s on one core).
-RECIPES = {
-    "quick": ("the fastest to 98.5%: a strided conv and one more, ~0.04M parameters", 0.00018),
-    "compact": ("the default model: small BN CNN with augmentation, ~0.13M parameters", 0.0026),
-    "fast": ("small BN CNN, ~0.16M parameters: the quickest to 99.5%", 0.0018),
-    "baseline": ("the seed project's CNN, ~0.23M parameters", 0.0017),
-    "strong": ("VGG-style CNN with augmentation, ~0.55M parameters: 3x slower to read", 0.0107),
-}
-DEFAULTS = {"epochs": 1, "batch_size": 128, "train_size": 60_000}  # the quick preset's; the first recipe is the default
+DEFAULT_RECIPE = from_preset(APP_PRESETS[0])  # the app's first recipe is its default run
+DEFAULTS = {"epochs": DEFAULT_RECIPE.epochs, "batch_size": DEFAULT_RECIPE.batch_size, "train_size": 60_000}
 # Seconds a run spends besides training, from the click: the same run's other stages (start 1.3 s, import TensorFlow
 # 3.6 s, MNIST + build + compile 2.1 s, export 1.0 s, score, figures and save 1.7 s, the page's polling the rest:
 # 22.1 - 10.8 = 11.3 s).  Used until a run on this server has measured the machine as it is now (at load average
@@ -125,22 +119,23 @@ def estimate_seconds(recipe: str, epochs: int, train_size: int) -> tuple[float, 
 
     The last finished run on this server sets the pace when there is one (the machine's load changes the time far
     more than anything else: the same run took 2x longer from one hour to the next here); otherwise the figures
-    measured beforehand.  Other recipes are scaled by RECIPES' relative costs.
+    measured beforehand.  Other recipes are scaled by the presets' relative costs (`seconds_per_image`).
     """
     images = epochs * min(train_size, 60_000)
     last = job_runner().last_finished("train")
-    if last is None or last.card.get("architecture") not in RECIPES:
-        return RUN_OVERHEAD_SECONDS + RECIPES[recipe][1] * images, "as measured on a busy 2-core machine"
+    cost = {name: PRESETS[name].seconds_per_image for name in APP_PRESETS}
+    if last is None or last.card.get("architecture") not in cost:
+        return RUN_OVERHEAD_SECONDS + cost[recipe] * images, "as measured on a busy 2-core machine"
     training = last.elapsed_by_stage().get("train", 0.0)
-    pace = training / (last.card["training_images"] * last.card["epochs"]) / RECIPES[last.card["architecture"]][1]
-    return last.seconds - training + pace * RECIPES[recipe][1] * images, "from the last run on this server"
+    pace = training / (last.card["training_images"] * last.card["epochs"]) / cost[last.card["architecture"]]
+    return last.seconds - training + pace * cost[recipe] * images, "from the last run on this server"
 
 
 @st.fragment
 def train_page() -> None:
     st.write("Train a CNN on MNIST right here, in a process of its own. The default recipe reaches about 99% in one "
              "pass over all 60,000 images; the shipped models were trained for much longer, with augmentation.")
-    recipe = st.selectbox("Architecture", list(RECIPES), format_func=lambda r: f"{r}: {RECIPES[r][0]}", key="recipe")
+    recipe = st.selectbox("Recipe", APP_PRESETS, format_func=lambda r: f"{r}: {PRESETS[r].summary}", key="recipe")
     epochs_column, batch_column, size_column = st.columns(3)
     epochs = epochs_column.number_input("Epochs", 1, 30, DEFAULTS["epochs"], key="epochs")
     batch_size = batch_column.select_slider("Batch size", [32, 64, 128, 256, 512], DEFAULTS["batch_size"],

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from digitlib import ImageError, read_number
-from digitlib.app.common import admitted_uploads, as_picture, uploader_key
+from digitlib.app.access import admitted_uploads, uploader_key
+from digitlib.app.display import as_picture
 from digitlib.app.reading import show_reading
-from digitlib.classifier import Classifier
+from digitlib.reading.classifier import Classifier
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
 

@@ -14,8 +14,8 @@ from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture
 from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at
-from digitlib.preprocess.strokes import stroke_width
 from digitlib.preprocess.mnist_format import to_mnist_digit
+from digitlib.preprocess.strokes import stroke_width
 
 QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas costs several times fewer pixels...
 QUICK_MIN_HEIGHT = 40  # ...enough when every digit is this tall there; smaller ones would lose their shape

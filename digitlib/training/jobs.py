@@ -1,7 +1,7 @@
 """Training and fine-tuning as server jobs: each in a spawned child process, one at a time, stoppable.
 
 TensorFlow costs a process ~660 MB to import and a run ~1.3 GB at its peak, and a server that imported it would keep
-that memory for good, so the app never imports it: a run is ``python -m digitlib.jobs SPEC`` in a fresh process
+that memory for good, so the app never imports it: a run is ``python -m digitlib.training.jobs SPEC`` in a fresh process
 (spawned, not forked from the threaded server) that reports its progress as JSON lines on its stdout.  The server's
 :class:`Runner` reads them on a thread into a :class:`Run` that every session can follow, that its owner can stop,
 and that a reloaded page finds again by its token.  One run at a time: every visitor shares the same cores.
@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitlib.classifier import CARD_FILE
+from digitlib.reading.classifier import CARD_FILE
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB_KINDS = ("train", "finetune")
 CHILD_NICENESS = 10  # below the server, so pages keep answering while the child uses every core
 STOP_GRACE_SECONDS = 1.5  # SIGTERM, then SIGKILL: a Stop ends the run within 2 s even mid-operation
@@ -71,8 +71,9 @@ def progress_message(p) -> dict:
 def run_job(spec: dict, emit: Callable[[dict], None]) -> dict:
     """Check the settings, then train or fine-tune as ``spec`` says, reporting to ``emit``; returns the card."""
     from digitlib import data
-    from digitlib.finetune import FinetuneConfig, finetune
-    from digitlib.train import from_preset, train
+    from digitlib.training.config import from_preset
+    from digitlib.training.finetune import FinetuneConfig, finetune
+    from digitlib.training.train import train
 
     if spec["kind"] == "train":
         config = from_preset(spec["preset"], **spec["settings"])
@@ -105,8 +106,8 @@ def child_main(spec_json: str) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     from digitlib.data import DataError
-    from digitlib.classifier import ModelError
-    from digitlib.store import StoreError
+    from digitlib.reading.classifier import ModelError
+    from digitlib.store.corrections import StoreError
 
     try:
         emit({"phase": "started", "pid": os.getpid()})
@@ -279,7 +280,7 @@ class Runner:
             # hold the corrections database's URL with its password.
             env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2", SPEC_VARIABLE: json.dumps(spec)}
             run.process = subprocess.Popen(
-                [sys.executable, "-m", "digitlib.jobs"], stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "digitlib.training.jobs"], stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)
             self._active = self._runs[run.token] = run
             self._forget_old_runs()

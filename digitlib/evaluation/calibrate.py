@@ -1,20 +1,12 @@
-"""Honest confidence: temperature scaling, and the expected calibration error that measures it.
+"""Fitting a model's temperature: which digits to fit it on, and storing it in the model card.
 
-A network trained to minimise cross-entropy on MNIST ends up more sure than it is right, and more
-so on pictures unlike MNIST: half the real-world misreadings came with 90% confidence or more.  One
-number fixes most of that (Guo et al., 2017): divide the logits by a temperature T fitted to minimise
-the negative log-likelihood on digits the model never trained on.  Argmax, hence accuracy, is
-unchanged.  The LiteRT models output softmax probabilities, so the logits are recovered as
-log-probabilities (equal up to a constant per image, which the softmax ignores).
-
-What should "90% sure" mean?  On MNIST itself the shipped models are already honest (ECE ~0.15%,
-temperature ~1.03), yet on real pictures they were wrong at 90% confidence half the time they were
-wrong: the gap is the pictures, not the network.  So the temperature is fitted on digits read the
-way real pictures are read: synthetic numbers (`synthetic.py`) built from the training run's own
-held-out validation digits (MNIST training images the model never saw: `train.split_train_val` with
-the card's seed and fraction), rendered over photo-like grounds and found by the real pipeline.
-It is stored in the model card under ``calibration``; `Classifier` applies it to every prediction.
-Never fitted on the real dev pictures: they only measure.
+What should "90% sure" mean?  On MNIST itself the shipped models are already honest (ECE ~0.15%, temperature
+~1.03), yet on real pictures they were wrong at 90% confidence half the time they were wrong: the gap is the
+pictures, not the network.  So the temperature (`digitlib.reading.temperature`) is fitted on digits read the way
+real pictures are read: synthetic numbers (`synthetic.py`) built from the training run's own held-out validation
+digits (MNIST training images the model never saw: `split_train_val` with the card's seed and fraction), rendered
+over photo-like grounds and found by the real pipeline.  It is stored in the model card under ``calibration``;
+`Classifier` applies it to every prediction.  Never fitted on the real dev pictures: they only measure.
 """
 
 from __future__ import annotations
@@ -23,65 +15,15 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # classifier imports this module to apply the temperature: a runtime import would be circular
-    from digitlib.classifier import Classifier
-
-ECE_BINS = 15  # the usual choice (Guo et al.): fine enough to see overconfidence, coarse enough for 6,000 digits
-CONFIDENT = 0.9  # a wrong reading this sure is a confident error: the app shows no doubt, so the user gets none
-TEMPERATURE_RANGE = (0.25, 10.0)  # search bounds: far beyond any temperature a trained digit model needs
-
-
-def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax(log p / T) of (N, 10) probabilities: T > 1 softens, T < 1 sharpens, 1 changes nothing.
-
-    Computed as p^(1/T), renormalised: the same thing in two array operations (a reading's budget is
-    under a millisecond), and exact zeros stay zeros instead of passing through log(0)."""
-    if temperature == 1.0:
-        return probabilities
-    tempered = np.power(probabilities, 1.0 / temperature, dtype=np.float32)
-    return tempered / tempered.sum(axis=1, keepdims=True)
-
-
-def negative_log_likelihood(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    return float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)).mean())
-
-
-def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood of the true labels."""
-    from scipy.optimize import minimize_scalar  # here: prediction imports this module, and SciPy's optimiser is slow to import
-
-    labels = np.asarray(labels, dtype=np.int64)
-    low, high = np.log(TEMPERATURE_RANGE)
-    result = minimize_scalar(lambda log_t: negative_log_likelihood(temper(probabilities, float(np.exp(log_t))), labels),
-                             bounds=(low, high), method="bounded", options={"xatol": 1e-4})
-    return float(np.exp(result.x))
-
-
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by the bins' sizes."""
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) == 0:
-        return 0.0
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(error)
-
-
-def confident_errors(probabilities: np.ndarray, labels: np.ndarray, threshold: float = CONFIDENT) -> int:
-    """How many wrong readings came with at least ``threshold`` confidence."""
-    wrong = probabilities.argmax(axis=1) != np.asarray(labels)
-    return int((wrong & (probabilities.max(axis=1) >= threshold)).sum())
-
+from digitlib import data
+from digitlib.evaluation.synthetic import make_sample, matched_digits
+from digitlib.reading.classifier import CARD_FILE, Classifier, read_card
+from digitlib.reading.reader import read_number
+from digitlib.reading.temperature import expected_calibration_error, fit_temperature, negative_log_likelihood, temper
+from digitlib.training.config import TrainConfig, split_train_val
 
 UNSURE_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -126,8 +68,6 @@ def held_out_digits(card: dict, data_dir: str | None = None) -> tuple[np.ndarray
 
     Every run in the card's chain (``initialised_from``) must have held out the same split; a fine-tuned
     model, which samples MNIST training images its own way, can't say which digits it never saw."""
-    from digitlib import data
-    from digitlib.train import TrainConfig, split_train_val
 
     splits, run = set(), card
     while run:
@@ -150,8 +90,6 @@ def read_synthetic_digits(classifier: Classifier, x: np.ndarray, y: np.ndarray, 
 
     Only numbers where the pipeline found as many digits as were written count: then the i-th digit
     read is the i-th written, and its label is known."""
-    from digitlib.reader import read_number
-    from digitlib.synthetic import make_sample, matched_digits
 
     probabilities, labels = [], []
     for index in range(count):
@@ -179,7 +117,6 @@ def calibrate_model(classifier: Classifier, count: int = 1500, data_dir: str | N
 
 def write_calibration(directory: Path, calibration: Calibration) -> None:
     """Store the calibration in the model card, atomically (a reader never sees half a card)."""
-    from digitlib.classifier import CARD_FILE, read_card
 
     card = read_card(directory) | {"calibration": calibration.as_dict()}
     staging = directory / f".{CARD_FILE}.{os.getpid()}.tmp"

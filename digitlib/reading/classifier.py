@@ -1,4 +1,6 @@
-"""Inference on the exported LiteRT model: fast to load, fast to run, no TensorFlow import.
+"""Inference on the exported LiteRT model: (N, 28, 28) MNIST-format images -> (N, 10) probabilities.
+
+Fast to load, fast to run, no TensorFlow import; finding the digits in a picture is the reader's job.
 
 A model lives in ``models/<name>/`` as ``model.tflite`` plus ``card.json`` (written by train.py).
 LiteRT interpreters are not thread-safe, so each one is guarded by a lock; one interpreter is
@@ -12,20 +14,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from digitlib.calibration import TEMPERATURE_RANGE, temper
+from digitlib.reading.temperature import TEMPERATURE_RANGE, temper
 
-if TYPE_CHECKING:  # reader imports this module: a runtime import would be circular
-    from digitlib.reader import Reading
-
-MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
+MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parents[2] / "models"))
 DEFAULT_MODEL = "compact"
 MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
 BATCH_CHUNK = 256
@@ -34,30 +31,6 @@ FEW_IMAGES = 16  # up to this many images run one by one on the batch-1 interpre
 
 class ModelError(Exception):
     """A model is missing or damaged; the message names the file and what to do."""
-
-
-@dataclass
-class Prediction:
-    """What `Classifier.predict` read from a picture.
-
-    One digit: `digit`, its `confidence` and `probabilities`, `text` == str(digit).
-    Several digits are never reduced to one of them: `digit` is None, `text` holds the whole
-    number, `confidence` is the least sure digit's and `probabilities`/`image` are that digit's;
-    `reading` (a digitlib.reader.Reading) has every digit with its box.
-    No digit (blank picture): `digit` None, `text` "", confidence 0, uniform probabilities.
-    """
-
-    digit: int | None
-    confidence: float
-    probabilities: np.ndarray  # (10,) float, sums to 1
-    image: np.ndarray = field(repr=False)  # the (28, 28) float image the network saw
-    text: str = ""  # every digit read, left to right
-    reading: Reading | None = field(default=None, repr=False)  # every digit, with boxes and the steps
-
-    @property
-    def top3(self) -> list[tuple[int, float]]:
-        order = np.argsort(-self.probabilities)[:3]
-        return [(int(d), float(self.probabilities[d])) for d in order]
 
 
 def model_dir(name_or_path: str | os.PathLike | None = None) -> Path:
@@ -176,17 +149,6 @@ class Classifier:
             return np.zeros((0, 10), dtype=np.float32)
         scale = 255.0 if np.issubdtype(x.dtype, np.integer) else 1.0  # int64 pixels are 0-255 too
         return self.predict_prepared(x.astype(np.float32) / scale)
-
-    def predict(self, image) -> Prediction:
-        """Read a PIL image, array, path or bytes with the real-world pipeline (see `Prediction` for several digits)."""
-        from digitlib.reader import read_number  # local import keeps the module graph acyclic
-
-        reading = read_number(image, self)
-        if reading.is_empty:
-            return Prediction(None, 0.0, np.full(10, 0.1, np.float32), np.zeros((28, 28), np.float32), "", reading)
-        weakest = min(reading.digits, key=lambda d: d.confidence)
-        digit = weakest.digit if len(reading.digits) == 1 else None
-        return Prediction(digit, weakest.confidence, weakest.probabilities, weakest.image, reading.text, reading)
 
 
 def load_classifier(name_or_path: str | os.PathLike | None = None) -> Classifier:

@@ -3,6 +3,7 @@
     from digitlib import read_number
     r = read_number("photo.jpg")
     r.text, r.confidence, r.low_confidence, [d.top3 for d in r.digits]
+    r.digit                         # the digit when the picture holds exactly one, else None
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from digitlib.calibration import temper
-from digitlib.classifier import Classifier, load_classifier
 from digitlib.preprocess import Segment, Segmentation, segment
 from digitlib.preprocess.digits import split_candidates, split_segment
+from digitlib.reading.classifier import Classifier, load_classifier
+from digitlib.reading.temperature import temper
 
 # A digit read with less (calibrated) probability than this is flagged and the UI offers its top 3.  On held-out
 # synthetic numbers (calibrated compact, its card's calibration table) 0.9 flags 82% of the wrong digits and 5.1% of
@@ -23,6 +24,12 @@ from digitlib.preprocess.digits import split_candidates, split_segment
 LOW_CONFIDENCE = 0.9
 SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...
 # ...or better than the mark read whole
+
+
+def top3(probabilities: np.ndarray) -> list[tuple[int, float]]:
+    """The three likeliest digits with their probabilities, likeliest first."""
+    order = np.argsort(-probabilities)[:3]
+    return [(int(d), float(probabilities[d])) for d in order]
 
 
 @dataclass
@@ -37,8 +44,7 @@ class DigitReading:
 
     @property
     def top3(self) -> list[tuple[int, float]]:
-        order = np.argsort(-self.probabilities)[:3]
-        return [(int(d), float(self.probabilities[d])) for d in order]
+        return top3(self.probabilities)
 
 
 @dataclass
@@ -70,6 +76,30 @@ class Reading:
     @property
     def low_confidence(self) -> bool:
         return any(d.confidence < LOW_CONFIDENCE for d in self.digits)
+
+    @property
+    def digit(self) -> int | None:
+        """The digit when exactly one was read; None for a number (never reduced to one of its digits) or nothing."""
+        return self.digits[0].digit if len(self.digits) == 1 else None
+
+    @property
+    def weakest(self) -> DigitReading | None:
+        """The least sure digit: its probabilities, image and top 3 speak for the whole reading."""
+        return min(self.digits, key=lambda d: d.confidence, default=None)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The weakest digit's 10 probabilities (uniform when nothing was read)."""
+        return self.weakest.probabilities if self.digits else np.full(10, 0.1, np.float32)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The 28x28 image the network saw for the weakest digit (blank when nothing was read)."""
+        return self.weakest.image if self.digits else np.zeros((28, 28), np.float32)
+
+    @property
+    def top3(self) -> list[tuple[int, float]]:
+        return top3(self.probabilities)
 
 
 @lru_cache(maxsize=1)

@@ -4,9 +4,9 @@ One run on one machine measures every path a user waits on, for each shipped mod
 latency split into decode / preprocessing / inference, batch throughput against the bare LiteRT
 interpreter, Keras as the seed would call it, a fresh process's first prediction and memory,
 training throughput and time-to-accuracy.  Whatever imports TensorFlow runs in a child process
-(``python -m digitlib.bench WORKER ARGS_JSON``) so it can neither slow down nor bloat the LiteRT
+(``python -m digitlib.evaluation.bench WORKER ARGS_JSON``) so it can neither slow down nor bloat the LiteRT
 measurements.  The load average is recorded at both ends: figures from a busy machine are noise.
-`digitlib.bench_report` prints the result.
+`digitlib.evaluation.bench_report` prints the result.
 """
 
 from __future__ import annotations
@@ -28,11 +28,19 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from digitlib import data, preprocess
-from digitlib.classifier import (BATCH_CHUNK, MODEL_FILE, MODELS_DIR, Classifier, ModelError, available_models,
-                                 load_classifier)
-from digitlib.tensorflow_startup import quiet_tensorflow_startup
+from digitlib.reading.classifier import (
+    BATCH_CHUNK,
+    MODEL_FILE,
+    MODELS_DIR,
+    Classifier,
+    ModelError,
+    available_models,
+    load_classifier,
+)
+from digitlib.reading.reader import read_number
+from digitlib.training.tensorflow_startup import quiet_tensorflow_startup
 
-PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 TARGET_ACCURACY = 0.995
 GOALS = {
     "canvas_end_to_end_p50_ms": 1.0,
@@ -141,7 +149,7 @@ def latency(call: Callable[[], object], repeats: int) -> dict[str, float]:
 
 
 def single_image(clf: Classifier, source: bytes | np.ndarray, repeats: int) -> dict[str, dict[str, float] | None]:
-    """The stages of ``clf.predict`` (= ``read_number``) timed one by one, plus the real call end to end.
+    """The stages of ``read_number`` timed one by one, plus the real call end to end.
 
     Decoding is the file format's cost (bytes -> upright PIL image); preprocessing is everything
     from there to the 28x28 MNIST-format digits (``segment``); inference is the LiteRT calls for
@@ -153,7 +161,7 @@ def single_image(clf: Classifier, source: bytes | np.ndarray, repeats: int) -> d
         "decode": latency(lambda: preprocess.open_image(source), repeats) if isinstance(source, bytes) else None,
         "preprocess": latency(lambda: preprocess.segment(decoded), repeats),
         "inference": latency(lambda: clf.predict_prepared(digits), repeats),
-        "end_to_end": latency(lambda: clf.predict(source), repeats),
+        "end_to_end": latency(lambda: read_number(source, clf), repeats),
     }
 
 
@@ -205,8 +213,8 @@ def batch(clf: Classifier, images: np.ndarray, repeats: int) -> dict[str, float]
 # Peak RSS is read from VmHWM: ru_maxrss of a forked child counts the parent's pages too.
 FIRST_PREDICTION = """
 import json, sys
-from digitlib import load_classifier
-result = load_classifier(sys.argv[1]).predict(sys.argv[2])
+from digitlib import load_classifier, read_number
+result = read_number(sys.argv[2], load_classifier(sys.argv[1]))
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({"text": result.text, "tensorflow_imported": "tensorflow" in sys.modules,
                   "keras_imported": "keras" in sys.modules,
@@ -234,7 +242,7 @@ def child(args: list[str]) -> tuple[dict, float]:
 
 def worker(name: str, **kwargs) -> dict:
     """Run one of the ``WORKERS`` below in a fresh Python process."""
-    result, _ = child(["-m", "digitlib.bench", name, json.dumps(kwargs)])
+    result, _ = child(["-m", "digitlib.evaluation.bench", name, json.dumps(kwargs)])
     return result
 
 
@@ -281,8 +289,9 @@ def keras_worker(model_dir: str, images_file: str, single_file: str, repeats: in
 
 def training_worker(archs: list[str] | None, train_images: int, data_dir: str | None) -> dict:
     """Images/s of one steady-state epoch per architecture (the second: the first pays for tracing)."""
-    from digitlib.architectures import ARCHITECTURES, build
-    from digitlib.train import TrainConfig, fit
+    from digitlib.training.config import TrainConfig
+    from digitlib.training.train import fit
+    from digitlib.zoo.architectures import ARCHITECTURES, build
 
     mnist = data.load_mnist(data_dir)
     results = {}
@@ -302,7 +311,8 @@ def time_to_accuracy_worker(preset: str, overrides: dict, data_dir: str | None, 
     started = time.perf_counter()
     import keras
 
-    from digitlib.train import fit, from_preset
+    from digitlib.training.config import from_preset
+    from digitlib.training.train import fit
 
     cfg = from_preset(preset, **overrides, data_dir=data_dir)
     mnist = data.load_mnist(data_dir)

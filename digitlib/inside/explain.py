@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from digitlib.calibration import temper
-from digitlib.classifier import FEW_IMAGES, Classifier
+from digitlib.reading.classifier import FEW_IMAGES, Classifier
+from digitlib.reading.temperature import temper
 
 PATCH = 4  # pixels; about a stroke's width in MNIST
 STRIDE = 2  # 13x13 patch positions, of which a drawn digit inks about 70

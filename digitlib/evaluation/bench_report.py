@@ -1,4 +1,4 @@
-"""The speed benchmark's report: ``python -m digitlib bench`` runs `digitlib.bench` and prints its figures as
+"""The speed benchmark's report: ``python -m digitlib bench`` runs `digitlib.evaluation.bench` and prints its figures as
 Markdown tables that can go into the README as they are (or as JSON), with each goal met or not."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from digitlib.bench import CANVAS_ARRAY, CANVAS_PNG, GOALS, TARGET_ACCURACY, run
+from digitlib.evaluation.bench import CANVAS_ARRAY, CANVAS_PNG, GOALS, TARGET_ACCURACY, run
 
 
 def p50_p99(figures: dict[str, float] | None) -> str:

@@ -17,89 +17,30 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from digitlib import data, plots
-from digitlib.model_dirs import atomic_replace_dir, remove_stale_staging
-from digitlib.classifier import CARD_FILE, MODEL_FILE, MODELS_DIR, Classifier, ModelError, load_classifier, model_dir, read_card
-from digitlib.evaluate import evaluate_probabilities
-from digitlib.tensorflow_startup import quiet_tensorflow_startup
+from digitlib import data
+from digitlib.evaluation import plots
+from digitlib.evaluation.evaluate import evaluate_probabilities
+from digitlib.reading.classifier import (
+    CARD_FILE,
+    MODEL_FILE,
+    MODELS_DIR,
+    Classifier,
+    ModelError,
+    load_classifier,
+    model_dir,
+    read_card,
+)
+from digitlib.training.config import TrainConfig, split_train_val
+from digitlib.training.model_dirs import atomic_replace_dir, remove_stale_staging
+from digitlib.training.tensorflow_startup import quiet_tensorflow_startup
 
 quiet_tensorflow_startup()  # whatever imports TensorFlow first (Keras, augment), its start-up notices stay off stderr
-
-
-# The builders live in architectures.py; their names are repeated here (a test keeps the two equal) so
-# that checking settings answers at once instead of after TensorFlow's multi-second import.
-ARCHITECTURE_NAMES = ("baseline", "strong", "fast", "compact", "resnet", "quick")
-
-
-@dataclass
-class TrainConfig:
-    arch: str = "compact"
-    epochs: int = 15
-    batch_size: int = 128
-    learning_rate: float = 2e-3
-    train_size: int | None = None  # None: all training images; smaller for quick runs
-    val_fraction: float = 0.1
-    augment: bool = True
-    label_smoothing: float = 0.0  # targets of 1 - s for the true digit: less overconfidence, better accuracy in few epochs
-    ema: bool = False  # score and save an exponential moving average of the weights (smoother than the last step's)
-    conventions: float = 0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
-    seed: int = 0
-    data_dir: str | None = None
-    init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
-
-    def validate(self) -> None:
-        """Reject nonsense settings before any work starts."""
-        problems = []
-        if self.arch not in ARCHITECTURE_NAMES:
-            problems.append(f"architecture must be one of {', '.join(ARCHITECTURE_NAMES)}, not {self.arch!r}")
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= 500:
-            problems.append(f"epochs must be a whole number from 1 to 500, not {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or not 1 <= self.batch_size <= 8192:
-            problems.append(f"batch size must be a whole number from 1 to 8192, not {self.batch_size!r}")
-        if not 0 < self.learning_rate <= 1:
-            problems.append(f"learning rate must be in (0, 1], not {self.learning_rate!r}")
-        if self.train_size is not None and (not isinstance(self.train_size, int) or self.train_size < 100):
-            problems.append(f"training-set size must be at least 100 images, not {self.train_size!r}")
-        if not 0 <= self.val_fraction < 0.5:
-            problems.append(f"validation fraction must be in [0, 0.5), not {self.val_fraction!r}")
-        if not 0 <= self.label_smoothing < 0.5:
-            problems.append(f"label smoothing must be in [0, 0.5), not {self.label_smoothing!r}")
-        if not 0 <= self.conventions <= 3:
-            problems.append(f"conventions strength must be in [0, 3], not {self.conventions!r}")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-
-# Named recipes for the CLI (``train --preset``) and the app's Train page.  "fast" is the recipe
-# tuned for wall time to 99.5% MNIST test accuracy on 2 CPU cores (``python -m digitlib bench``
-# measures it); "compact", "strong" and "baseline" are how the shipped models are trained (the
-# augmented recipe, then two clean epochs at a low learning rate: README, "How the models were made").
-PRESETS: dict[str, TrainConfig] = {
-    "compact": TrainConfig(conventions=1.0),
-    "strong": TrainConfig(arch="strong", conventions=1.0),
-    "baseline": TrainConfig(arch="baseline", epochs=12, augment=False),
-    "fast": TrainConfig(arch="fast", epochs=3, batch_size=128, learning_rate=3e-3, val_fraction=0.0, augment=False,
-                        label_smoothing=0.1, ema=True),
-    # The app's default run, aiming at >= 98.5% test accuracy within 30 s of the click on 2 cores, TensorFlow's
-    # import, export and scoring included: one epoch of all 60,000 images, 99.14% (99.03% with a peak learning rate
-    # of 5e-3); in the app, 34.7 s from the click at load average 8.3, 14.3 s of it training (README, "Training in
-    # the app").
-    "quick": TrainConfig(arch="quick", epochs=1, batch_size=128, learning_rate=1e-2, val_fraction=0.0, augment=False,
-                         label_smoothing=0.1, ema=True),
-}
-
-
-def from_preset(name: str, **overrides) -> TrainConfig:
-    """The named recipe with every setting that is not None replaced (CLI flags, app widgets)."""
-    if name not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}")
-    return replace(PRESETS[name], **{key: value for key, value in overrides.items() if value is not None})
 
 
 @dataclass
@@ -165,15 +106,6 @@ def make_callback(hook: ProgressHook, epochs: int, batches: int):
     return HookCallback()
 
 
-def split_train_val(x: np.ndarray, y: np.ndarray, cfg: TrainConfig):
-    rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(x))
-    if cfg.train_size is not None:
-        order = order[: int(cfg.train_size / (1 - cfg.val_fraction))]
-    n_val = int(len(order) * cfg.val_fraction)
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
-
-
 def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool):
     """Batches of (N, 28, 28, 1) float images in [0, 1] and their targets.
 
@@ -192,7 +124,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool)
         ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size).map(scaled, num_parallel_calls=tf.data.AUTOTUNE)
     if training and cfg.augment:
-        from digitlib.augment import augment_batch
+        from digitlib.training.augment import augment_batch
 
         ds = ds.map(lambda images, labels: (augment_batch(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -227,7 +159,7 @@ def settle_batch_norm(model, steps: int) -> None:
     """
     import keras
 
-    from digitlib.architectures import BN_MOMENTUM
+    from digitlib.zoo.architectures import BN_MOMENTUM
 
     def batch_norms(layer):
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -301,14 +233,14 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
     Extra Keras ``callbacks`` watch the run (the benchmark scores the test set after each epoch)."""
     import keras
 
-    from digitlib.architectures import build
+    from digitlib.zoo.architectures import build
 
     keras.utils.set_random_seed(cfg.seed)
     (x_train, y_train), _ = mnist or data.load_mnist(cfg.data_dir)
     (x_fit, y_fit), (x_val, y_val) = split_train_val(x_train, y_train, cfg)
     mnist_images = len(x_fit)
     if cfg.conventions:
-        from digitlib.conventions import with_conventions
+        from digitlib.training.conventions import with_conventions
 
         x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
     model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
@@ -373,8 +305,8 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
 
 def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None) -> dict:
     """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card."""
-    from digitlib.augment import AugmentConfig
-    from digitlib.conventions import CONVENTIONS
+    from digitlib.training.augment import AugmentConfig
+    from digitlib.training.conventions import CONVENTIONS
 
     cfg.validate()
     out = Path(out) if out else MODELS_DIR / cfg.arch

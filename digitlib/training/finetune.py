@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from digitlib import data
-from digitlib.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, load_classifier, model_dir
-from digitlib.evaluate import evaluate_probabilities
-from digitlib.store import SHARED, CorrectionStore
-from digitlib.train import Progress, ProgressHook, TrainConfig, compile_and_fit, load_keras_model, save_model
+from digitlib.evaluation.evaluate import evaluate_probabilities
+from digitlib.reading.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, load_classifier, model_dir
+from digitlib.store.corrections import SHARED, CorrectionStore
+from digitlib.training.config import TrainConfig
+from digitlib.training.train import Progress, ProgressHook, compile_and_fit, load_keras_model, save_model
 
 
 @dataclass
@@ -112,7 +113,7 @@ def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = 
     before = {"mnist_test_accuracy": accuracy(base, test), "held_out_accuracy": accuracy(base, held)}
     import keras  # late: every mistake above is reported without waiting for TensorFlow
 
-    from digitlib.augment import AugmentConfig
+    from digitlib.training.augment import AugmentConfig
 
     keras.utils.set_random_seed(cfg.seed)
     model = load_keras_model(base_dir)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitlib.calibration import CONFIDENT, expected_calibration_error, temper
-from digitlib.classifier import Classifier
-from digitlib.evaluate import edit_distance
+from digitlib.evaluation.evaluate import edit_distance
 from digitlib.preprocess import ImageError
-from digitlib.reader import Reading, read_number
+from digitlib.reading.classifier import Classifier
+from digitlib.reading.reader import Reading, read_number
+from digitlib.reading.temperature import CONFIDENT, expected_calibration_error, temper
 
 MARGIN = 6  # px of ground at least around the line: a digit cut by the picture's edge has no true label
 MAX_FRAME = 900  # picture side cap: a phone photo is reduced to 1024 by the reader anyway, and this keeps 1,000 quick

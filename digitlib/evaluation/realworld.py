@@ -18,12 +18,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlib import plots
-from digitlib.calibration import CONFIDENT
-from digitlib.classifier import Classifier
-from digitlib.evaluate import edit_distance
+from digitlib.evaluation import plots
+from digitlib.evaluation.evaluate import edit_distance
 from digitlib.preprocess import ImageError, disk, load_grey, to_mnist
-from digitlib.reader import Reading, read_number
+from digitlib.reading.classifier import Classifier
+from digitlib.reading.reader import Reading, read_number
+from digitlib.reading.temperature import CONFIDENT
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 

@@ -1,6 +1,6 @@
 """The robustness playground: one digit changed a little or a lot, read the naive way and by digitlib's pipeline.
 
-The robustness table (`digitlib.realworld`) measures whole conditions over a thousand digits; this lets a person
+The robustness table (`digitlib.evaluation.realworld`) measures whole conditions over a thousand digits; this lets a person
 turn one change up slowly and watch where the naive resize-and-invert demo loses the digit and the pipeline does
 not.  Both reads are the table's own: `realworld.naive_preprocess` and `preprocess.to_mnist`.
 """
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from digitlib.classifier import Classifier
-from digitlib.explain import as_unit_float
+from digitlib.evaluation.realworld import naive_preprocess
+from digitlib.inside.explain import as_unit_float
 from digitlib.preprocess import disk, to_mnist
-from digitlib.realworld import naive_preprocess
+from digitlib.reading.classifier import Classifier
 
 RESOLUTION = 4  # the digit is changed at 4x MNIST's 28x28 (112x112): fine enough to thicken a stroke by 1/4 pixel
 

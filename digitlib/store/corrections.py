@@ -27,8 +27,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from digitlib.corrections_files import atomic_write, npz_bytes
 from digitlib.data import write_idx
+from digitlib.store.files import atomic_write, npz_bytes
 
 ENV_VAR = "DIGITLIB_STORE"  # a file path or a SQLAlchemy URL
 FILE_NAME = "corrections.sqlite3"

@@ -1,0 +1,79 @@
+"""Where models live (shipped, the owner's, this visitor's), which one is every visitor's default, and the
+cached classifiers shared by every session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+from platformdirs import user_data_path
+
+from digitlib import ModelError, available_models, load_classifier
+from digitlib.app.access import is_owner, visitor_id
+from digitlib.reading import classifier as classifier_module
+from digitlib.reading.classifier import DEFAULT_MODEL, MODEL_FILE, Classifier
+
+
+def shipped_models_dir() -> Path:
+    """The repository's models/ (read at call time, so tests can point it elsewhere)."""
+    return classifier_module.MODELS_DIR
+
+
+def trained_models_root() -> Path:
+    """Models trained in the app go to the user's data directory (beside the corrections store), not into the
+    repository, unless the owner asks to save into models/."""
+    return Path(os.environ.get("DIGITLIB_TRAINED_MODELS_DIR", user_data_path("digitlib") / "models"))
+
+
+def trained_models_dir() -> Path:
+    """Where this session's training runs save: the owner's go beside every visitor's view, a visitor's into a
+    folder of their own session, since a fine-tuned model carries something of their handwriting."""
+    root = trained_models_root()
+    return root if is_owner() else root / "sessions" / visitor_id()
+
+
+def model_directories() -> list[Path]:
+    """Shipped models first, then the owner's trained ones, then this session's (with those its runs made before a
+    reload gave the page a new session: `training.my_run` lists them)."""
+    shipped, root, own = shipped_models_dir(), trained_models_root(), trained_models_dir()
+    trained = [path.parent for folder in dict.fromkeys([root, own]) if folder.is_dir()
+               for path in sorted(folder.glob(f"*/{MODEL_FILE}"))]
+    made = [Path(path) for path in st.session_state.get("models_made", []) if (Path(path) / MODEL_FILE).is_file()]
+    return [shipped / name for name in available_models(shipped)] + list(dict.fromkeys(trained + made))
+
+
+def model_label(directory: Path) -> str:
+    return f"{directory.name} ({'shipped' if directory.parent == shipped_models_dir() else 'trained here'})"
+
+
+def default_model_file() -> Path:
+    """Where the owner's choice of every visitor's default model is kept."""
+    return trained_models_root() / "default-model.txt"
+
+
+def app_default_model(directories: list[Path]) -> Path:
+    """The owner's chosen default if it still exists, else the shipped default, else the first model."""
+    try:
+        chosen = Path(default_model_file().read_text().strip())
+    except OSError:
+        chosen = None
+    for candidate in (chosen, shipped_models_dir() / DEFAULT_MODEL):
+        if candidate in directories:
+            return candidate
+    return directories[0]
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def cached_classifier(directory: str, modified: float) -> Classifier:
+    """One classifier per model file version, shared by every session."""
+    return load_classifier(directory)
+
+
+def classifier_for(directory: Path) -> Classifier:
+    """The cached classifier of a model directory; raises ModelError with the reason."""
+    try:
+        modified = (directory / MODEL_FILE).stat().st_mtime
+    except OSError:
+        raise ModelError(f"{directory / MODEL_FILE}: model file not found. Pick another model or train one.") from None
+    return cached_classifier(str(directory), modified)

@@ -1,0 +1,52 @@
+"""The sidebar: the owner's sign-in and the active-model picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from digitlib import ModelError
+from digitlib.app.access import is_owner, owner_sign_in
+from digitlib.app.errors import without_server_paths
+from digitlib.app.models import (
+    app_default_model,
+    classifier_for,
+    default_model_file,
+    model_directories,
+    model_label,
+    shipped_models_dir,
+)
+from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
+
+
+def model_picker() -> Classifier | None:
+    """Sidebar: the owner's sign-in, then choose the active model (default: the app's default) and load it, or say
+    why not."""
+    owner_sign_in()
+    directories = model_directories()
+    if not directories:
+        st.sidebar.error("No trained model in models/. Train one on the Train tab.")
+        return None
+    if st.session_state.get("active_model") not in map(str, directories):
+        default = app_default_model(directories)
+        st.session_state.active_model = str(default)
+        if default.name != DEFAULT_MODEL and default.parent == shipped_models_dir():
+            st.sidebar.warning(f"The default model '{DEFAULT_MODEL}' is not in models/ yet; using '{default.name}'.")
+    if st.session_state.get("model_choice") != Path(st.session_state.active_model):
+        st.session_state.model_choice = Path(st.session_state.active_model)  # e.g. "make active" on the Train tab
+    choice = st.sidebar.selectbox("Active model", directories, format_func=model_label, key="model_choice",
+                                  on_change=lambda: st.session_state.update(active_model=str(st.session_state.model_choice)))
+    try:
+        clf = classifier_for(choice)
+    except ModelError as exc:
+        st.sidebar.error(without_server_paths(str(exc)))
+        return None
+    if "test_accuracy" in clf.card:
+        st.sidebar.caption(f"MNIST test accuracy {clf.card['test_accuracy']:.2%}")
+    if is_owner() and choice != app_default_model(directories):
+        if st.sidebar.button("Make it every visitor's default", help="Saved on this server; sessions already open "
+                             "keep their choice. Lost with the server's disk unless the model is in models/."):
+            default_model_file().parent.mkdir(parents=True, exist_ok=True)
+            default_model_file().write_text(str(choice))
+    return clf

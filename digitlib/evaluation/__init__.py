@@ -1,0 +1,1 @@
+"""Measuring models: accuracy, calibration, synthetic numbers, real-world pictures, speed."""

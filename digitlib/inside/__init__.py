@@ -1,0 +1,1 @@
+"""Explaining the network: saliency, layer activations, and the what-if playground."""

@@ -1,0 +1,1 @@
+"""Reading pictures: LiteRT inference over the shipped networks, calibrated confidence, whole numbers."""

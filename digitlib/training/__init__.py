@@ -1,0 +1,1 @@
+"""Training (imports TensorFlow): fitting, augmentation, fine-tuning, atomic saving, and background jobs."""
