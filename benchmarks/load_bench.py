@@ -14,8 +14,8 @@ reading arriving, the server's peak RSS (it and its child processes; in brackets
 would be the server's child when the Train tab starts it), the CPU time the server process and this client used
 (the client's stays small, so it measures the server and not itself), and the load average.
 
-The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same process
-the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
+The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same
+process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
     python benchmarks/load_bench.py --sessions 5 --seconds 20 --training without --out ''   # a quick look
@@ -235,7 +235,8 @@ async def main_async(args) -> list[str]:
 
 
 HEADER = ["| sessions | training | drawings read | uploads read | errors | slow-down notices | draw p50 s | draw p99 s | "
-          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | server CPU s (ms per reading) | client CPU s | "
+          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
+          "server CPU s (ms per reading) | client CPU s | "
           "load average (1 min) before → after |",
           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 

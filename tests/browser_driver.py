@@ -1,4 +1,5 @@
-"""Driving the app in Debian's Chromium with Playwright, shared by tests/test_browser.py and benchmarks/browser_bench.py.
+"""Driving the app in Debian's Chromium with Playwright, shared by the browser tests, the benchmarks and the
+screenshots script.
 
 Start the app on a free loopback port, draw digits on the canvas with the mouse or with a finger (touch events
 through the Chrome DevTools Protocol, as a phone sends them), and time a stroke's release to the reading on

@@ -299,7 +299,7 @@ def training_worker(archs: list[str] | None, train_images: int, data_dir: str | 
         for augment in (True, False):
             ends: list[float] = []
             cfg = TrainConfig(arch=arch, epochs=2, train_size=train_images, val_fraction=0.0, augment=augment)
-            fit(cfg, lambda p: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
+            fit(cfg, lambda p, ends=ends: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
             results.setdefault(arch, {"parameters": build(arch).count_params(), "batch_size": cfg.batch_size})
             results[arch]["augmented_images_per_s" if augment else "plain_images_per_s"] = (
                 train_images / (ends[1] - ends[0]))

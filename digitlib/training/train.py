@@ -1,8 +1,8 @@
 """Train a model on MNIST, export it for LiteRT, and save it atomically with its model card.
 
-One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it
-as a progress bar, the app (through `jobs`, which runs it in a child process) as progress plus live curves.  Everything is written into a
-temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
+One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it as a progress bar,
+the app (through `jobs`, which runs it in a child process) as progress plus live curves.  Everything is written into
+a temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
 interrupted or concurrent run never leaves a broken model where the old one stood.
 """
 
@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -283,7 +283,7 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
         card = {
             "name": out.name,
             "parameters": int(model.count_params()),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **card,
             "library_versions": library_versions(),
             "test_images": evaluation.count,
