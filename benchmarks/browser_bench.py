@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))  # run as a script from a checkout, where digitlib and tests.support are not installed
 
-from browser_driver import (  # noqa: E402
+from tests.support.browser_driver import (  # noqa: E402
     DESKTOP,
     DIGIT_STROKES,
     PHONE,

@@ -8,17 +8,16 @@ drawing helpers are those of test_browser.py.
 from __future__ import annotations
 
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import (  # noqa: F401 - server and browser are fixtures used by name
+
+from tests.support.browser_driver import (
     DIGIT_STROKES,
-    browser,
+    NEEDS_CHROMIUM,
     clear_canvas,
     draw,
-    number_picture,
     open_upload_tab,
-    server,
     wait_for_number,
 )
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [
     pytest.mark.browser,

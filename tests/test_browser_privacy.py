@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
 
 from digitlib.store.files import read_npz
+from tests.support.browser_driver import NEEDS_CHROMIUM, open_upload_tab
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [
     pytest.mark.browser,

@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 import psutil
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import browser, server  # noqa: F401 - fixtures used by name
+
+from tests.support.browser_driver import NEEDS_CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,

@@ -280,3 +280,8 @@ def settled(page) -> None:
     """Once the app has finished running and its charts are drawn."""
     page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
     page.wait_for_timeout(1000)  # charts render just after the script run ends
+
+
+def open_upload_tab(page) -> None:
+    page.get_by_role("tab", name="Upload").click()
+    page.get_by_text("Upload one or more images").wait_for()
