@@ -250,7 +250,7 @@ def test_the_train_tab_starts_with_the_quick_recipe_on_all_training_images(app):
 
 
 def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
-    """Press Start with the seed CNN in batches of 32 (a run short enough for a test)."""
+    """Press Start with the baseline CNN in batches of 32 (a run short enough for a test)."""
     at.selectbox(key="recipe").select("baseline")
     at.number_input(key="epochs").set_value(epochs)
     at.select_slider(key="batch_size").set_value(32)

@@ -60,7 +60,7 @@ def test_split_is_disjoint_sized_and_reproducible():
     np.testing.assert_array_equal(fit_x, again)
 
 
-# --- the session's tiny training run (conftest.tiny_run): 2 epochs of the seed CNN on 2,000 real digits.
+# --- the test run's tiny training run (conftest.tiny_run): 2 epochs of the baseline CNN on 2,000 real digits.
 
 CARD_FIELDS = {
     "name", "architecture", "parameters", "epochs", "training_seconds", "data_checksums_md5", "library_versions",

@@ -109,9 +109,8 @@ def make_callback(hook: ProgressHook, epochs: int, batches: int):
 def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool):
     """Batches of (N, 28, 28, 1) float images in [0, 1] and their targets.
 
-    The images stay uint8 until batched: a quarter of the memory to copy and shuffle (for all 60,000 images,
-    making the dataset went from 5.7 s to 0.3 s at load average ~15, and the app's quick run peaked at 974 MB
-    instead of 1,331 MB).
+    The images stay uint8 until batched: a quarter of the memory to copy and shuffle, which is most of the
+    dataset's cost and of a short run's peak memory (figures in docs/speed.md).
     """
     import tensorflow as tf
 
