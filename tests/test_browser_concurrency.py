@@ -1,8 +1,8 @@
 """Several visitors at once in a real browser: each session sees its own drawing's or upload's reading.
 
 Three pages in one Chromium, each its own browser context (its own Streamlit session), all acting
-before any result is looked at, so their reruns overlap on the server.  The server, browser and
-drawing helpers are those of test_browser.py.
+before any result is looked at, so their reruns overlap on the server.  The server and browser are
+tests/support/browser_fixtures.py's.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Inside tab and the Model tab's downloads in a real browser: a digit drawn with the mouse, pushed off-centre
-in the playground, and the active model's files downloaded.  The server and browser are tests/conftest.py's (each
-test module starts its own server).
+in the playground, and the active model's files downloaded.  The server and browser are
+tests/support/browser_fixtures.py's (each test module starts its own server).
 """
 
 from __future__ import annotations

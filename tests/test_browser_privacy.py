@@ -1,6 +1,6 @@
 """Two strangers in a real browser (two Chromium contexts, two Streamlit sessions on one server): A's correction
-is shown to A, with its delete and download buttons, and never to B.  Server, browser and helpers are those of
-test_browser.py."""
+is shown to A, with its delete and download buttons, and never to B.  The server and browser are
+tests/support/browser_fixtures.py's."""
 
 from __future__ import annotations
 
