@@ -3,8 +3,8 @@ a finger as a 390x844 phone, upload files, read the model's story.
 
 The server is started on a free loopback port and stopped by its process id (tests/support/browser_fixtures.py).
 Screenshots are benchmarks/screenshots.py's job.  The time from starting the server to the first prediction on
-screen is printed: a measurement, not an assertion (benchmarks/browser_bench.py measures the speed).  The real-world numbers come from
-../shared/realworld-dev (or $DIGITLIB_REALWORLD_DIR) when it is there.
+screen is printed: a measurement, not an assertion (benchmarks/browser_bench.py measures the speed).  The
+real-world numbers come from ../shared/realworld-dev (or $DIGITLIB_REALWORLD_DIR) when it is there.
 """
 
 from __future__ import annotations

@@ -526,10 +526,11 @@ def test_two_runs_into_one_folder_at_once_leave_one_complete_model(tmp_path, mni
 def corpus_table(model: str | None = None) -> str:
     """The corpus as a Markdown table, with what `predict` gives for each kind now."""
     classifier = load_classifier(model)
-    rows = [f"| {name} | `{kind.filename}` | {describe(outcome(lambda kind=kind: read_number(kind.make(), classifier).text))} |"
-            for name, kind in KINDS.items()]
-    rows += [f"| API: {name} | — | {describe(outcome(lambda source=source: read_number(source, classifier).text))} |"
-             for name, (source, _) in NOT_IMAGES.items()]
+    def reading(source) -> str:
+        return describe(outcome(lambda: read_number(source, classifier).text))
+
+    rows = [f"| {name} | `{kind.filename}` | {reading(kind.make())} |" for name, kind in KINDS.items()]
+    rows += [f"| API: {name} | — | {reading(source)} |" for name, (source, _) in NOT_IMAGES.items()]
     return "\n".join(["| input kind | file | outcome |", "|---|---|---|", *rows])
 
 
