@@ -20,21 +20,7 @@ sys.path.insert(0, str(REPO))  # run as a script from a checkout, where digitlib
 
 from digitlib import available_models  # noqa: E402
 from digitlib.data import load_mnist  # noqa: E402
-from tests.support.browser_driver import (  # noqa: E402
-    DESKTOP,
-    DIGIT_STROKES,
-    PHONE,
-    clear_canvas,
-    draw,
-    draw_number,
-    launch_chromium,
-    open_app,
-    open_upload_tab,
-    settled,
-    start_app,
-    stop_app,
-    wait_for_number,
-)
+from tests.support import browser_driver as driver  # noqa: E402
 from tests.support.digit_pictures import number_picture  # noqa: E402
 
 INSIDE_VIEWPORT = {"width": 1280, "height": 1000}
@@ -42,7 +28,7 @@ INSIDE_VIEWPORT = {"width": 1280, "height": 1000}
 
 def save(page, path: Path, top_of=None) -> None:
     """What a person sees once the run is over, scrolled so that ``top_of`` (a locator) starts near the top."""
-    settled(page)
+    driver.settled(page)
     if top_of is not None:
         top_of.scroll_into_view_if_needed()
         page.mouse.wheel(0, top_of.bounding_box()["y"] - 80)
@@ -52,18 +38,18 @@ def save(page, path: Path, top_of=None) -> None:
 
 
 def draw_tab(page, phone, out: Path) -> None:
-    draw(page, DIGIT_STROKES["1"])
-    wait_for_number(page, "1")
+    driver.draw(page, driver.DIGIT_STROKES["1"])
+    driver.wait_for_number(page, "1")
     save(page, out / "draw.png")
     for device, number, name in ((page, "407", "draw-number.png"), (phone, "29", "draw-phone.png")):
-        clear_canvas(device)
-        draw_number(device, number)
-        wait_for_number(device, number)
+        driver.clear_canvas(device)
+        driver.draw_number(device, number)
+        driver.wait_for_number(device, number)
         save(device, out / name)
 
 
 def upload_and_model_tabs(page, out: Path) -> None:
-    open_upload_tab(page)
+    driver.open_upload_tab(page)
     page.locator('input[type="file"]').set_input_files(
         [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(load_mnist(), "2026")},
          {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image at all"}])
@@ -89,8 +75,8 @@ def inside_view(page, name: str) -> None:
 def inside_tab(page, out: Path) -> None:
     """A 4 drawn on the Draw tab followed through the network, pushed off-centre, read by every model."""
     page.set_viewport_size(INSIDE_VIEWPORT)
-    draw(page, DIGIT_STROKES["4"])
-    wait_for_number(page, "4")
+    driver.draw(page, driver.DIGIT_STROKES["4"])
+    driver.wait_for_number(page, "4")
     page.get_by_role("tab", name="Inside").click()
     layer_heading(page, "conv2d_2").wait_for()
     page.get_by_text("the filters that made these maps").wait_for()
@@ -126,15 +112,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp = Path(tmp)  # the app's writable places, so the pictures show a fresh install
         env = {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"), "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
-        browser = launch_chromium(playwright)
-        process, url = start_app(REPO, env, tmp / "streamlit.log")
+        browser = driver.launch_chromium(playwright)
+        process, url = driver.start_app(REPO, env, tmp / "streamlit.log")
         try:
-            page, phone = open_app(browser, url, DESKTOP), open_app(browser, url, PHONE)
+            page, phone = driver.open_app(browser, url, driver.DESKTOP), driver.open_app(browser, url, driver.PHONE)
             draw_tab(page, phone, args.out)
             upload_and_model_tabs(page, args.out)
-            inside_tab(open_app(browser, url, DESKTOP), args.out)
+            inside_tab(driver.open_app(browser, url, driver.DESKTOP), args.out)
         finally:
-            stop_app(process)
+            driver.stop_app(process)
             browser.close()
 
 
