@@ -84,7 +84,7 @@ class TrainedRun:
     """A model trained once per test run, with what the training run reported."""
 
     directory: Path
-    config: object  # the digitlib.training.train.TrainConfig it was trained with
+    config: object  # the digitlib.training.config.TrainConfig it was trained with
     card: dict
     progress: list  # every digitlib.training.train.Progress the hook received, in order
     hook_threads: set[str]  # names of the threads the hook was called on
