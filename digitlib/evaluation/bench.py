@@ -2,7 +2,7 @@
 
 One run on one machine measures every path a user waits on, for each shipped model: single-image
 latency split into decode / preprocessing / inference, batch throughput against the bare LiteRT
-interpreter, Keras as the seed would call it, a fresh process's first prediction and memory,
+interpreter, Keras as a plain Keras script would call it, a fresh process's first prediction and memory,
 training throughput and time-to-accuracy.  Whatever imports TensorFlow runs in a child process
 (``python -m digitlib.evaluation.bench WORKER ARGS_JSON``) so it can neither slow down nor bloat the LiteRT
 measurements.  The load average is recorded at both ends: figures from a busy machine are noise.
@@ -204,7 +204,7 @@ def first_prediction(model: Path, image: Path, runs: int) -> dict:
 
 
 def keras_worker(model_dir: str, images_file: str, single_file: str, repeats: int) -> dict:
-    """Keras as the seed would use it: ``model.predict`` and ``model(x)``, single and batch."""
+    """Keras as a plain Keras script would use it: ``model.predict`` and ``model(x)``, single and batch."""
     started = time.perf_counter()
     import keras
 
@@ -241,7 +241,7 @@ def training_worker(archs: list[str] | None, train_images: int, data_dir: str | 
         for augment in (True, False):
             ends: list[float] = []
             cfg = TrainConfig(arch=arch, epochs=2, train_size=train_images, val_fraction=0.0, augment=augment)
-            fit(cfg, lambda p: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
+            fit(cfg, lambda p, ends=ends: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
             results.setdefault(arch, {"parameters": build(arch).count_params(), "batch_size": cfg.batch_size})
             results[arch]["augmented_images_per_s" if augment else "plain_images_per_s"] = (
                 train_images / (ends[1] - ends[0]))
