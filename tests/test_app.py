@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitlib import available_models
+from digitlib.app import visitors
 
 APP = "streamlit_app.py"
 TABS = ["Draw", "Upload", "Inside", "Train", "Model", "Corrections"]
@@ -283,7 +284,7 @@ def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
 
 
 @pytest.mark.slow
-def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path):
+def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path, monkeypatch):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
     at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
@@ -295,9 +296,8 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, re
     line_charts = [chart for chart in at.get("vega_lite_chart") if '"type": "line"' in chart.proto.spec]
     assert len(line_charts) >= 2  # loss and accuracy
 
-    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)  # a reload is a new session...
-    reloaded.query_params["run"] = at.session_state["run_token"]
-    reloaded = open_tab(reloaded.run(), "Train")
+    monkeypatch.setattr(visitors, "cookie_key", lambda: at.session_state["visitor_key"])  # the browser's key...
+    reloaded = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")  # ...in a reload
     next(button for button in reloaded.button if button.label.startswith("Make")).click()
     reloaded.run()
     reloaded.run()
@@ -321,19 +321,17 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, re
 
 
 @pytest.mark.slow
-def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo):
+def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo, monkeypatch):
     owner = run_in_progress(start_training(open_tab(app.run(), "Train"), epochs=10, train_size=5000))
-    token = owner.session_state["run_token"]
-    assert owner.query_params["run"] == token  # in the address: a reload keeps it
+    assert not owner.query_params  # the address carries nothing that would stop the run
 
     other = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")
     assert any("A train run is in progress on this server (epoch" in message for message in texts(other.info))
     assert next(button for button in other.button if button.label == "Start training").disabled
     assert not any(button.label == "Stop training" for button in other.button)
 
-    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)
-    reloaded.query_params["run"] = token
-    reloaded = run_in_progress(reloaded.run())  # the page opens on the Train tab by itself
+    monkeypatch.setattr(visitors, "cookie_key", lambda: owner.session_state["visitor_key"])  # the owner's browser
+    reloaded = run_in_progress(AppTest.from_file(str(repo / APP), default_timeout=60).run())  # opens on Train
     next(button for button in reloaded.button if button.label == "Stop training").click()
     reloaded.run()
     assert any(message.startswith("Stopped after") for message in texts(reloaded.info))
@@ -341,3 +339,4 @@ def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, 
     assert any(message.startswith("Stopped after") for message in texts(owner.info))
     other.run()
     assert not next(button for button in other.button if button.label == "Start training").disabled
+    assert "The other run has ended: you can start yours now." in texts(other.success)
