@@ -59,33 +59,35 @@ def ordinal(position: int) -> str:
 
 
 def probability_chart(reading: Reading) -> None:
-    """A single digit: its ten bars.  A number: each digit's three likeliest readings, one small card per digit,
-    side by side as many as fit (a phone shows them in rows)."""
+    """A single digit: its ten bars.  A number: one row per digit with its three likeliest readings, the first with
+    a bar, so every digit of even an 8-digit number is read at a glance on a phone too."""
     if len(reading.digits) == 1:
         probability_bars([("read", reading.digits[0].probabilities)],
                          alt="The probability of each digit 0-9 (each bar is labelled with its digit and probability "
                              "for screen readers; the number and confidence are written above).")
         return
-    cards = "".join(
-        f'<div class="digit-card" role="group" aria-label="{ordinal(i)} digit">'
-        f'<div class="digit-card-head">{ordinal(i)}</div>'
-        + "".join(f'<div class="digit-card-row{" digit-card-first" if rank == 0 else ""}"><b>{digit}</b>'
-                  f'<span class="digit-card-bar"><span style="width:{100 * p:.0f}%"></span></span>'
-                  f"<span>{percent(p)}</span></div>" for rank, (digit, p) in enumerate(d.top3))
-        + "</div>" for i, d in enumerate(reading.digits, start=1))
-    st.html(f"<style>{DIGIT_CARD_CSS}</style><div class='digit-cards'>{cards}</div>")
+    rows = "".join(
+        f"<tr><th scope='row'>{ordinal(i)}</th>"
+        + "".join(f"<td{' class=first' if rank == 0 else ''}><b>{digit}</b>"
+                  + (f"<span class='bar'><span style='width:{100 * p:.0f}%'></span></span>" if rank == 0 else "")
+                  + f"<small>{percent(p)}</small></td>" for rank, (digit, p) in enumerate(d.top3))
+        + "</tr>" for i, d in enumerate(reading.digits, start=1))
+    st.html(f"<style>{TOP3_CSS}</style><table class='top3'><thead><tr><th>digit</th><th>read as</th>"
+            f"<th>or</th><th>or</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-DIGIT_CARD_CSS = """
-.digit-cards { display: flex; flex-wrap: wrap; gap: 0.5rem; }
-.digit-card { border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; padding: 0.3rem 0.5rem; width: 8.2rem; }
-.digit-card-head { font-size: 0.8rem; color: rgba(49, 51, 63, 0.6); }
-.digit-card-row { display: grid; grid-template-columns: 1rem 1fr 3.4rem; align-items: center; gap: 0.3rem;
-                  font-size: 0.85rem; color: rgba(49, 51, 63, 0.7); }
-.digit-card-row span:last-child { text-align: right; font-variant-numeric: tabular-nums; }
-.digit-card-first { font-size: 1.05rem; color: inherit; }
-.digit-card-bar { height: 0.5rem; background: rgba(49, 51, 63, 0.08); border-radius: 0.25rem; overflow: hidden; }
-.digit-card-bar span { display: block; height: 100%; background: #0072B2; }
+TOP3_CSS = """
+table.top3 { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.95rem; }
+table.top3 th, table.top3 td { padding: 0.1rem 0.6rem 0.1rem 0; text-align: left; white-space: nowrap; border: 0; }
+table.top3 thead th { font-weight: normal; font-size: 0.75rem; color: rgba(49, 51, 63, 0.6); }
+table.top3 tbody th { font-weight: normal; color: rgba(49, 51, 63, 0.6); font-size: 0.8rem; }
+table.top3 td { color: rgba(49, 51, 63, 0.65); }
+table.top3 td.first { color: inherit; }
+table.top3 td.first b { font-size: 1.15rem; }
+table.top3 small { margin-left: 0.3rem; }
+table.top3 .bar { display: inline-block; width: 3.5rem; height: 0.5rem; margin-left: 0.4rem;
+                  background: rgba(49, 51, 63, 0.1); border-radius: 0.25rem; overflow: hidden; }
+table.top3 .bar span { display: block; height: 100%; background: #0072B2; }
 """
 
 

@@ -119,14 +119,14 @@ def live_loss_chart(losses: list[float]) -> None:
     points = [{"batch": batch, "loss": round(loss, 4)} for batch, loss in zip(range(step, len(losses) + 1, step),
                                                                              losses[step - 1 :: step])]
     st.caption("training loss, batch by batch")
-    st.vega_lite_chart({
+    st.vega_lite_chart({"layer": [{  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
         "data": {"values": points},
         "mark": {"type": "line", "color": SERIES["training"][0]},
         "encoding": {"x": {"field": "batch", "type": "quantitative", "title": "batch", "axis": {"format": "d"},
                            "scale": {"domain": [0, points[-1]["batch"]]}},
                      "y": {"field": "loss", "type": "quantitative", "title": "loss",
                            "scale": {"domain": [0, max(point["loss"] for point in points)]}}},
-    }, height=180, width="stretch", alt=f"training loss over {len(losses)} batches, last {losses[-1]:.3f}")
+    }]}, height=180, width="stretch", alt=f"training loss over {len(losses)} batches, last {losses[-1]:.3f}")
 
 
 @st.fragment(run_every=IDLE_POLL_SECONDS)
