@@ -137,7 +137,7 @@ def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_mo
     assert mine.counts()[1] == 1
     at = open_tab(at, "Corrections")
     assert not at.exception, at.exception
-    assert any(text.startswith("**1** corrected digits") for text in texts(at.markdown))
+    assert any(text.startswith("**1** corrected digit ") for text in texts(at.markdown))
     next(button for button in at.button if button.label == "Delete").click()
     at.run()
     assert mine.counts()[1] == 0
@@ -249,15 +249,20 @@ def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_
 
     (x_train, y_train), _ = mnist
     at = app.run()
-    CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"]).add(
-        list(x_train[:12]), "".join(map(str, y_train[:12])))
+    mine = CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"])
+    mine.add(list(x_train[:29]), "".join(map(str, y_train[:29])))
     at = open_tab(at, "Corrections")
+    assert any(message.startswith("Fine-tuning needs at least 30") for message in texts(at.info))  # unmeasurable
+    assert not any(button.label.startswith("Fine-tune") for button in at.button)
+    mine.add(list(x_train[29:30]), str(y_train[29]))
+    at.run()
     at.number_input(key="finetune_epochs").set_value(1)
     next(button for button in at.button if button.label.startswith("Fine-tune")).click()
     at = until_the_run_ends(at.run())
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     assert [metric.label for metric in at.metric] == ["MNIST test accuracy", "held-out corrections"]
+    assert "n/a" not in [metric.value for metric in at.metric]  # some corrections were held out and measured
     assert any("Where the time went" in caption for caption in texts(at.caption))
     name = next(message.split("**")[1] for message in texts(at.success) if message.startswith("Saved"))
     next(button for button in at.button if button.label.startswith("Make")).click()
