@@ -279,3 +279,13 @@ def settled(page) -> None:
     """Once the app has finished running and its charts are drawn."""
     page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
     page.wait_for_timeout(1000)  # charts render just after the script run ends
+
+
+def ink_on_canvas(page) -> float:
+    """The share of the newest canvas' pixels that are ink (dark), as the canvas shows them."""
+    return page.locator(f".st-key-canvas-{canvas_version(page)} canvas.dc-canvas.lower-canvas").evaluate("""canvas => {
+        const {data} = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+        let dark = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i] < 128) dark++;
+        return dark / (canvas.width * canvas.height);
+    }""")
