@@ -7,6 +7,7 @@ screen inside the page itself, so the test's own polling adds nothing to the fig
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -289,3 +290,15 @@ def ink_on_canvas(page) -> float:
         for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i] < 128) dark++;
         return dark / (canvas.width * canvas.height);
     }""")
+
+
+@contextlib.contextmanager
+def app_server(repo: Path, folder: Path, env: dict[str, str] | None = None):
+    """The app on a free loopback port, its writable places (trained models, corrections) and its log in ``folder``;
+    yields its URL."""
+    places = {"DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"), "DIGITLIB_STORE": str(folder / "corrections.sqlite3")}
+    process, url = start_app(repo, places | (env or {}), folder / "streamlit.log")
+    try:
+        yield url
+    finally:
+        stop_app(process)

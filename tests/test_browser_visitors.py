@@ -14,15 +14,13 @@ from browser_driver import (
     HINT,
     NEEDS_CHROMIUM,
     PHONE,
+    app_server,
     draw,
     draw_number,
-    drawing_canvas,
     ink_on_canvas,
     launch_chromium,
     open_app,
     settled,
-    start_app,
-    stop_app,
     wait_for_number,
 )
 
@@ -49,10 +47,8 @@ def server(repo, tmp_path_factory):
     if DEFAULT_MODEL not in available_models():
         pytest.skip(f"{DEFAULT_MODEL} is not in models/")
     tmp = tmp_path_factory.mktemp("visitors")
-    env = {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"), "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
-    process, url = start_app(repo, env, tmp / "streamlit.log")
-    yield url, tmp / "trained"
-    stop_app(process)
+    with app_server(repo, tmp) as url:
+        yield url, tmp / "trained"
 
 
 def visitor_key(page) -> str:

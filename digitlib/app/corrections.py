@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib.app.access import is_owner
-from digitlib.app.display import enlarged, percent
+from digitlib.app.display import enlarged, percent, plain_chart
 from digitlib.app.errors import for_visitor
 from digitlib.app.models import shipped_models_dir, trained_models_dir
 from digitlib.app.stores import MAX_SESSION_CORRECTIONS, my_corrections, shared_store
@@ -64,8 +64,9 @@ def show_collection(store: CorrectionStore, key: str) -> bool:
     if not any(counts.values()):
         st.info(EMPTY_COLLECTION[key])
         return False
-    st.bar_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())},
-                 x="digit", y="samples", x_label="digit", y_label="corrected samples", height=200, sort=False)
+    plain_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())}, "digit",
+                {"samples": "#0072B2"}, "bar", "digit", "corrected samples", 200,
+                alt="Corrected samples per digit: " + ", ".join(f"{d}: {n}" for d, n in counts.items()))
     browse_samples(store, key)
     npz, idx = st.columns(2)
     npz.download_button("Download as .npz", lambda: npz_bytes(*store.arrays()), file_name=f"corrections-{key}.npz",

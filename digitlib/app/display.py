@@ -102,3 +102,27 @@ def one_epoch_summary(history: dict[str, list[float]]) -> None:
     st.caption(f"One epoch, so no curves: the training accuracy was {percent(history['accuracy'][-1])} on average "
                f"over the epoch{validation}. That average counts the first batches too, read before the network had "
                "learned much, so it is lower than the test accuracy of the finished model.")
+
+
+def plain_chart(columns: dict[str, list], x: str, series: dict[str, str], mark: str, x_title: str, y_title: str,
+                height: int, alt: str) -> None:
+    """A bar or line chart of ``columns``: ``x`` across, one mark per entry of ``series`` (column: colour).
+
+    Written out rather than st.bar_chart/st.line_chart, whose interactive scales and Arrow data make Vega warn in
+    the browser console; the data sits inside a layer, so Streamlit sends it as it is and Vega gets it whole.
+    """
+    points = [{x: position, "series": name, "value": value} for name in series
+              for position, value in zip(columns[x], columns[name])]
+    encoding = {
+        "x": {"field": x, "type": "nominal" if mark == "bar" else "quantitative", "title": x_title, "sort": None,
+              "axis": {"labelAngle": 0}},
+        "y": {"field": "value", "type": "quantitative", "title": y_title, "stack": None},
+        "tooltip": [{"field": x}, {"field": "series"}, {"field": "value", "format": ".3g"}],
+    }
+    if len(series) > 1:
+        encoding["color"] = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "top"},
+                             "scale": {"domain": list(series), "range": list(series.values())}}
+    else:
+        encoding["color"] = {"value": next(iter(series.values()))}
+    st.vega_lite_chart({"layer": [{"data": {"values": points}, "mark": {"type": mark, "tooltip": True},
+                                   "encoding": encoding}]}, height=height, width="stretch", alt=alt)

@@ -11,7 +11,7 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 from digitlib import ImageError, ModelError, read_number
-from digitlib.app.display import as_picture, enlarged
+from digitlib.app.display import as_picture, enlarged, plain_chart
 from digitlib.app.models import classifier_for, model_directories, model_label
 from digitlib.app.reading import ordinal, probability_bars
 from digitlib.app.upload import visitor_pictures
@@ -149,8 +149,10 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
             previous = stage
         elif stage.kind == "dense":
             axis = "digit" if index == last_dense else "unit"
-            st.bar_chart({axis: [str(unit) for unit in range(stage.activation.size)],
-                          "activation": stage.activation.tolist()}, x=axis, y="activation", height=200, sort=False)
+            plain_chart({axis: [str(unit) for unit in range(stage.activation.size)],
+                         "activation": [round(float(value), 4) for value in stage.activation]}, axis,
+                        {"activation": "#0072B2"}, "bar", axis, "activation", 200,
+                        alt=f"The activation of each of the {stage.activation.size} {axis}s of {stage.name}.")
         else:
             probability_bars([("output", stage.activation)], alt="The ten outputs: the probability of each digit 0-9.")
 
@@ -206,8 +208,9 @@ def playground_view(clf: Classifier, image: np.ndarray) -> None:
                       delta=f"{probabilities[truth]:.0%} sure it is {truth}")
     others = tuple(sorted((name, value) for name, value in settings.items() if name != chosen))
     table = cached_sweep(clf, model_key(clf), image, others, chosen, truth)
-    st.line_chart(table, x="strength", y=["naive", "pipeline"], x_label=CHANGES[chosen].label,
-                  y_label=f"confidence it is {truth}", color=["#e4572e", "#1f77b4"], height=260)
+    plain_chart(table, "strength", {"naive": "#e4572e", "pipeline": "#1f77b4"}, "line", CHANGES[chosen].label,
+                f"confidence it is {truth}", 260, alt=f"The confidence that it is {truth} as "
+                f"{CHANGES[chosen].label.lower()} runs over its range, read naively and by the pipeline.")
     st.caption("The other sliders stay where they are while this one runs over its range.")
 
 
