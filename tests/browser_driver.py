@@ -302,3 +302,21 @@ def app_server(repo: Path, folder: Path, env: dict[str, str] | None = None):
         yield url
     finally:
         stop_app(process)
+
+
+def download(page, button, attempts: int = 3, seconds_each: float = 90):
+    """Click ``button`` until the browser receives the file it serves; returns Playwright's Download.
+
+    On a loaded machine a click can land while the page is being redrawn and be lost, and the server may take long
+    to produce the file: each try waits for the page to be idle first, then gives the download time to arrive.
+    """
+    for attempt in range(1, attempts + 1):
+        page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden", timeout=120_000)
+        button.wait_for()
+        try:
+            with page.expect_download(timeout=seconds_each * 1000) as started:
+                button.click()
+            return started.value
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again, unless this was the last try
+            if attempt == attempts:
+                raise

@@ -7,7 +7,7 @@ Reuses test_browser's server, browser and drawing helpers (each test module star
 from __future__ import annotations
 
 import pytest
-from browser_driver import DIGIT_STROKES, draw, wait_for_number
+from browser_driver import DIGIT_STROKES, download, draw, wait_for_number
 from test_browser import browser, page, pytestmark, server  # noqa: F401 - fixtures used by name
 
 from digitlib import DEFAULT_MODEL, available_models
@@ -94,7 +94,7 @@ def test_every_model_reads_the_drawing_side_by_side(drawn, repo):
     page = drawn
     view(page, "Compare models")
     for name in available_models():
-        page.get_by_text(f"{name} (shipped)").wait_for()
+        page.get_by_text(name, exact=True).first.wait_for()
     page.locator('[data-testid="stDataFrame"]').wait_for()
     page.locator('[data-testid="stVegaLiteChart"]').nth(len(available_models()) - 1).wait_for()
     shot(page, repo / "docs" / "inside-compare.png", top_of=page.get_by_text("Every model shipped or trained here"))
@@ -106,8 +106,7 @@ def test_the_model_tab_downloads_the_active_models_files(drawn, repo, file, labe
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Downloads", exact=True).wait_for()
     settle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name=label).click()
+    received = download(page, page.get_by_role("button", name=label))
     name = DEFAULT_MODEL if DEFAULT_MODEL in available_models() else available_models()[0]
-    assert download.value.suggested_filename == f"{name}-{file}"
-    assert open(download.value.path(), "rb").read() == (repo / "models" / name / file).read_bytes()
+    assert received.suggested_filename == f"{name}-{file}"
+    assert open(received.path(), "rb").read() == (repo / "models" / name / file).read_bytes()

@@ -16,7 +16,7 @@ from digitlib.app.access import is_owner
 from digitlib.app.display import SERIES, show_curves
 from digitlib.app.errors import without_server_paths
 from digitlib.app.models import shipped_models_dir, trained_models_dir
-from digitlib.app.visitors import remember, visitor_record
+from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
 from digitlib.training.config import from_preset
 from digitlib.training.jobs import Busy, Run, Runner
 from digitlib.zoo.registry import APP_PRESETS, PRESETS
@@ -168,7 +168,8 @@ def train_page() -> None:
     into_repo = is_owner() and st.checkbox("Save into the app's models/ folder, for every visitor (owner)", key="into_repo")
     seconds, basis = estimate_seconds(recipe, int(epochs), int(train_size))
     st.caption(f"Estimated time: about {seconds:.0f} s ({basis}). You may leave this tab or reload the page: the "
-               "run goes on, and this browser finds it again.")
+               f"run goes on, and this browser finds it again. Models you train are yours, listed in this browser "
+               f"for {KEEP_VISITOR_DATA.days} days.")
     busy = job_runner().active() is not None
     watch_for_others_runs(busy)
     if st.button("Start training", type="primary", disabled=busy):
