@@ -18,15 +18,15 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))  # run as a script from a checkout, where digitlib and tests.support are not installed
 
-from browser_driver import (  # noqa: E402
+from tests.support.browser_driver import (  # noqa: E402
     DESKTOP,
     DIGIT_STROKES,
     PHONE,
@@ -127,12 +127,13 @@ def report(name: str, result: dict) -> list[str]:
         "",
         f"- stroke → reading on screen: **{percentiles(result['latencies'])}** over {len(result['latencies'])} "
         f"digits drawn (not read as drawn: {misread})",
-        f"- in the page: release → drawing sent {percentiles(sent)}; → the server's first answer {percentiles(answer)}; "
-        "the rest is the browser rendering the answer",
+        f"- in the page: release → drawing sent {percentiles(sent)}; "
+        f"→ the server's first answer {percentiles(answer)}; the rest is the browser rendering the answer",
         f"- CPU time, which the machine's load does not inflate: the page's main thread from the release to the "
         f"reading painted {percentiles(result['cpu_until'])}, in the {AFTER_READING_MS} ms after it (the bars, canvas, "
-        f"form and details) {percentiles(result['cpu_after'])} (Chrome's trace); the server's script thread until the reading was sent "
-        f"{percentiles(cpu_shown)}, for the whole page {percentiles(cpu_total)}",
+        f"form and details) {percentiles(result['cpu_after'])} (Chrome's trace); "
+        f"the server's script thread until the reading was sent {percentiles(cpu_shown)}, "
+        f"for the whole page {percentiles(cpu_total)}",
         f"- the first stroke on a fresh page, which loads the code of the metric and the chart: {fresh}",
         f"- server, reading the canvas: {percentiles(reading)}",
         f"- server, building the page: {percentiles(building)} (of which after the reading was sent: the bars, "
@@ -173,17 +174,20 @@ def main() -> None:
             stop_app(process)
         browser.close()
     load_after = os.getloadavg()
+    shown_ms = first_server["canvas_ms"] + first_server["reading_ms"] + first_server["glance_ms"]
     lines = [
-        f"## Draw tab in Chromium — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"## Draw tab in Chromium — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"`.venv/bin/python benchmarks/browser_bench.py --rounds {args.rounds}` on {platform.processor() or platform.machine()}, "
+        f"`.venv/bin/python benchmarks/browser_bench.py --rounds {args.rounds}` "
+        f"on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
         "(the machine is shared: browser-side figures include waiting for the CPU).",
         "",
         f"- `streamlit run` → server answering: {answering:.2f} s; → canvas ready to draw on: {ready:.2f} s",
         f"- first stroke after start → reading on screen: {first:.0f} ms; its server time: reading "
-        f"{first_server['reading_ms']:.0f} ms, reading shown after {first_server['canvas_ms'] + first_server['reading_ms'] + first_server['glance_ms']:.0f} ms, "
-        f"whole page {first_server['total_ms']:.0f} ms (CPU: {first_server['cpu_until_shown_ms']:.0f} ms to the reading, "
+        f"{first_server['reading_ms']:.0f} ms, reading shown after {shown_ms:.0f} ms, "
+        f"whole page {first_server['total_ms']:.0f} ms "
+        f"(CPU: {first_server['cpu_until_shown_ms']:.0f} ms to the reading, "
         f"{first_server['cpu_total_ms']:.0f} ms whole page)",
         "",
         *[line for name, result in results.items() for line in report(name, result)],

@@ -1,6 +1,6 @@
 """How the ``fast`` training preset was chosen: wall time to 99.5% MNIST test accuracy per candidate.
 
-Each candidate overrides some settings of ``digitlib.training.train.PRESETS["fast"]`` and trains in a fresh
+Each candidate overrides some settings of ``digitlib.zoo.registry.PRESETS["fast"]`` and trains in a fresh
 process (``digitlib.evaluation.bench``'s time-to-accuracy worker: test set scored after every epoch, stop at
 the target).  Run on a quiet machine only -- every candidate takes minutes of both cores:
 

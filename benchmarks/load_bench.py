@@ -1,6 +1,6 @@
 """Load benchmark: N visitors at once on one running app server, with and without a training run in progress.
 
-Each visitor is a websocket client speaking Streamlit's own protocol (``benchmarks/streamlit_client.py``): its own
+Each visitor is a websocket client speaking Streamlit's own protocol (``tests/support/streamlit_client.py``): its own
 session, sending what a browser tab sends, so the measurement is the server's and not N browsers' (20 Chromium
 pages alone fill 2 cores).  Three in four visitors draw: a "1" or a "7" as the canvas sends it (its PNG and
 fabric.js paths, placed a little differently each time), wait for the app to show the reading, press Clear, and
@@ -14,8 +14,8 @@ reading arriving, the server's peak RSS (it and its child processes; in brackets
 would be the server's child when the Train tab starts it), the CPU time the server process and this client used
 (the client's stays small, so it measures the server and not itself), and the load average.
 
-The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same process
-the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
+The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same
+process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
     python benchmarks/load_bench.py --sessions 5 --seconds 20 --training without --out ''   # a quick look
@@ -37,12 +37,12 @@ import numpy as np
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
-from browser_driver import DIGIT_STROKES, start_app, stop_app  # noqa: E402 - the browser tests' strokes
-from streamlit_client import AppSession, drawn_digit  # noqa: E402
-from test_browser import number_picture  # noqa: E402 - the browser tests' picture of a number
+sys.path.insert(0, str(REPO))  # run as a script from a checkout, where digitlib and tests.support are not installed
 
 from digitlib.training.jobs import Run, Runner  # noqa: E402
+from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app  # noqa: E402 - the browser tests' strokes
+from tests.support.digit_pictures import number_picture  # noqa: E402
+from tests.support.streamlit_client import AppSession, drawn_digit  # noqa: E402
 
 DRAWN = ["1", "7"]  # single strokes the shipped models read surely; alternating them makes every reading new
 UPLOADED = "2026"
@@ -235,7 +235,8 @@ async def main_async(args) -> list[str]:
 
 
 HEADER = ["| sessions | training | drawings read | uploads read | errors | slow-down notices | draw p50 s | draw p99 s | "
-          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | server CPU s (ms per reading) | client CPU s | "
+          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
+          "server CPU s (ms per reading) | client CPU s | "
           "load average (1 min) before → after |",
           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 

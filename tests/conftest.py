@@ -1,4 +1,8 @@
-"""Shared fixtures: tests read MNIST from DIGITLIB_DATA_DIR, defaulting to ../shared/mnist beside the repo."""
+"""Shared fixtures: tests read MNIST from DIGITLIB_DATA_DIR, defaulting to ../shared/mnist beside the repo.
+
+The browser fixtures (a Chromium, the app's server, a laptop page, a phone) are in tests/support/browser_fixtures.py;
+helpers that are not fixtures are in tests/support/.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+from tests.support.databases import BACKENDS, fresh_database, server_url
+
+pytest_plugins = ["tests.support.browser_fixtures"]
 os.environ.setdefault("DIGITLIB_DATA_DIR", str(REPO.parent / "shared" / "mnist"))
 
 
 def pytest_collection_modifyitems(items):
-    """Everything that needs the session's trained model is slow, wherever it is."""
+    """Everything that needs the test run's trained model is slow, wherever it is."""
     for item in items:
         if "tiny_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
@@ -53,12 +60,31 @@ def app(repo, tmp_path, monkeypatch):
     return AppTest.from_file(str(repo / "streamlit_app.py"), default_timeout=60)
 
 
+@pytest.fixture(scope="session")
+def classifier():
+    """The shipped default model, loaded once for every test that reads pictures with it."""
+    from digitlib import load_classifier
+
+    return load_classifier()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request, tmp_path):
+    """A place for a new store: a SQLite file path, or the URL of an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "corrections.sqlite3")
+        return
+    url, drop = fresh_database(server_url())
+    yield url
+    drop()
+
+
 @dataclass
 class TrainedRun:
-    """A model trained once per session, with what the training run reported."""
+    """A model trained once per test run, with what the training run reported."""
 
     directory: Path
-    config: object  # the digitlib.training.train.TrainConfig it was trained with
+    config: object  # the digitlib.training.config.TrainConfig it was trained with
     card: dict
     progress: list  # every digitlib.training.train.Progress the hook received, in order
     hook_threads: set[str]  # names of the threads the hook was called on
@@ -66,7 +92,7 @@ class TrainedRun:
 
 @pytest.fixture(scope="session")
 def tiny_run(mnist, tmp_path_factory) -> TrainedRun:
-    """The seed CNN trained for two epochs on 2,000 real MNIST digits, saved over an older model directory.
+    """The baseline CNN trained for two epochs on 2,000 real MNIST digits, saved over an older model directory.
 
     Shared by the training, classifier and CLI tests so the suite trains only once in-process.
     """

@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from digitlib import available_models
 from digitlib.app import visitors
+from tests.support.apptest import open_tab, texts
+from tests.support.digit_pictures import number_image, png_bytes
 
 APP = "streamlit_app.py"
 TABS = ["Draw", "Upload", "Inside", "Train", "Model", "Corrections"]
@@ -25,31 +27,6 @@ def shipped_model():
     if not available_models():
         pytest.skip("no shipped model in models/ yet")
     return available_models()[0]
-
-
-def open_tab(at: AppTest, tab: str) -> AppTest:
-    at.session_state["page"] = tab
-    return at.run()
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def number_image(mnist, number: str) -> np.ndarray:
-    """MNIST test digits side by side, dark ink on white paper, scaled up like a scan."""
-    _, (x_test, y_test) = mnist
-    digits = [x_test[np.flatnonzero(y_test == int(d))[0]] for d in number]
-    gap = np.zeros((28, 10), np.uint8)
-    row = np.hstack([part for digit in digits for part in (gap, digit)] + [gap])
-    paper = 255 - np.pad(row, 10)
-    return np.asarray(Image.fromarray(paper).resize((paper.shape[1] * 4, paper.shape[0] * 4), Image.BILINEAR))
-
-
-def texts(elements) -> list[str]:
-    return [str(element.value) for element in elements]
 
 
 @pytest.mark.parametrize("tab", TABS)
@@ -282,7 +259,7 @@ def test_the_train_tab_starts_with_the_quick_recipe_on_all_training_images(app):
 
 
 def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
-    """Press Start with the seed CNN in batches of 32 (a run short enough for a test)."""
+    """Press Start with the baseline CNN in batches of 32 (a run short enough for a test)."""
     at.selectbox(key="recipe").select("baseline")
     at.number_input(key="epochs").set_value(epochs)
     at.select_slider(key="batch_size").set_value(32)

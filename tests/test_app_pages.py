@@ -10,13 +10,15 @@ import shutil
 
 import numpy as np
 import pytest
-from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models, load_classifier, read_number
 from digitlib.app import training, visitors
 from digitlib.app.reading import BOX_COLOUR, MIN_BOXED_WIDTH, with_boxes
 from digitlib.training.jobs import Run
 from digitlib.zoo.registry import APP_PRESETS, PRESETS
+from tests.support.apptest import open_tab, texts
+from tests.support.digit_pictures import number_image, png_bytes
+from tests.test_app import pick_model
 
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
 
@@ -98,8 +100,6 @@ def test_the_train_tab_describes_the_default_recipe_in_the_registrys_words(app):
 
 
 def test_a_one_epoch_model_is_described_in_words_not_as_dots(app, repo, tmp_path):
-    from test_app import pick_model
-
     model = tmp_path / "trained" / "one-epoch"
     shutil.copytree(repo / "models" / available_models()[0], model)
     card = json.loads((model / "card.json").read_text())

@@ -1,4 +1,5 @@
-"""Model builders: every architecture builds and maps 28x28 digits to 10 probabilities; baseline is the seed CNN."""
+"""Model builders: every architecture builds and maps 28x28 digits to 10 probabilities; baseline is the plain
+two-convolution CNN, layer for layer."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_each_architecture_outputs_ten_probabilities(name):
 
 
 def describe(layer) -> tuple:
-    """A layer reduced to what the seed README specifies."""
+    """A layer reduced to what defines the baseline: kind, width, kernel or pool size, activation."""
     config = layer.get_config()
     kind = type(layer).__name__
     if kind == "Conv2D":
@@ -33,7 +34,7 @@ def describe(layer) -> tuple:
     return (kind,)
 
 
-def test_baseline_is_exactly_the_seed_cnn():
+def test_baseline_is_exactly_the_plain_two_conv_cnn():
     model = build("baseline")
     assert [describe(layer) for layer in model.layers] == [
         ("Conv2D", 32, (3, 3), "relu"),

@@ -1,102 +1,42 @@
 """The app in a real browser (Debian's Chromium driven by Playwright): draw with the mouse at 1280x800 and with
 a finger as a 390x844 phone, upload files, read the model's story.
 
-The server is started here on a free loopback port and stopped by its process id (tests/browser_driver.py).
-Screenshots go to docs/.  The time from starting the server to the first prediction on screen is printed: a
-measurement, not an assertion (benchmarks/browser_bench.py measures the speed).  The real-world numbers come from
-../shared/realworld-dev (or $DIGITLIB_REALWORLD_DIR) when it is there.
+The server is started on a free loopback port and stopped by its process id (tests/support/browser_fixtures.py).
+Screenshots are benchmarks/screenshots.py's job.  The time from starting the server to the first prediction on
+screen is printed: a measurement, not an assertion (benchmarks/browser_bench.py measures the speed).  The
+real-world numbers come from ../shared/realworld-dev (or $DIGITLIB_REALWORLD_DIR) when it is there.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from browser_driver import (
-    DESKTOP,
+
+from digitlib import DEFAULT_MODEL, available_models
+from tests.support.browser_driver import (
     DIGIT_STROKES,
     HINT,
     NEEDS_CHROMIUM,
-    PHONE,
     clear_canvas,
     draw,
     draw_number,
     drawing_canvas,
-    launch_chromium,
-    open_app,
+    open_upload_tab,
     settled,
-    start_app,
-    stop_app,
     wait_for_number,
 )
-from PIL import Image
-
-from digitlib import DEFAULT_MODEL, available_models
+from tests.support.digit_pictures import number_picture
 
 REALWORLD = Path(os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev"))
 pytestmark = [
     pytest.mark.browser,
     NEEDS_CHROMIUM,
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(repo, tmp_path_factory, browser):
-    """`streamlit run` on loopback; yields (url, time it was started).  The browser is up first, so the
-    time measured from here is the app's own."""
-    if not available_models():
-        pytest.skip("no shipped model in models/ yet")
-    tmp = tmp_path_factory.mktemp("app")
-    env = {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"), "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
-    started = time.perf_counter()
-    try:
-        process, url = start_app(repo, env, tmp / "streamlit.log")
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    print(f"\nstreamlit run -> server answering: {time.perf_counter() - started:.2f} s")
-    yield url, started
-    stop_app(process)
-
-
-@pytest.fixture(scope="module")
-def page(server, browser):
-    """The app on a laptop's screen, 1280x800, drawn on with the mouse."""
-    url, started = server
-    page = open_app(browser, url, DESKTOP)
-    print(f"streamlit run -> canvas ready in the browser: {time.perf_counter() - started:.2f} s")
-    yield page
-    page.context.close()
-
-
-@pytest.fixture(scope="module")
-def phone(server, browser):
-    """The app on a 390x844 phone with a touch screen, drawn on with a finger."""
-    page = open_app(browser, server[0], PHONE)
-    yield page
-    page.context.close()
-
-
-def screenshot(page, path: Path) -> None:
-    """What a person sees once the app has finished running and its charts are drawn."""
-    settled(page)
-    path.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(path))
 
 
 def box_of(page, selector: str, text: str | None = None) -> dict:
@@ -106,14 +46,13 @@ def box_of(page, selector: str, text: str | None = None) -> dict:
     return locator.first.bounding_box()
 
 
-def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server, page, repo, capsys):
+def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server, page, capsys):
     _, started = server
     draw(page, DIGIT_STROKES["1"])
     assert wait_for_number(page, "1") == "1"
     with capsys.disabled():  # shown even without -s: the figure is this test's report
         print(f"\nstreamlit run -> first prediction shown in the browser: {time.perf_counter() - started:.2f} s "
               f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    screenshot(page, repo / "docs" / "draw.png")
 
 
 def test_on_a_laptop_the_reading_sits_beside_the_canvas_above_the_fold(page):
@@ -154,33 +93,17 @@ def test_each_digit_drawn_is_read(request, device, digit):
     assert wait_for_number(page, digit) == digit
 
 
-@pytest.mark.parametrize(("device", "number", "picture"), [("page", "407", "draw-number.png"),
-                                                           ("phone", "29", "draw-phone.png")])
-def test_a_number_drawn_in_a_row_is_read_with_its_digits_in_detail(request, repo, device, number, picture):
+@pytest.mark.parametrize(("device", "number"), [("page", "407"), ("phone", "29")])
+def test_a_number_drawn_in_a_row_is_read_with_its_digits_in_detail(request, device, number):
     page = request.getfixturevalue(device)
     clear_canvas(page)
     draw_number(page, number)
     assert wait_for_number(page, number) == number
     settled(page)  # the details follow the reading
     assert page.locator('[data-testid="stImage"]').count() == len(number)  # one picture pair per digit
-    screenshot(page, repo / "docs" / picture)
 
 
-def number_picture(mnist, number: str) -> bytes:
-    """MNIST test digits side by side as dark ink on white paper, saved as PNG."""
-    _, (x_test, y_test) = mnist
-    row = np.hstack([np.pad(x_test[np.flatnonzero(y_test == int(d))[0]], ((12, 12), (6, 6))) for d in number])
-    buffer = io.BytesIO()
-    Image.fromarray(255 - row).resize((row.shape[1] * 5, row.shape[0] * 5), Image.BILINEAR).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def open_upload_tab(page) -> None:
-    page.get_by_role("tab", name="Upload").click()
-    page.get_by_text("Upload one or more images").wait_for()
-
-
-def test_an_uploaded_image_is_read_as_a_number(page, mnist, repo):
+def test_an_uploaded_image_is_read_as_a_number(page, mnist):
     open_upload_tab(page)
     page.locator('input[type="file"]').set_input_files(
         [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, "2026")},
@@ -189,7 +112,6 @@ def test_an_uploaded_image_is_read_as_a_number(page, mnist, repo):
     result.locator('[data-testid="stMetricValue"]').first.wait_for()
     assert result.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "2026"
     page.get_by_text("broken.png: not a readable image").wait_for()
-    screenshot(page, repo / "docs" / "upload.png")
 
 
 def test_the_model_tab_shows_the_active_model_card(page, repo):
@@ -200,7 +122,6 @@ def test_the_model_tab_shows_the_active_model_card(page, repo):
     accuracy.wait_for()
     assert accuracy.locator('[data-testid="stMetricValue"]').inner_text() == f"{card['test_accuracy']:.2%}"
     page.get_by_text("Misclassified test digits").wait_for()
-    screenshot(page, repo / "docs" / "model.png")
 
 
 @pytest.mark.skipif(not (REALWORLD / "multi").is_dir() and not os.environ.get("CI"),

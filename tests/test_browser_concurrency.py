@@ -1,24 +1,23 @@
 """Several visitors at once in a real browser: each session sees its own drawing's or upload's reading.
 
 Three pages in one Chromium, each its own browser context (its own Streamlit session), all acting
-before any result is looked at, so their reruns overlap on the server.  The server, browser and
-drawing helpers are those of test_browser.py.
+before any result is looked at, so their reruns overlap on the server.  The server and browser are
+tests/support/browser_fixtures.py's.
 """
 
 from __future__ import annotations
 
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import (  # noqa: F401 - server and browser are fixtures used by name
+
+from tests.support.browser_driver import (
     DIGIT_STROKES,
-    browser,
+    NEEDS_CHROMIUM,
     clear_canvas,
     draw,
-    number_picture,
     open_upload_tab,
-    server,
     wait_for_number,
 )
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [
     pytest.mark.browser,

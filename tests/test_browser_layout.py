@@ -5,40 +5,29 @@ into selections."""
 from __future__ import annotations
 
 import pytest
-from browser_driver import DESKTOP, NEEDS_CHROMIUM, PHONE, app_server, launch_chromium, open_app, settled
 
 from digitlib import available_models
+from tests.support.browser_driver import DESKTOP, NEEDS_CHROMIUM, PHONE, app_server, open_app, settled
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600), NEEDS_CHROMIUM]
 LONG_NAME = "a_photo_of_my_handwritten_house_number_taken_on_my_phone_2026-12-06_12-34-56.png"
 
 
 @pytest.fixture(scope="module")
-def server(repo, tmp_path_factory):
+def layout_server(repo, tmp_path_factory):
     if not available_models():
         pytest.skip("no shipped model in models/ yet")
     with app_server(repo, tmp_path_factory.mktemp("layout")) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
 def page_width(page) -> int:
     return page.evaluate("() => document.documentElement.scrollWidth")
 
 
-def test_on_a_phone_nothing_sticks_out_and_long_names_keep_one_line(server, browser, mnist):
-    from test_browser import number_picture
-
-    page = open_app(browser, server, PHONE)
+def test_on_a_phone_nothing_sticks_out_and_long_names_keep_one_line(layout_server, browser, mnist):
+    page = open_app(browser, layout_server, PHONE)
     page.get_by_role("tab", name="Upload").click()
     page.locator('input[type="file"]').set_input_files(
         [{"name": LONG_NAME, "mimeType": "image/png", "buffer": number_picture(mnist, "31")}])
@@ -69,8 +58,8 @@ def test_on_a_phone_nothing_sticks_out_and_long_names_keep_one_line(server, brow
     page.context.close()
 
 
-def test_the_canvas_toolbar_has_no_editing_tools(server, browser):
-    page = open_app(browser, server, DESKTOP)
+def test_the_canvas_toolbar_has_no_editing_tools(layout_server, browser):
+    page = open_app(browser, layout_server, DESKTOP)
     page.locator(".st-key-drawing-area").hover()
     page.get_by_role("button", name="Undo").first.wait_for()
     page.wait_for_timeout(1000)  # the page's script hides them within 0.3 s of the canvas appearing

@@ -1,6 +1,6 @@
 """Two strangers in a real browser (two Chromium contexts, two Streamlit sessions on one server): A's correction
-is shown to A, with its delete and download buttons, and never to B.  Server, browser and helpers are those of
-test_browser.py."""
+is shown to A, with its delete and download buttons, and never to B.  The server and browser are
+tests/support/browser_fixtures.py's."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import browser, number_picture, open_upload_tab, server  # noqa: F401 - fixtures by name
 
 from digitlib.store.files import read_npz
+from tests.support.browser_driver import NEEDS_CHROMIUM, open_upload_tab
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [
     pytest.mark.browser,

@@ -2,7 +2,7 @@
 
 The default run's accuracy is asserted; its wall time (click to model ready), where that time went, the estimate
 shown beforehand and the server's memory before and at its peak during the run are printed, not asserted.  The
-server and browser are those of test_browser.py.
+server and browser are tests/support/browser_fixtures.py's.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 import psutil
 import pytest
-from browser_driver import NEEDS_CHROMIUM
-from test_browser import browser, server  # noqa: F401 - fixtures used by name
+
+from tests.support.browser_driver import NEEDS_CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,7 +9,10 @@ import re
 import shutil
 
 import pytest
-from browser_driver import (
+
+from digitlib import DEFAULT_MODEL, available_models
+from digitlib.app.visitors import COOKIE
+from tests.support.browser_driver import (
     DESKTOP,
     HINT,
     NEEDS_CHROMIUM,
@@ -18,31 +21,18 @@ from browser_driver import (
     draw,
     draw_number,
     ink_on_canvas,
-    launch_chromium,
     open_app,
     settled,
     wait_for_number,
 )
-
-from digitlib import DEFAULT_MODEL, available_models
-from digitlib.app.visitors import COOKIE
+from tests.support.digit_pictures import number_picture
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), NEEDS_CHROMIUM]
 REALWORLD_NUMBER = "12345678"
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(repo, tmp_path_factory):
+def visitors_server(repo, tmp_path_factory):
     """The app on a free loopback port; yields its URL and the folder it keeps visitors' models in."""
     if DEFAULT_MODEL not in available_models():
         pytest.skip(f"{DEFAULT_MODEL} is not in models/")
@@ -83,10 +73,8 @@ def save_a_correction(page, mnist_picture: bytes) -> None:
     page.get_by_text("Saved 1 (only you see it)").wait_for()
 
 
-def test_a_reload_and_a_new_tab_keep_corrections_and_models_others_see_none(server, browser, mnist, repo):
-    from test_browser import number_picture
-
-    url, trained = server
+def test_a_reload_and_a_new_tab_keep_corrections_and_models_others_see_none(visitors_server, browser, mnist, repo):
+    url, trained = visitors_server
     page = open_app(browser, url, DESKTOP)
     save_a_correction(page, number_picture(mnist, "7"))
     key = visitor_key(page)
@@ -122,8 +110,8 @@ def canvas_brush(page) -> str:
 
 
 @pytest.mark.parametrize("device", [DESKTOP, PHONE], ids=["laptop", "phone"])
-def test_the_drawing_its_reading_and_the_brush_survive_other_tabs(server, browser, device):
-    page = open_app(browser, server[0], device)
+def test_the_drawing_its_reading_and_the_brush_survive_other_tabs(visitors_server, browser, device):
+    page = open_app(browser, visitors_server[0], device)
     page.locator('[data-testid="stSlider"] input[type="range"]').first.focus()
     for _ in range(4):
         page.keyboard.press("ArrowRight")
@@ -147,10 +135,8 @@ def test_the_drawing_its_reading_and_the_brush_survive_other_tabs(server, browse
     page.context.close()
 
 
-def test_uploaded_pictures_survive_other_tabs_and_can_be_removed(server, browser, mnist):
-    from test_browser import number_picture
-
-    page = open_app(browser, server[0], DESKTOP)
+def test_uploaded_pictures_survive_other_tabs_and_can_be_removed(visitors_server, browser, mnist):
+    page = open_app(browser, visitors_server[0], DESKTOP)
     open_tab(page, "Upload", "Upload one or more images")
     page.locator('input[type="file"]').set_input_files(
         [{"name": f"{number}.png", "mimeType": "image/png", "buffer": number_picture(mnist, number)}
@@ -169,7 +155,7 @@ def test_uploaded_pictures_survive_other_tabs_and_can_be_removed(server, browser
     page.context.close()
 
 
-def test_the_active_model_stays_put_when_tabs_are_clicked_as_the_page_appears(server, browser, repo):
+def test_the_active_model_stays_put_when_tabs_are_clicked_as_the_page_appears(visitors_server, browser, repo):
     """A tab clicked in the first moments of a new visitor's page once switched the app to the first model listed
     (1 load in 10 here, on the code before the fix)."""
     accuracy = f"{json.loads((repo / 'models' / DEFAULT_MODEL / 'card.json').read_text())['test_accuracy']:.2%}"
@@ -178,7 +164,7 @@ def test_the_active_model_stays_put_when_tabs_are_clicked_as_the_page_appears(se
         context = browser.new_context(**(PHONE if attempt % 2 else DESKTOP))
         page = context.new_page()
         page.set_default_timeout(60_000)
-        page.goto(server[0], wait_until="commit")
+        page.goto(visitors_server[0], wait_until="commit")
         page.get_by_role("tab", name=tabs[attempt % len(tabs)]).click()  # as soon as it is there
         page.get_by_role("tab", name="Model").click()
         for _ in range(2):  # the model tab as it first shows, and again after another rerun

@@ -8,7 +8,10 @@ import re
 
 import numpy as np
 import pytest
-from browser_driver import (
+from PIL import Image
+
+from digitlib import available_models
+from tests.support.browser_driver import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DESKTOP,
@@ -21,9 +24,6 @@ from browser_driver import (
     settled,
     wait_for_number,
 )
-from PIL import Image
-
-from digitlib import available_models
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), NEEDS_CHROMIUM]
 # Server log lines that are not a problem: LiteRT's greeting and Streamlit's own start-up lines.

@@ -14,17 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from digitlib import load_classifier, read_number
+from digitlib import read_number
 from digitlib.app.draw import BRUSH_RANGE as BRUSHES
 from digitlib.app.draw import CANVAS_HEIGHT, CANVAS_WIDTH
 from digitlib.preprocess import mnist_format, segment
 
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier()
 
 
 def canvas_stroke(brush: int, height: int, angle: float, transparent: bool, rounded_by: str,

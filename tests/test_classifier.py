@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from digitlib import DEFAULT_MODEL, ModelError, available_models, load_classifier, read_number
+from tests.support.model_files import MODEL_DAMAGE
 
 # Each input kind turns a 28x28 uint8 digit (white ink on black) into what a caller might pass to predict().
 INPUT_KINDS = {
@@ -143,15 +144,6 @@ def test_prediction_never_imports_tensorflow(tiny_run, sure_digits, tmp_path, re
 
 
 # --- missing or damaged models: each case damages a copy of a good model and names the file the error must give.
-
-MODEL_DAMAGE = {
-    "no model file": ("model.tflite", lambda path: path.unlink()),
-    "empty model file": ("model.tflite", lambda path: path.write_bytes(b"")),
-    "junk model file": ("model.tflite", lambda path: path.write_bytes(b"<html>not found</html>" * 50)),
-    "truncated model file": ("model.tflite", lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])),
-    "model file is a folder": ("model.tflite", lambda path: (path.unlink(), path.mkdir())),
-    "broken model card": ("card.json", lambda path: path.write_text('{"test_accuracy": 0.9')),
-}
 
 
 @pytest.mark.parametrize("file_name, damage", MODEL_DAMAGE.values(), ids=MODEL_DAMAGE.keys())

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from digit_pictures import STROKES, brush_drawing
 from PIL import Image
 
-from digitlib import DEFAULT_MODEL, available_models, load_classifier, read_number
+from digitlib import available_models, load_classifier, read_number
+from tests.support.digit_pictures import STROKES, brush_drawing
 
 THREADS, CALLS = 20, 200
 MODELS = available_models()
@@ -31,11 +31,6 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier(DEFAULT_MODEL if DEFAULT_MODEL in MODELS else MODELS[0])
 
 
 @pytest.fixture(scope="module")

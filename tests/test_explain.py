@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from digit_pictures import brush_drawing
 
 from digitlib import load_classifier
 from digitlib.inside.explain import channel_grid, feature_maps, first_layer_filters, network_path, overlay, saliency
+from tests.support.digit_pictures import brush_drawing
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,15 @@ import shutil
 import numpy as np
 import pytest
 import streamlit as st
-from digit_pictures import brush_drawing
 from scipy import ndimage
 from streamlit.testing.v1 import AppTest
-from test_app import open_tab, png_bytes, texts
 
 from digitlib import load_classifier
 from digitlib.inside.explain import feature_maps
 from digitlib.inside.playground import CHANGES, RESOLUTION, changed_picture, read_both_ways, strengths, sweep
 from digitlib.preprocess import to_mnist
+from tests.support.apptest import open_tab, texts
+from tests.support.digit_pictures import brush_drawing, png_bytes
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from digitlib.training.jobs import Busy, Runner
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-TINY = {"epochs": 1, "batch_size": 32, "train_size": 500}  # 16 batches of the seed CNN
+TINY = {"epochs": 1, "batch_size": 32, "train_size": 500}  # 16 batches of the baseline CNN
 LONG = {"epochs": 5, "batch_size": 32, "train_size": 5000}  # 700 batches: long enough to stop in the middle
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from conftest import REPO
 from nbclient import NotebookClient
+
+from tests.support import REPO
 
 NOTEBOOK = REPO / "notebooks" / "tutorial.ipynb"
 

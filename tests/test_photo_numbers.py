@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from digit_pictures import enlarge, in_a_row, on_paper, one_per_class
 
-from digitlib import load_classifier, read_number
+from digitlib import read_number
+from tests.support.digit_pictures import enlarge, in_a_row, on_paper, one_per_class
 
 RED_PEN, BLUE_PEN = (0.9, 0.15, 0.15), (0.15, 0.25, 0.8)
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier()
 
 
 @pytest.fixture(scope="module")

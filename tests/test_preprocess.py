@@ -6,17 +6,12 @@ import io
 
 import numpy as np
 import pytest
-from digit_pictures import brush_drawing, enlarge, one_per_class, photographed
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from digitlib import load_classifier, preprocess
+from digitlib import preprocess
 from digitlib.preprocess import ImageError, decode, ink, mnist_format, ruling, strokes
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier()
+from tests.support.digit_pictures import brush_drawing, enlarge, one_per_class, photographed
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models
 from digitlib.app import access, errors
 from digitlib.store.corrections import SHARED, CorrectionStore, StoreError
 from digitlib.store.files import npz_bytes
+from tests.support.apptest import open_tab, texts
+from tests.support.digit_pictures import number_image, png_bytes
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")

@@ -1,5 +1,5 @@
 """Visitors on the real server without a browser: websocket sessions speaking Streamlit's protocol, as the load
-benchmark's clients do (benchmarks/streamlit_client.py), each see their own drawing's and upload's reading.
+benchmark's clients do (tests/support/streamlit_client.py), each see their own drawing's and upload's reading.
 
 This also keeps the load benchmark honest: if the app's canvas, Clear button, tabs or reading change so that the
 protocol client no longer gets readings, this fails instead of the benchmark counting errors.
@@ -8,18 +8,14 @@ protocol client no longer gets readings, this fails instead of the benchmark cou
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_driver import DIGIT_STROKES, start_app, stop_app
-from test_browser import number_picture
 
 from digitlib import available_models
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from streamlit_client import AppSession, drawn_digit  # noqa: E402 - the load benchmark's client
+from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app
+from tests.support.digit_pictures import number_picture
+from tests.support.streamlit_client import AppSession, drawn_digit
 
 pytestmark = [pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
               pytest.mark.timeout(300)]

@@ -6,18 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from digit_pictures import brush_drawing, enlarge, in_a_row, one_per_class, photographed, touching
 from PIL import Image
 from scipy import ndimage
 
-from digitlib import load_classifier, read_number
+from digitlib import read_number
 from digitlib.__main__ import main
 from digitlib.reading.reader import LOW_CONFIDENCE
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    return load_classifier()
+from tests.support.digit_pictures import brush_drawing, enlarge, in_a_row, one_per_class, photographed, touching
 
 
 @pytest.fixture(scope="module")

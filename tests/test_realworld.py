@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from digit_pictures import enlarge, in_a_row, one_per_class
 from PIL import Image
 
 from digitlib import load_classifier
 from digitlib.__main__ import main
 from digitlib.evaluation.realworld import CONDITIONS, find_cases, format_table, robustness_table
+from tests.support.digit_pictures import enlarge, in_a_row, one_per_class
 
 
 def save_ink_on_paper(ink: np.ndarray, path) -> None:

@@ -4,7 +4,7 @@ The bad-input corpus is generated here (no committed binaries).  Every kind goes
 ``load_classifier().predict``, ``read_number``, the predict CLI and the app's uploader, and must
 give the right reading, "no digit", or one clear ImageError message: never a traceback.  Time is
 bounded by the pytest-timeout markers, memory by the peak RSS of the CLI reading the whole corpus.
-docs/reliability.md holds the table; ``python tests/test_reliability.py`` prints it.
+docs/reliability.md holds the table; ``python -m tests.test_reliability`` prints it.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from digit_pictures import brush_drawing
 from PIL import Image
 
 from digitlib import DEFAULT_MODEL, ImageError, available_models, load_classifier, read_number
 from digitlib.preprocess import MAX_BYTES
 from digitlib.reading.classifier import MODELS_DIR
+from tests.support.digit_pictures import brush_drawing
+from tests.support.model_files import MODEL_DAMAGE, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = available_models()
@@ -384,8 +385,6 @@ def test_app_uploader_gives_each_file_its_outcome(app_with_corpus, kind):
 
 # ---------------------------------------------------------------- damaged model files
 
-from test_classifier import MODEL_DAMAGE  # noqa: E402 - the damage table the library's tests use
-
 
 @pytest.fixture(params=MODEL_DAMAGE.values(), ids=MODEL_DAMAGE.keys())
 def damaged_models(request, tmp_path) -> tuple[Path, Path]:
@@ -434,7 +433,6 @@ def test_app_starts_says_what_is_wrong_and_the_spare_model_still_reads(damaged_m
 
 # ---------------------------------------------------------------- training: nonsense settings, kills, races
 
-from test_train import snapshot  # noqa: E402
 
 NONSENSE_SETTINGS = {
     "batch size 0": (["--batch-size", "0"], "batch size"),
@@ -528,10 +526,11 @@ def test_two_runs_into_one_folder_at_once_leave_one_complete_model(tmp_path, mni
 def corpus_table(model: str | None = None) -> str:
     """The corpus as a Markdown table, with what `predict` gives for each kind now."""
     classifier = load_classifier(model)
-    rows = [f"| {name} | `{kind.filename}` | {describe(outcome(lambda: read_number(kind.make(), classifier).text))} |"
-            for name, kind in KINDS.items()]
-    rows += [f"| API: {name} | — | {describe(outcome(lambda: read_number(source, classifier).text))} |"
-             for name, (source, _) in NOT_IMAGES.items()]
+    def reading(source) -> str:
+        return describe(outcome(lambda: read_number(source, classifier).text))
+
+    rows = [f"| {name} | `{kind.filename}` | {reading(kind.make())} |" for name, kind in KINDS.items()]
+    rows += [f"| API: {name} | — | {reading(source)} |" for name, (source, _) in NOT_IMAGES.items()]
     return "\n".join(["| input kind | file | outcome |", "|---|---|---|", *rows])
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from databases import fresh_database, server_url, store_location  # noqa: F401 - store_location is a fixture
 
 from digitlib import data
 from digitlib.store.corrections import APPLICATION_ID, ENV_VAR, CorrectionStore, StoreError, default_path
 from digitlib.store.files import npz_bytes, read_npz
+from tests.support.databases import fresh_database, server_url
 
 
 def digit_image(seed: int) -> np.ndarray:

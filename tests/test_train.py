@@ -19,6 +19,7 @@ from digitlib.reading.classifier import load_classifier
 from digitlib.training import model_dirs
 from digitlib.training import train as train_module
 from digitlib.training.config import TrainConfig, split_train_val
+from tests.support.model_files import snapshot
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_split_is_disjoint_sized_and_reproducible():
     np.testing.assert_array_equal(fit_x, again)
 
 
-# --- the session's tiny training run (conftest.tiny_run): 2 epochs of the seed CNN on 2,000 real digits.
+# --- the test run's tiny training run (conftest.tiny_run): 2 epochs of the baseline CNN on 2,000 real digits.
 
 CARD_FIELDS = {
     "name", "architecture", "parameters", "epochs", "training_seconds", "data_checksums_md5", "library_versions",
@@ -176,10 +177,6 @@ def test_fast_preset_saves_the_averaged_weights_it_validated(mnist, tmp_path):
 
 
 # --- atomic save: a failure at any step leaves the previous model untouched and no staging directory behind.
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def fail(*args, **kwargs):

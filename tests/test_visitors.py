@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import number_image, open_tab, png_bytes, texts
 
 from digitlib import available_models
 from digitlib.app import visitors
 from digitlib.app.visitors import KEEP_VISITOR_DATA, VisitorKeys
 from digitlib.store.corrections import CorrectionStore
+from tests.support.apptest import open_tab, texts
+from tests.support.digit_pictures import number_image, png_bytes
 
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
 

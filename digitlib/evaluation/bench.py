@@ -2,7 +2,7 @@
 
 One run on one machine measures every path a user waits on, for each shipped model: single-image
 latency split into decode / preprocessing / inference, batch throughput against the bare LiteRT
-interpreter, Keras as the seed would call it, a fresh process's first prediction and memory,
+interpreter, Keras as a plain Keras script would call it, a fresh process's first prediction and memory,
 training throughput and time-to-accuracy.  Whatever imports TensorFlow runs in a child process
 (``python -m digitlib.evaluation.bench WORKER ARGS_JSON``) so it can neither slow down nor bloat the LiteRT
 measurements.  The load average is recorded at both ends: figures from a busy machine are noise.
@@ -11,7 +11,6 @@ measurements.  The load average is recorded at both ends: figures from a busy ma
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
@@ -25,9 +24,9 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
 
 from digitlib import data, preprocess
+from digitlib.evaluation.bench_inputs import CANVAS_PNG, INPUTS
 from digitlib.reading.classifier import (
     BATCH_CHUNK,
     MODEL_FILE,
@@ -69,63 +68,6 @@ FULL = Sizes()
 QUICK = Sizes(single_repeats=5, batch_images=300, batch_repeats=1, keras_repeats=2, fresh_processes=1,
               train_images=256, archs=("fast",),
               tta_overrides=(("train_size", 300), ("epochs", 1)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs, made in code so every run measures the same thing.
-
-
-def canvas_png() -> bytes:
-    """A '4' as drawn on the 280x280 app canvas: black round-capped strokes on transparent RGBA."""
-    image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    ink = (0, 0, 0, 255)
-    draw.line([(170, 40), (70, 170), (215, 170)], fill=ink, width=18, joint="curve")
-    draw.line([(170, 40), (172, 250)], fill=ink, width=18)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def photo_jpeg(seed: int = 0) -> bytes:
-    """A 1000x1000 phone-photo-like '7': pen on off-white paper, lighting gradient, grain, JPEG."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:1000, 0:1000] / 1000.0
-    light = 150 + 80 * (0.6 * xx + 0.4 * (1 - yy))
-    paper = np.stack([light * 1.0, light * 0.97, light * 0.9], axis=-1) + rng.normal(0, 6, (1000, 1000, 3))
-    image = Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    draw.line([(330, 300), (660, 290), (470, 760)], fill=(35, 35, 60), width=22, joint="curve")
-    image = image.filter(ImageFilter.GaussianBlur(2))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def canvas_array() -> np.ndarray:
-    """The same drawing as the app receives it from st_canvas: an RGBA uint8 array, nothing to decode."""
-    return np.asarray(Image.open(io.BytesIO(canvas_png())))
-
-
-def app_canvas_array() -> np.ndarray:
-    """A number '42' on the app's own 640x240 canvas (black 18 px brush on white), as st_canvas gives it."""
-    image = Image.new("RGBA", (640, 240), (255, 255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    ink = (0, 0, 0, 255)
-    draw.line([(290, 30), (200, 160), (330, 160)], fill=ink, width=18, joint="curve")
-    draw.line([(290, 30), (292, 215)], fill=ink, width=18)
-    draw.line([(370, 60), (410, 30), (460, 50), (455, 100), (370, 210), (470, 210)], fill=ink, width=18, joint="curve")
-    return np.asarray(image)
-
-
-CANVAS_PNG = "canvas 280x280 RGBA PNG"
-CANVAS_ARRAY = "canvas 280x280 RGBA array (as st_canvas gives it)"
-INPUTS: dict[str, Callable[[], bytes | np.ndarray]] = {
-    CANVAS_PNG: canvas_png,
-    CANVAS_ARRAY: canvas_array,
-    "app canvas 640x240 RGBA array, two digits": app_canvas_array,
-    "photo 1000x1000 JPEG": photo_jpeg,
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +204,7 @@ def first_prediction(model: Path, image: Path, runs: int) -> dict:
 
 
 def keras_worker(model_dir: str, images_file: str, single_file: str, repeats: int) -> dict:
-    """Keras as the seed would use it: ``model.predict`` and ``model(x)``, single and batch."""
+    """Keras as a plain Keras script would use it: ``model.predict`` and ``model(x)``, single and batch."""
     started = time.perf_counter()
     import keras
 
@@ -299,7 +241,7 @@ def training_worker(archs: list[str] | None, train_images: int, data_dir: str | 
         for augment in (True, False):
             ends: list[float] = []
             cfg = TrainConfig(arch=arch, epochs=2, train_size=train_images, val_fraction=0.0, augment=augment)
-            fit(cfg, lambda p: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
+            fit(cfg, lambda p, ends=ends: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
             results.setdefault(arch, {"parameters": build(arch).count_params(), "batch_size": cfg.batch_size})
             results[arch]["augmented_images_per_s" if augment else "plain_images_per_s"] = (
                 train_images / (ends[1] - ends[0]))

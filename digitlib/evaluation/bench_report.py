@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
-from digitlib.evaluation.bench import CANVAS_ARRAY, CANVAS_PNG, GOALS, TARGET_ACCURACY, run
+from digitlib.evaluation.bench import GOALS, TARGET_ACCURACY, run
+from digitlib.evaluation.bench_inputs import CANVAS_ARRAY, CANVAS_PNG
 
 
 def p50_p99(figures: dict[str, float] | None) -> str:

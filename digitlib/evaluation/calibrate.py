@@ -1,7 +1,7 @@
 """Fitting a model's temperature: which digits to fit it on, and storing it in the model card.
 
 What should "90% sure" mean?  On MNIST itself the shipped models are already honest (ECE ~0.15%, temperature
-~1.03), yet on real pictures they were wrong at 90% confidence half the time they were wrong: the gap is the
+~1.03), yet untempered, half their errors on real pictures come at 90% confidence or more: the gap is the
 pictures, not the network.  So the temperature (`digitlib.reading.temperature`) is fitted on digits read the way
 real pictures are read: synthetic numbers (`synthetic.py`) built from the training run's own held-out validation
 digits (MNIST training images the model never saw: `split_train_val` with the card's seed and fraction), rendered

@@ -1,7 +1,7 @@
 """The robustness playground: one digit changed a little or a lot, read the naive way and by digitlib's pipeline.
 
-The robustness table (`digitlib.evaluation.realworld`) measures whole conditions over a thousand digits; this lets a person
-turn one change up slowly and watch where the naive resize-and-invert demo loses the digit and the pipeline does
+The robustness table (`digitlib.evaluation.realworld`) measures whole conditions over a thousand digits; this lets a
+person turn one change up slowly and watch where the naive resize-and-invert demo loses the digit and the pipeline does
 not.  Both reads are the table's own: `realworld.naive_preprocess` and `preprocess.to_mnist`.
 """
 

@@ -21,7 +21,7 @@ QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas cost
 QUICK_MIN_HEIGHT = 40  # ...enough when every digit is this tall there; smaller ones would lose their shape
 SATURATION = 0.6  # ink at 60% of the strongest strokes' level is full strength: a light pen reads as a firm one
 # Junk, specks and what is no digit
-EDGE_RUN = 0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge briefly
+EDGE_RUN = 0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge for a short stretch
 SPECK_FRACTION = 0.2  # marks under this fraction of the largest digit-like mark (in extent) are dust or noise
 MIN_DIGIT_FRACTION = 0.3  # marks under this fraction of the tallest digit's height are stray marks, unless in the line
 LINE_SLACK = 0.1  # ...where a small digit may poke out of its neighbours' rows by this much of its height; a comma more

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +73,8 @@ class Sample:
 
 
 def default_location() -> str:
-    """$DIGITLIB_STORE (a path or a URL), else corrections.sqlite3 in the user's data directory (never the repository)."""
+    """$DIGITLIB_STORE (a path or a URL), else corrections.sqlite3 in the user's data directory (never the
+    repository)."""
     import platformdirs
 
     return os.environ.get(ENV_VAR) or str(Path(platformdirs.user_data_dir("digitlib")) / FILE_NAME)
@@ -289,7 +290,7 @@ class CorrectionStore:
         return self.insert([int(label) for label in y], [to_uint8(image).tobytes() for image in x], None, at_most)
 
     def insert(self, digits: list[int], pixels: list[bytes], original: bytes | None, at_most: int | None) -> list[int]:
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         with self.connection(write=True) as conn:
             if at_most is not None:
                 # Checked in the same transaction (on PostgreSQL two racing inserts may pass it by one batch).
@@ -331,7 +332,7 @@ class CorrectionStore:
     def forget_sessions(self, older_than: timedelta) -> int:
         """Delete every session's rows (not the shared pool) older than ``older_than``; returns how many.
         A session's owner id dies with its browser tab, so its rows could never be seen again."""
-        cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="seconds")
+        cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
         with self.connection(write=True) as conn:
             return conn.execute(corrections.delete().where(corrections.c.owner != SHARED,
                                                            corrections.c.created < cutoff)).rowcount

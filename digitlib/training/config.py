@@ -52,7 +52,8 @@ class TrainConfig:
 
 
 def from_preset(name: str, **overrides) -> TrainConfig:
-    """The named recipe (`zoo.registry.PRESETS`) with every setting that is not None replaced (CLI flags, app widgets)."""
+    """The named recipe (`zoo.registry.PRESETS`) with every setting that is not None replaced (CLI flags, app
+    widgets)."""
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}")
     settings = PRESETS[name].settings | {key: value for key, value in overrides.items() if value is not None}
@@ -60,7 +61,8 @@ def from_preset(name: str, **overrides) -> TrainConfig:
 
 
 def split_train_val(x: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[tuple, tuple]:
-    """((x, y) to fit, (x, y) held out): the same seed gives the same split, so calibration finds the held-out digits again."""
+    """((x, y) to fit, (x, y) held out): the same seed gives the same split, so calibration finds the held-out
+    digits again."""
     rng = np.random.default_rng(cfg.seed)
     order = rng.permutation(len(x))
     if cfg.train_size is not None:

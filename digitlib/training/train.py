@@ -1,8 +1,8 @@
 """Train a model on MNIST, export it for LiteRT, and save it atomically with its model card.
 
-One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it
-as a progress bar, the app (through `jobs`, which runs it in a child process) as progress plus live curves.  Everything is written into a
-temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
+One progress hook reports every step (batches, epochs, evaluation, saving); the CLI renders it as a progress bar,
+the app (through `jobs`, which runs it in a child process) as progress plus live curves.  Everything is written into
+a temporary sibling directory first and swapped into place only when complete, under a lock (`model_dirs`), so an
 interrupted or concurrent run never leaves a broken model where the old one stood.
 """
 
@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +109,8 @@ def make_callback(hook: ProgressHook, epochs: int, batches: int):
 def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool):
     """Batches of (N, 28, 28, 1) float images in [0, 1] and their targets.
 
-    The images stay uint8 until batched: a quarter of the memory to copy and shuffle (for all 60,000 images,
-    making the dataset went from 5.7 s to 0.3 s at load average ~15, and the app's quick run peaked at 974 MB
-    instead of 1,331 MB).
+    The images stay uint8 until batched: a quarter of the memory to copy and shuffle, which is most of the
+    dataset's cost and of a short run's peak memory (figures in docs/speed.md).
     """
     import tensorflow as tf
 
@@ -283,7 +282,7 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
         card = {
             "name": out.name,
             "parameters": int(model.count_params()),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **card,
             "library_versions": library_versions(),
             "test_images": evaluation.count,

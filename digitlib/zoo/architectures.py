@@ -131,7 +131,7 @@ def residual_block(x, filters: int, stride: int = 1):
 
 
 def resnet() -> keras.Model:
-    """A small ResNet (the seed's "future scope"): three stages of residual blocks, global pooling."""
+    """A small ResNet: three stages of residual blocks, global pooling."""
     inputs = keras.Input(INPUT_SHAPE)
     x = keras.Sequential(conv_bn(32))(inputs)
     x = residual_block(x, 32)

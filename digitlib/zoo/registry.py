@@ -41,8 +41,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
-    # The app's default run: aims at >= 98.5% test accuracy within 30 s of the click on 2 cores, TensorFlow's import,
-    # export and scoring included (one epoch of all 60,000 images reached 99.14%: docs/speed.md).
+    # The app's default run: aims at >= 98.5% test accuracy within 30 s of the click on 2 cores, TensorFlow's
+    # import, export and scoring included (one epoch of all 60,000 images reached 99.14%: docs/speed.md).
     Preset("quick", "one epoch, about 99% in half a minute: the app's default run",
            dict(arch="quick", epochs=1, learning_rate=1e-2, val_fraction=0.0, augment=False, label_smoothing=0.1,
                 ema=True), 0.00018),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
@@ -95,3 +97,28 @@ def on_paper(ink: np.ndarray, colour=(0.1, 0.1, 0.12), margin: float | tuple[flo
     photo = light[..., None] * (1.0 - sheet[..., None] * (1.0 - np.asarray(colour, np.float64)))
     photo = ndimage.gaussian_filter(photo, (1.0, 1.0, 0)) + np.random.default_rng(seed).normal(0, 0.015, photo.shape)
     return (np.clip(photo, 0, 1) * 255).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def number_image(mnist, number: str) -> np.ndarray:
+    """MNIST test digits side by side, dark ink on white paper, scaled up like a scan."""
+    _, (x_test, y_test) = mnist
+    digits = [x_test[np.flatnonzero(y_test == int(d))[0]] for d in number]
+    gap = np.zeros((28, 10), np.uint8)
+    row = np.hstack([part for digit in digits for part in (gap, digit)] + [gap])
+    paper = 255 - np.pad(row, 10)
+    return np.asarray(Image.fromarray(paper).resize((paper.shape[1] * 4, paper.shape[0] * 4), Image.BILINEAR))
+
+
+def number_picture(mnist, number: str) -> bytes:
+    """MNIST test digits side by side as dark ink on white paper, saved as PNG."""
+    _, (x_test, y_test) = mnist
+    row = np.hstack([np.pad(x_test[np.flatnonzero(y_test == int(d))[0]], ((12, 12), (6, 6))) for d in number])
+    buffer = io.BytesIO()
+    Image.fromarray(255 - row).resize((row.shape[1] * 5, row.shape[0] * 5), Image.BILINEAR).save(buffer, "PNG")
+    return buffer.getvalue()

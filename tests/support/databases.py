@@ -1,4 +1,4 @@
-"""Where the store tests keep their data: a SQLite file, and a fresh database on a real PostgreSQL server.
+"""Databases for the store tests: a fresh database on a real PostgreSQL server (the SQLite case needs none).
 
 The server's URL comes from $DIGITLIB_TEST_DATABASE_URL (`.ci/postgres` starts one and prints it).
 Without it the PostgreSQL cases skip on a developer's machine and fail under CI, which must test both.
@@ -40,14 +40,3 @@ def fresh_database(url: str) -> tuple[str, callable]:
         admin.dispose()
 
     return sa.make_url(url).set(database=name).render_as_string(hide_password=False), drop
-
-
-@pytest.fixture(params=BACKENDS)
-def store_location(request, tmp_path):
-    """A place for a new store: a SQLite file path, or the URL of an empty PostgreSQL database."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "corrections.sqlite3")
-        return
-    url, drop = fresh_database(server_url())
-    yield url
-    drop()

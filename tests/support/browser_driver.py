@@ -1,4 +1,5 @@
-"""Driving the app in Debian's Chromium with Playwright, shared by tests/test_browser.py and benchmarks/browser_bench.py.
+"""Driving the app in Debian's Chromium with Playwright, shared by the browser tests, the benchmarks and the
+screenshots script.
 
 Start the app on a free loopback port, draw digits on the canvas with the mouse or with a finger (touch events
 through the Chrome DevTools Protocol, as a phone sends them), and time a stroke's release to the reading on
@@ -280,6 +281,11 @@ def settled(page) -> None:
     """Once the app has finished running and its charts are drawn."""
     page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
     page.wait_for_timeout(1000)  # charts render just after the script run ends
+
+
+def open_upload_tab(page) -> None:
+    page.get_by_role("tab", name="Upload").click()
+    page.get_by_text("Upload one or more images").wait_for()
 
 
 def ink_on_canvas(page) -> float:
