@@ -244,10 +244,15 @@ def compare_view(clf: Classifier, image: np.ndarray) -> None:
         charts.append((model_label(directory), probabilities))
     picture, table = st.columns([1, 5])
     picture.image(enlarged(image), caption="the digit read")
-    table.dataframe(rows, hide_index=True, column_config={
-        "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-        "inference (ms)": st.column_config.NumberColumn(format="%.2f"),
-        "parameters": st.column_config.NumberColumn(format="localized")})
+    table.dataframe(rows, hide_index=True, column_config={  # narrow columns: the table fits a phone's width
+        "model": st.column_config.TextColumn(width="small"),
+        "digit": st.column_config.NumberColumn(width=40),
+        "confidence": st.column_config.NumberColumn("sure", format="percent", width=60,
+                                                    help="how sure the model is of the digit it read"),
+        "inference (ms)": st.column_config.NumberColumn("ms", format="%.2f", width=50,
+                                                        help="milliseconds to read one digit"),
+        "parameters": st.column_config.NumberColumn("weights", format="localized", width=80,
+                                                    help="the model's parameters")})
     per_row = 3
     for row in range(0, len(charts), per_row):
         for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):
