@@ -72,7 +72,8 @@ def real_photos_and_train_tab(page, phone, out: Path) -> None:
     """Each device: the 8-digit photo and the 28x28 number read on the Upload tab, the Model and Train tabs."""
     for device, suffix in ((page, ""), (phone, "-phone")):
         driver.open_upload_tab(device)
-        device.locator('input[type="file"]').set_input_files([REALWORLD_MULTI / EIGHT_DIGITS, REALWORLD_MULTI / PIXEL_ART])
+        device.locator('input[type="file"]').set_input_files([REALWORLD_MULTI / EIGHT_DIGITS,
+                                                              REALWORLD_MULTI / PIXEL_ART])
         for index in range(2):
             device.locator(f".st-key-upload-{index} [data-testid='stMetricValue']").first.wait_for()
         save(device, out / f"upload-photo{suffix}.png", top_of=device.locator(".st-key-upload-0"))

@@ -105,7 +105,8 @@ def model_page(clf: Classifier) -> None:
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {"x": {"field": "digit", "type": "nominal", "title": "digit", "axis": {"labelAngle": 0}},
                      "y": {"field": "error", "type": "quantitative", "title": "test error (%)", "stack": None}},
-    }]}, height=220, width="stretch", alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
+    }]}, height=220, width="stretch",
+        alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
     st.markdown("#### Confusion matrix")
     confusion_chart(card.get("confusion_matrix"))
     st.markdown("#### Misclassified test digits")
@@ -124,7 +125,8 @@ def confusion_chart(matrix: list[list[int]] | None) -> None:
     if not matrix:
         st.caption("This model's card has no confusion matrix.")
         return
-    cells = [{"true": str(t), "read": str(r), "count": count} for t, row in enumerate(matrix) for r, count in enumerate(row)]
+    cells = [{"true": str(t), "read": str(r), "count": count}
+             for t, row in enumerate(matrix) for r, count in enumerate(row)]
     dark_from = max(count for row in matrix for count in row) / 2  # the colour scale's darker half gets white text
     axis = {"labelAngle": 0, "labelFontSize": 13}
     position = {"x": {"field": "read", "type": "ordinal", "title": "digit read", "axis": axis | {"orient": "top"}},
@@ -132,9 +134,9 @@ def confusion_chart(matrix: list[list[int]] | None) -> None:
                       "titleAlign": "right", "titleBaseline": "bottom", "titleY": -6}}}
     st.vega_lite_chart({
         "layer": [  # the data inside each layer: Streamlit sends it as it is, and Vega never sees an empty table
-            {"data": {"values": cells}, "mark": "rect", "encoding": position | {"color": {"field": "count", "type": "quantitative",
-                                                               "scale": {"type": "symlog", "scheme": "blues"},
-                                                               "legend": None}}},
+            {"data": {"values": cells}, "mark": "rect", "encoding": position | {"color": {
+                "field": "count", "type": "quantitative", "scale": {"type": "symlog", "scheme": "blues"},
+                "legend": None}}},
             {"data": {"values": cells}, "mark": {"type": "text", "fontSize": 12}, "encoding": position | {
                 "text": {"field": "count", "type": "quantitative"},
                 "color": {"condition": {"test": f"datum.count > {dark_from}", "value": "white"}, "value": "black"}}},

@@ -206,7 +206,8 @@ def save_typed_correction(images: list[np.ndarray], original: bytes, key: str) -
         return
     if (store := my_corrections()) is None:
         return
-    outcome = save_correction(store, images, label, share, original if share and st.session_state[f"share-picture-{key}"] else None)
+    picture = original if share and st.session_state[f"share-picture-{key}"] else None
+    outcome = save_correction(store, images, label, share, picture)
     st.session_state[f"saved-{key}"] = outcome
     if outcome[0] != "error":
         st.session_state[f"label-{key}"] = ""
@@ -245,4 +246,4 @@ def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str
     except StoreError as exc:
         return "warning", f"{saved} Not given to the shared pool: {for_visitor(exc)}"
     remember(shared_digits=given + len(images))
-    return "success", f"Saved {label} and given to the shared pool: thank you. The Corrections tab can fine-tune the model on it."
+    return "success", saved.replace(" (only you see it)", " and given to the shared pool")

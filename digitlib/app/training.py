@@ -1,8 +1,8 @@
 """The Train tab, and the job panel it shares with fine-tuning: start a run, follow it, stop it, use its model.
 
-Runs belong to the server (digitlib.training.jobs.Runner, one per server process, in a child process that holds TensorFlow);
-the server keeps the token of the run a visitor started with their key (digitlib.app.visitors), so a reload or another
-tab of the same browser finds the run again, and nobody else can stop it.
+Runs belong to the server (digitlib.training.jobs.Runner, one per server process, in a child process that holds
+TensorFlow); the server keeps the token of the run a visitor started with their key (digitlib.app.visitors), so a
+reload or another tab of the same browser finds the run again, and nobody else can stop it.
 """
 
 from __future__ import annotations

@@ -302,7 +302,8 @@ def ink_on_canvas(page) -> float:
 def app_server(repo: Path, folder: Path, env: dict[str, str] | None = None):
     """The app on a free loopback port, its writable places (trained models, corrections) and its log in ``folder``;
     yields its URL."""
-    places = {"DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"), "DIGITLIB_STORE": str(folder / "corrections.sqlite3")}
+    places = {"DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"),
+              "DIGITLIB_STORE": str(folder / "corrections.sqlite3")}
     process, url = start_app(repo, places | (env or {}), folder / "streamlit.log")
     try:
         yield url
