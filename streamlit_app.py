@@ -16,16 +16,25 @@ from digitlib.app.model_card import model_page
 from digitlib.app.sidebar import model_picker
 from digitlib.app.training import tab_of_my_run, train_page
 from digitlib.app.upload import upload_page
+from digitlib.app.visitors import keep_key_in_browser
 
 PAGES = {"Draw": draw_page, "Upload": upload_page, "Inside": inside_page, "Train": train_page, "Model": model_page,
          "Corrections": corrections_page}
 PAGES_NEEDING_A_MODEL = {draw_page, upload_page, inside_page, model_page}
+# A long file name stays on one line (cut with an ellipsis, whole in its tooltip-free text to screen readers); a wide
+# table scrolls inside its own box on a phone, with a scrollbar that shows there is more.
+PAGE_CSS = """<style>
+[class*="st-key-picture-name-"] p { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; margin: 0; }
+[data-testid="stMarkdownContainer"] table { display: block; overflow-x: auto; }
+</style>"""
 
 
 def main() -> None:
     st.set_page_config(page_title="Digit Classifier", page_icon="✍️", layout="wide")
     st.title("✍️ Digit Classifier")
     st.caption("A CNN trained on MNIST reads your handwritten digits and numbers, and shows why.")
+    keep_key_in_browser()
+    st.html(PAGE_CSS)
     clf = model_picker()
     if "page" not in st.session_state and (following := tab_of_my_run()):
         st.session_state.page = following  # a reload during a run opens the tab that follows it

@@ -41,7 +41,7 @@ def draw_tab(page, phone, out: Path) -> None:
     driver.draw(page, driver.DIGIT_STROKES["1"])
     driver.wait_for_number(page, "1")
     save(page, out / "draw.png")
-    for device, number, name in ((page, "407", "draw-number.png"), (phone, "29", "draw-phone.png")):
+    for device, number, name in ((page, "4071", "draw-number.png"), (phone, "4071", "draw-phone.png")):
         driver.clear_canvas(device)
         driver.draw_number(device, number)
         driver.wait_for_number(device, number)
@@ -60,6 +60,31 @@ def upload_and_model_tabs(page, out: Path) -> None:
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Misclassified test digits").wait_for()
     save(page, out / "model.png")
+
+
+# Real photos of numbers (measured on, never trained on): an 8-digit photo and a 28x28 pixel-art number.
+REALWORLD_MULTI = REPO.parent / "shared" / "realworld-dev2" / "multi"
+EIGHT_DIGITS = "12345678__MuztaghAta__handwirtten-digit-recognization__IMG_1703.jpg"
+PIXEL_ART = "862__Eduard195__Handwrited_numbers__number4.png"
+
+
+def real_photos_and_train_tab(page, phone, out: Path) -> None:
+    """Each device: the 8-digit photo and the 28x28 number read on the Upload tab, the Model and Train tabs."""
+    for device, suffix in ((page, ""), (phone, "-phone")):
+        driver.open_upload_tab(device)
+        device.locator('input[type="file"]').set_input_files([REALWORLD_MULTI / EIGHT_DIGITS,
+                                                              REALWORLD_MULTI / PIXEL_ART])
+        for index in range(2):
+            device.locator(f".st-key-upload-{index} [data-testid='stMetricValue']").first.wait_for()
+        save(device, out / f"upload-photo{suffix}.png", top_of=device.locator(".st-key-upload-0"))
+        save(device, out / f"upload-small{suffix}.png", top_of=device.locator(".st-key-upload-1"))
+        if device is phone:
+            device.get_by_role("tab", name="Model").click()
+            device.get_by_text("Misclassified test digits").wait_for()
+            save(device, out / "model-phone.png")
+        device.get_by_role("tab", name="Train").click()
+        device.get_by_text("Estimated time").wait_for()
+        save(device, out / f"train{suffix}.png")
 
 
 def layer_heading(page, name: str):
@@ -97,7 +122,7 @@ def inside_tab(page, out: Path) -> None:
 
     inside_view(page, "Compare models")
     for name in available_models():
-        page.get_by_text(f"{name} (shipped)").wait_for()
+        page.get_by_text(name, exact=True).first.wait_for()
     page.locator('[data-testid="stVegaLiteChart"]').nth(len(available_models()) - 1).wait_for()
     save(page, out / "inside-compare.png", top_of=page.get_by_text("Every model shipped or trained here"))
 
@@ -118,6 +143,9 @@ def main() -> None:
             page, phone = driver.open_app(browser, url, driver.DESKTOP), driver.open_app(browser, url, driver.PHONE)
             draw_tab(page, phone, args.out)
             upload_and_model_tabs(page, args.out)
+            if REALWORLD_MULTI.is_dir():
+                real_photos_and_train_tab(driver.open_app(browser, url, driver.DESKTOP),
+                                          driver.open_app(browser, url, driver.PHONE), args.out)
             inside_tab(driver.open_app(browser, url, driver.DESKTOP), args.out)
         finally:
             driver.stop_app(process)

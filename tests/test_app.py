@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitlib import available_models
+from digitlib.app import visitors
 from tests.support.apptest import open_tab, texts
 from tests.support.digit_pictures import number_image, png_bytes
 
@@ -113,7 +114,7 @@ def test_a_correction_is_stored_and_shown_on_the_corrections_tab(app, shipped_mo
     assert mine.counts()[1] == 1
     at = open_tab(at, "Corrections")
     assert not at.exception, at.exception
-    assert any(text.startswith("**1** corrected digits") for text in texts(at.markdown))
+    assert any(text.startswith("**1** corrected digit ") for text in texts(at.markdown))
     next(button for button in at.button if button.label == "Delete").click()
     at.run()
     assert mine.counts()[1] == 0
@@ -152,8 +153,10 @@ def test_the_model_tab_tells_every_run_behind_a_polished_model(app, name):
     assert figures["Training time"] in (f"{total_minutes} min", f"{total_minutes // 60} h {total_minutes % 60:02d} min")
     table = next(text for text in texts(at.markdown) if text.startswith("| run |"))
     for number, run in enumerate(runs[:-1], start=1):
-        assert f"| {number}. `{run['name']}` | {run['epochs']} |" in table
+        again = " (an earlier version of it)" if run["name"] == name else ""  # two runs never read the same
+        assert f"| {number}. `{run['name']}`{again} | {run['epochs']} |" in table
     assert f"| {len(runs)}. this model | {card['epochs']} |" in table
+    assert "| all |" not in table  # a run on all of MNIST says how many images that was
 
 
 def test_training_curves_have_a_legend_axis_titles_and_mark_each_run(app, shipped_model, tmp_path):
@@ -172,13 +175,14 @@ def test_training_curves_have_a_legend_axis_titles_and_mark_each_run(app, shippe
     at = pick_model(open_tab(app.run(), "Model"), "polished")
     assert not at.exception, at.exception
     assert metric_values(at)["Epochs"] == "5"
-    curves = [spec for spec in chart_specs(at) if "layer" in spec]
+    curves = [spec for spec in chart_specs(at) if "layer" in spec and "strokeDash" in spec["layer"][0]["encoding"]]
     assert len(curves) == 2  # loss and accuracy
     for spec in curves:
         lines = spec["layer"][0]["encoding"]
         assert lines["color"]["scale"]["domain"] == ["training", "validation"] and lines["color"]["legend"]
         assert lines["x"]["title"] == "epoch" and lines["y"]["title"] in ("loss", "accuracy")
         assert sorted({point["epoch"] for point in spec["layer"][0]["data"]["values"]}) == [1, 2, 3, 4, 5]
+        assert lines["x"]["axis"]["format"] == "d"  # whole epochs, never "1.000000"
         assert [rule["run"] for rule in spec["layer"][1]["data"]["values"]] == ["first-run", "polished"]
 
 
@@ -222,15 +226,20 @@ def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_
 
     (x_train, y_train), _ = mnist
     at = app.run()
-    CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"]).add(
-        list(x_train[:12]), "".join(map(str, y_train[:12])))
+    mine = CorrectionStore(tmp_path / "corrections.sqlite3", owner=at.session_state["visitor_id"])
+    mine.add(list(x_train[:29]), "".join(map(str, y_train[:29])))
     at = open_tab(at, "Corrections")
+    assert any(message.startswith("Fine-tuning needs at least 30") for message in texts(at.info))  # unmeasurable
+    assert not any(button.label.startswith("Fine-tune") for button in at.button)
+    mine.add(list(x_train[29:30]), str(y_train[29]))
+    at.run()
     at.number_input(key="finetune_epochs").set_value(1)
     next(button for button in at.button if button.label.startswith("Fine-tune")).click()
     at = until_the_run_ends(at.run())
     assert not at.exception, at.exception
     assert not at.error, texts(at.error)
     assert [metric.label for metric in at.metric] == ["MNIST test accuracy", "held-out corrections"]
+    assert "n/a" not in [metric.value for metric in at.metric]  # some corrections were held out and measured
     assert any("Where the time went" in caption for caption in texts(at.caption))
     name = next(message.split("**")[1] for message in texts(at.success) if message.startswith("Saved"))
     next(button for button in at.button if button.label.startswith("Make")).click()
@@ -260,7 +269,7 @@ def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
 
 
 @pytest.mark.slow
-def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path):
+def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path, monkeypatch):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves
     at = until_the_run_ends(start_training(open_tab(app.run(), "Train"), epochs=2, train_size=500))
     assert not at.exception, at.exception
@@ -272,9 +281,8 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, re
     line_charts = [chart for chart in at.get("vega_lite_chart") if '"type": "line"' in chart.proto.spec]
     assert len(line_charts) >= 2  # loss and accuracy
 
-    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)  # a reload is a new session...
-    reloaded.query_params["run"] = at.session_state["run_token"]
-    reloaded = open_tab(reloaded.run(), "Train")
+    monkeypatch.setattr(visitors, "cookie_key", lambda: at.session_state["visitor_key"])  # the browser's key...
+    reloaded = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")  # ...in a reload
     next(button for button in reloaded.button if button.label.startswith("Make")).click()
     reloaded.run()
     reloaded.run()
@@ -298,19 +306,17 @@ def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, re
 
 
 @pytest.mark.slow
-def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo):
+def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, repo, monkeypatch):
     owner = run_in_progress(start_training(open_tab(app.run(), "Train"), epochs=10, train_size=5000))
-    token = owner.session_state["run_token"]
-    assert owner.query_params["run"] == token  # in the address: a reload keeps it
+    assert not owner.query_params  # the address carries nothing that would stop the run
 
     other = open_tab(AppTest.from_file(str(repo / APP), default_timeout=60).run(), "Train")
     assert any("A train run is in progress on this server (epoch" in message for message in texts(other.info))
     assert next(button for button in other.button if button.label == "Start training").disabled
     assert not any(button.label == "Stop training" for button in other.button)
 
-    reloaded = AppTest.from_file(str(repo / APP), default_timeout=60)
-    reloaded.query_params["run"] = token
-    reloaded = run_in_progress(reloaded.run())  # the page opens on the Train tab by itself
+    monkeypatch.setattr(visitors, "cookie_key", lambda: owner.session_state["visitor_key"])  # the owner's browser
+    reloaded = run_in_progress(AppTest.from_file(str(repo / APP), default_timeout=60).run())  # opens on Train
     next(button for button in reloaded.button if button.label == "Stop training").click()
     reloaded.run()
     assert any(message.startswith("Stopped after") for message in texts(reloaded.info))
@@ -318,3 +324,4 @@ def test_others_see_a_run_in_progress_a_reload_reconnects_and_stop_ends_it(app, 
     assert any(message.startswith("Stopped after") for message in texts(owner.info))
     other.run()
     assert not next(button for button in other.button if button.label == "Start training").disabled
+    assert "The other run has ended: you can start yours now." in texts(other.success)

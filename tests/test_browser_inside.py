@@ -9,7 +9,7 @@ import pytest
 
 from digitlib import DEFAULT_MODEL, available_models
 from digitlib.app.model_card import DOWNLOADS
-from tests.support.browser_driver import DIGIT_STROKES, NEEDS_CHROMIUM, draw, settled, wait_for_number
+from tests.support.browser_driver import DIGIT_STROKES, NEEDS_CHROMIUM, download, draw, settled, wait_for_number
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
@@ -67,8 +67,7 @@ def test_the_model_tab_downloads_the_active_models_files(drawn, repo, file, labe
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Downloads", exact=True).wait_for()
     settled(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name=label).click()
+    received = download(page, page.get_by_role("button", name=label))
     name = DEFAULT_MODEL if DEFAULT_MODEL in available_models() else available_models()[0]
-    assert download.value.suggested_filename == f"{name}-{file}"
-    assert open(download.value.path(), "rb").read() == (repo / "models" / name / file).read_bytes()
+    assert received.suggested_filename == f"{name}-{file}"
+    assert open(received.path(), "rb").read() == (repo / "models" / name / file).read_bytes()

@@ -4,6 +4,7 @@ tests/support/browser_fixtures.py's."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def strangers(server, browser):
 def open_corrections_tab(page) -> None:
     """Open the tab and wait until its script run has finished, so what is absent is really absent."""
     page.get_by_role("tab", name="Corrections").click()
-    page.get_by_text("corrected digits of yours").wait_for()
+    page.get_by_text(re.compile("corrected digits? of yours")).wait_for()
     page.get_by_text("Carry on from a download").wait_for()
     page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden")
     page.wait_for_timeout(500)
@@ -54,7 +55,7 @@ def test_a_correction_is_seen_deleted_and_downloaded_only_by_its_author(stranger
 
     open_corrections_tab(alice)
     open_corrections_tab(bob)
-    assert alice.get_by_text("1 corrected digits of yours").is_visible()
+    assert alice.get_by_text("1 corrected digit of yours").is_visible()
     alice.get_by_role("button", name="Download as .npz").wait_for()
     assert alice.get_by_role("button", name="Delete").count() == 1
     assert alice.get_by_role("button", name="Download as .npz").count() == 1

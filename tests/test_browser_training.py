@@ -90,9 +90,12 @@ def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorf
     streamlit = server_process(url)
     for attempt in (1, 2):
         page = train_tab(browser, url)
+        console = []  # the live loss chart, redrawn on every poll, once filled the console with Vega warnings
+        page.on("console", lambda message: console.append(message.text) if message.type in ("warning", "error") else None)
         memory = PeakMemory(streamlit)
         accuracy, seconds, estimate, where = default_run(page)
         memory.stop()
+        assert console == []
         with capsys.disabled():
             print(f"\ndefault run {attempt} in the browser: test accuracy {accuracy:.2f}%, click to model shown "
                   f"{seconds:.1f} s; {estimate.lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
@@ -136,6 +139,7 @@ def test_a_second_visitor_sees_the_run_a_reload_reconnects_and_stop_ends_it(serv
     while other.get_by_role("button", name="Start training").is_disabled() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert other.get_by_role("button", name="Start training").is_enabled()
+    other.get_by_text("The other run has ended: you can start yours now.").wait_for()  # said, not just gone
     with capsys.disabled():
         print(f"\nStop clicked → training process gone {gone:.2f} s, 'Stopped' shown {shown:.2f} s "
               f"(load average {os.getloadavg()[0]:.1f})")

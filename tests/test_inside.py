@@ -28,7 +28,7 @@ def drawn_four() -> np.ndarray:
 def inside(app: AppTest, digit: np.ndarray | None = None) -> AppTest:
     at = app.run()
     if digit is not None:
-        at.session_state["last_digit"] = digit
+        at.session_state["drawn_digits"] = ("?", [digit])
     return open_tab(at, "Inside")
 
 
@@ -130,20 +130,37 @@ def test_your_drawing_without_one_says_where_to_draw(app):
     assert not layer_headings(at)
 
 
-def test_an_uploaded_picture_is_read_and_a_bad_one_named(app, mnist):
+def test_the_upload_tabs_pictures_are_offered_and_a_bad_one_named(app, mnist):
     at = inside(app)
     at.radio(key="inside_source").set_value("A picture").run()
-    at.file_uploader(key="inside_upload").set_value(("notes.png", b"not a picture", "image/png")).run()
+    assert any("Upload a picture on the Upload tab first" in message for message in texts(at.info))
+    _, (x_test, y_test) = mnist
+    seven = 255 - np.kron(x_test[np.flatnonzero(y_test == 7)[0]], np.ones((5, 5), np.uint8))  # a scan: dark on white
+    at = open_tab(at, "Upload")
+    at.file_uploader[0].set_value([("notes.png", b"not a picture", "image/png"),
+                                   ("seven.png", png_bytes(seven), "image/png")]).run()
+    at = open_tab(at, "Inside")
+    at.radio(key="inside_source").set_value("A picture").run()
+    picker = at.selectbox(key="inside_picture")
+    assert list(picker.options) == ["notes.png", "seven.png"]  # the Upload tab's, kept for Inside
+    at.selectbox(key="inside_picture").select_index(0).run()
     assert not at.exception
     assert [e for e in texts(at.error) if e.startswith("notes.png:")]
     assert not layer_headings(at)
-    _, (x_test, y_test) = mnist
-    seven = 255 - np.kron(x_test[np.flatnonzero(y_test == 7)[0]], np.ones((5, 5), np.uint8))  # a scan: dark on white
-    at.file_uploader(key="inside_upload").set_value(("seven.png", png_bytes(seven), "image/png")).run()
+    at.selectbox(key="inside_picture").select_index(1).run()
     assert not at.exception and not at.error
     assert layer_headings(at)[:2] == ["input", "conv2d"]
     probabilities = at.get("vega_lite_chart")[-1].proto.spec
     assert '"probability"' in probabilities
+
+
+def test_a_drawn_number_says_which_of_its_digits_is_shown(app, drawn_four):
+    at = app.run()
+    at.session_state["drawn_digits"] = ("41", [drawn_four, drawn_four[:, ::-1].copy()])
+    at = open_tab(at, "Inside")
+    chooser = at.get("button_group")[0]
+    assert chooser.proto.label == "Your drawing reads 41: which digit?"
+    assert layer_headings(at)[:1] == ["input"]
 
 
 def test_layers_are_computed_once_per_digit_and_model(app, drawn_four, monkeypatch):
@@ -158,7 +175,7 @@ def test_layers_are_computed_once_per_digit_and_model(app, drawn_four, monkeypat
     at.checkbox(key="every_channel").uncheck().run()
     assert not at.exception
     assert len(calls) == 1
-    at.session_state["last_digit"] = drawn_four[:, ::-1].copy()  # a new drawing is computed afresh
+    at.session_state["drawn_digits"] = ("?", [drawn_four[:, ::-1].copy()])  # a new drawing is computed afresh
     at.run()
     assert len(calls) == 2
 
@@ -211,11 +228,10 @@ def test_every_model_reads_the_digit_side_by_side(app, drawn_four, tmp_path, rep
     at.segmented_control(key="inside_view").set_value("Compare models").run()
     assert not at.exception, at.exception
     errors = texts(at.error)
-    assert len(errors) == 1 and errors[0].startswith("broken (trained here)")
+    assert len(errors) == 1 and errors[0].startswith("broken:")
     assert "not a usable LiteRT model" in errors[0]
     table = at.dataframe[0].value
-    assert list(table["model"]) == ["baseline (shipped)", "compact (shipped)", "strong (shipped)",
-                                    "my-baseline (trained here)"]
+    assert list(table["model"]) == ["baseline", "compact", "strong", "my-baseline"]
     assert list(table["digit"]) == [4] * 4
     assert (table["confidence"] > 0.5).all() and (table["confidence"] <= 1).all()
     assert (table["inference (ms)"] > 0).all()

@@ -65,7 +65,7 @@ def test_a_visitors_corrections_are_theirs_alone(places, repo, mnist):
     bob = open_tab(visitor(repo), "Corrections")
     alice = open_tab(alice, "Corrections")
 
-    assert any(text.startswith("**1** corrected digits of yours") for text in texts(alice.markdown))
+    assert any(text.startswith("**1** corrected digit of yours") for text in texts(alice.markdown))
     assert "Delete" in [button.label for button in alice.button]
     assert "Download as .npz" in labels(alice, "download_button")
     assert any(text.startswith("**0** corrected digits of yours") for text in texts(bob.markdown))
@@ -179,8 +179,14 @@ def test_a_download_uploaded_in_a_later_session_carries_on(places, repo, mnist):
     later.get("file_uploader")[0].set_value(("corrections-mine.npz", download, "application/octet-stream"))
     next(button for button in later.button if button.label == "Add its digits").click()
     later.run()
-    assert "Added 1 digits from corrections-mine.npz." in texts(later.success)
+    assert "Added 1 digit from corrections-mine.npz." in texts(later.success)
     assert mine.counts()[1] == 1 and any(text.startswith("**1** corrected") for text in texts(later.markdown))
+
+    later.get("file_uploader")[0].set_value(("corrections-mine.npz", download, "application/octet-stream"))
+    next(button for button in later.button if button.label == "Add its digits").click()
+    later.run()  # the same download again adds nothing
+    assert "corrections-mine.npz: its digits were added already, so nothing was added again." in texts(later.info)
+    assert mine.counts()[1] == 1
 
 
 def all_text(at: AppTest) -> str:

@@ -1,14 +1,14 @@
-"""Who may do what: a visitor's own id, the owner's sign-in, and the limits that keep one visitor from starving
+"""Who may do what: the owner's sign-in, and the limits that keep one visitor from starving
 the others on a small shared server."""
 
 from __future__ import annotations
 
 import hmac
 import os
-import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
@@ -31,11 +31,6 @@ def secret(name: str, default=None):
         return st.secrets.get(name, default)
     except (FileNotFoundError, StreamlitSecretNotFoundError):
         return default
-
-
-def visitor_id() -> str:
-    """This browser session's random owner id: its corrections and models are filed under it."""
-    return st.session_state.setdefault("visitor_id", secrets.token_hex(16))
 
 
 def owner_password() -> str | None:
@@ -111,27 +106,29 @@ def owner_sign_in() -> None:
                 st.error("Wrong password.")
 
 
-def admitted_uploads(files: list) -> list:
-    """The uploaded files this session may have read now, with a friendly message for any held back."""
-    if sum(file.size for file in files) > MAX_UPLOADED_MEGABYTES * 2**20:
+def admitted_uploads(pictures: list, on_too_much: Callable[[], None]) -> list:
+    """The pictures (each with ``id`` and ``size``) this session may have read now, with a friendly message for any
+    held back; ``on_too_much`` is called when they hold more megabytes than a visitor may keep here."""
+    if sum(picture.size for picture in pictures) > MAX_UPLOADED_MEGABYTES * 2**20:
         st.session_state.uploader_version = st.session_state.get("uploader_version", 0) + 1  # frees the files
+        on_too_much()
         st.warning(f"Together these pictures pass {MAX_UPLOADED_MEGABYTES} MB, more than one visitor may keep "
                    "here: they were removed. Upload fewer or smaller pictures.")
         return []
-    if len(files) > MAX_PICTURES_PER_BATCH:
-        st.warning(f"Reading the first {MAX_PICTURES_PER_BATCH} of {len(files)} pictures: remove some to read "
+    if len(pictures) > MAX_PICTURES_PER_BATCH:
+        st.warning(f"Reading the first {MAX_PICTURES_PER_BATCH} of {len(pictures)} pictures: remove some to read "
                    "the others.")
-        files = files[:MAX_PICTURES_PER_BATCH]
+        pictures = pictures[:MAX_PICTURES_PER_BATCH]
     admitted = st.session_state.setdefault("admitted_uploads", {})
-    new = [file for file in files if file.file_id not in admitted]
+    new = [picture for picture in pictures if picture.id not in admitted]
     if new and not within_rate("pictures", len(new), MAX_PICTURES_PER_MINUTE):
         st.warning(f"At most {MAX_PICTURES_PER_MINUTE} new pictures a minute, so the app stays quick for everyone: "
                    "the newest ones are read in a minute (touch any control to retry).")
-        files = [file for file in files if file.file_id in admitted]
-    admitted.update((file.file_id, True) for file in files if file.file_id not in admitted)
+        pictures = [picture for picture in pictures if picture.id in admitted]
+    admitted.update((picture.id, True) for picture in pictures if picture.id not in admitted)
     while len(admitted) > 4 * MAX_PICTURES_PER_MINUTE:  # oldest first: the memory of what was read stays small
         admitted.pop(next(iter(admitted)))
-    return files
+    return pictures
 
 
 def uploader_key() -> str:

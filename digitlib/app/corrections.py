@@ -3,6 +3,7 @@ and, in owner mode, the shared pool that visitors chose to contribute to."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import zipfile
@@ -12,11 +13,12 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib.app.access import is_owner
-from digitlib.app.display import enlarged, percent
+from digitlib.app.display import enlarged, percent, plain_chart
 from digitlib.app.errors import for_visitor
 from digitlib.app.models import shipped_models_dir, trained_models_dir
 from digitlib.app.stores import MAX_SESSION_CORRECTIONS, my_corrections, shared_store
-from digitlib.app.training import job_panel, job_runner, show_new_model, start_job
+from digitlib.app.training import job_panel, job_runner, show_new_model, start_job, watch_for_others_runs
+from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
 from digitlib.reading.classifier import DEFAULT_MODEL
 from digitlib.store.corrections import CorrectionStore, StoreError
 from digitlib.store.files import npz_bytes, read_npz
@@ -28,6 +30,11 @@ EMPTY_COLLECTION = {
     "pool": "No visitor has given digits to the shared pool yet.",
 }
 MAX_RESTORE_MEGABYTES = 8  # a full session (MAX_SESSION_CORRECTIONS digits) compresses to well under this
+MAX_RESTORES_REMEMBERED = 50  # downloads already added, remembered so that adding one twice doesn't double its digits
+# Fewer corrections than this can't show whether fine-tuning helped: a quarter of each digit's corrections is held
+# out to measure it, and a digit needs 3 corrections before one of them is held out; with 30, some digit has 3.
+MIN_FINETUNE_CORRECTIONS = 30
+DELTA_SHOWN = 0.0005  # a change that rounds to 0.0% is shown as "no change", not as an arrow
 
 
 @st.fragment
@@ -36,10 +43,12 @@ def corrections_page() -> None:
     if store is None:
         return
     restore_form(store)  # first, so what it adds is counted below in the same run
-    st.write(f"**{len(store)}** corrected digits of yours. Correct a wrong reading on the Draw or Upload "
-             "tab; fine-tune the model on them below.")
-    st.caption("Only you see them: they belong to this browser tab and are deleted from the server a day after "
-               "they were saved. Download them to keep them; upload that download later to carry on.")
+    count = len(store)
+    st.write(f"**{count}** corrected digit{'' if count == 1 else 's'} of yours. Correct a wrong reading on the Draw "
+             "or Upload tab; fine-tune the model on them below.")
+    st.caption(f"Only you see them, in this browser (a reload or a new tab finds them; another browser or device "
+               f"doesn't). They are deleted from the server {KEEP_VISITOR_DATA.days} days after they were saved: "
+               "download them to keep them, and upload that download here to carry on, on any device.")
     if show_collection(store, "mine"):
         finetune_section(store)
     if is_owner() and (pool := shared_store()) is not None:
@@ -55,8 +64,9 @@ def show_collection(store: CorrectionStore, key: str) -> bool:
     if not any(counts.values()):
         st.info(EMPTY_COLLECTION[key])
         return False
-    st.bar_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())},
-                 x="digit", y="samples", x_label="digit", y_label="corrected samples", height=200, sort=False)
+    plain_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())}, "digit",
+                {"samples": "#0072B2"}, "bar", "digit", "corrected samples", 200,
+                alt="Corrected samples per digit: " + ", ".join(f"{d}: {n}" for d, n in counts.items()))
     browse_samples(store, key)
     npz, idx = st.columns(2)
     npz.download_button("Download as .npz", lambda: npz_bytes(*store.arrays()), file_name=f"corrections-{key}.npz",
@@ -72,13 +82,19 @@ def restore_form(store: CorrectionStore) -> None:
         upload = st.file_uploader("A corrections .npz downloaded from this app", type=["npz"],
                                   max_upload_size=MAX_RESTORE_MEGABYTES)
         if st.form_submit_button("Add its digits") and upload is not None:
+            fingerprint = hashlib.sha256(upload.getvalue()).hexdigest()
+            restored = visitor_record().get("restored", [])
+            if fingerprint in restored:
+                st.info(f"{upload.name}: its digits were added already, so nothing was added again.")
+                return
             try:
                 x, y = read_npz(upload.getvalue(), MAX_SESSION_CORRECTIONS)
                 store.add_arrays(x, y, at_most=MAX_SESSION_CORRECTIONS)
             except (ValueError, StoreError) as exc:
                 st.error(f"{upload.name}: nothing added: {for_visitor(exc)}")
             else:
-                st.success(f"Added {len(y)} digits from {upload.name}.")
+                remember(restored=[*restored, fingerprint][-MAX_RESTORES_REMEMBERED:])
+                st.success(f"Added {len(y)} digit{'' if len(y) == 1 else 's'} from {upload.name}.")
 
 
 def finetune_section(store: CorrectionStore) -> None:
@@ -86,9 +102,16 @@ def finetune_section(store: CorrectionStore) -> None:
     and after."""
     st.markdown("#### Fine-tune on this handwriting")
     base = Path(st.session_state.get("active_model", shipped_models_dir() / DEFAULT_MODEL))
+    if len(store) < MIN_FINETUNE_CORRECTIONS:
+        st.info(f"Fine-tuning needs at least {MIN_FINETUNE_CORRECTIONS} corrected digits (you have {len(store)}): "
+                "a quarter of them is held out to measure whether it helped, and fewer can't show that.")
+        job_panel("finetune")
+        return
     epochs = st.number_input("Epochs", 1, 20, 3, key="finetune_epochs")
     st.caption("A quarter of the corrections is held out to measure the change; MNIST is mixed in so it isn't forgotten.")
-    if st.button(f"Fine-tune {base.name}", type="primary", disabled=job_runner().active() is not None):
+    busy = job_runner().active() is not None
+    watch_for_others_runs(busy)
+    if st.button(f"Fine-tune {base.name}", type="primary", disabled=busy):
         out = trained_models_dir() / f"{base.name}-finetuned-{datetime.now():%Y%m%d-%H%M%S}"
         start_job("finetune", {"store_path": store.address, "store_owner": store.owner, "base_model": str(base),
                                "epochs": int(epochs)}, out)
@@ -96,8 +119,10 @@ def finetune_section(store: CorrectionStore) -> None:
         for column, (figure, name) in zip(st.columns(2), (("mnist_test_accuracy", "MNIST test accuracy"),
                                                            ("held_out_accuracy", "held-out corrections"))):
             before, after = run.card["finetune"]["before"][figure], run.card["finetune"]["after"][figure]
+            change = None if None in (before, after) else after - before
             column.metric(name, "n/a" if after is None else percent(after),
-                          delta=None if None in (before, after) else f"{after - before:+.1%}")
+                          delta=None if change is None else f"{change:+.1%}" if abs(change) >= DELTA_SHOWN
+                          else "no change", delta_color="normal" if change and abs(change) >= DELTA_SHOWN else "off")
         show_new_model(run.out, run.card)
 
 

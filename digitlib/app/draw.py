@@ -57,9 +57,11 @@ def canvas_fit_css() -> str:
 # toolbar's "Update the app with this drawing" button sends at once.  Pressing it as the pen lifts makes the
 # reading follow the stroke instead of the debounce.  Installed once per page; strokes only, not the toolbar.
 # The press comes when the lift's mouseup/touchend reaches the window, after the canvas (listening on its
-# document) has added the stroke: a timer would wait for the next frame, ~15 ms later.
+# document) has added the stroke: a timer would wait for the next frame, ~15 ms later.  The same script hides the
+# toolbar's editing tools inside each new canvas.
 SEND_ON_LIFT_JS = """<script>
 if (!window.digitlibSendOnLift) {
+  const HIDDEN_TOOLS = ["Edit", "Bring forward", "Send backward", "Delete selected"];
   window.digitlibSendOnLift = true;
   let send = null;
   window.addEventListener("pointerup", event => {
@@ -70,6 +72,18 @@ if (!window.digitlibSendOnLift) {
   const press = () => { if (send) { const button = send; send = null; button.click(); } };
   window.addEventListener("mouseup", press);
   window.addEventListener("touchend", press);
+  // The toolbar's editing tools (the pencil turns strokes into selections) mean nothing for a digit: hidden.
+  setInterval(() => {
+    for (const host of document.querySelectorAll(".st-key-drawing-area [class*='st-key-canvas-'] *")) {
+      if (host.shadowRoot && !host.shadowRoot.getElementById("digitlib-toolbar")) {
+        const style = document.createElement("style");
+        style.id = "digitlib-toolbar";
+        style.textContent = HIDDEN_TOOLS.map(name => `button[aria-label="${name}"]`).join(",")
+          + "{display:none !important}";
+        host.shadowRoot.appendChild(style);
+      }
+    }
+  }, 300);
 }
 </script>"""
 
@@ -103,6 +117,19 @@ def log_timing(**figures) -> None:
 def clear_canvas() -> None:
     """A new key mounts a fresh, empty canvas (a callback, so it happens before the tab reruns)."""
     st.session_state.canvas_version += 1
+    for kept in ("kept_drawing", "canvas_start", "drawn_digits"):
+        st.session_state.pop(kept, None)
+
+
+def keep_brush() -> None:
+    st.session_state.brush = st.session_state.stroke_width
+
+
+def brush_slider(controls) -> None:
+    """The brush width, kept apart from the widget (whose state goes when another tab is open) so it survives."""
+    if "stroke_width" not in st.session_state:
+        st.session_state.stroke_width = st.session_state.get("brush", DEFAULT_BRUSH)
+    controls.slider("Brush width", *BRUSH_RANGE, key="stroke_width", on_change=keep_brush)
 
 
 def draw_page(clf: Classifier) -> None:
@@ -115,7 +142,7 @@ def draw_page(clf: Classifier) -> None:
     st.session_state.setdefault("canvas_version", 0)
     controls = st.container(key="drawing-controls")  # as wide as the canvas' column (canvas_fit_css)
     brush, clear = controls.columns([3, 1], vertical_alignment="bottom", wrap=False)  # one row on a phone too
-    brush.slider("Brush width", *BRUSH_RANGE, DEFAULT_BRUSH, key="stroke_width")
+    brush_slider(brush)
     clear.button("Clear", width="stretch", on_click=clear_canvas)
     st.html(canvas_fit_css())
     st.html(SEND_ON_LIFT_JS, unsafe_allow_javascript=True)
@@ -124,10 +151,19 @@ def draw_page(clf: Classifier) -> None:
 
 def drawing_sent(key: str) -> CanvasResult:
     """What the canvas under ``key`` last sent (a CanvasResult, no picture before the first stroke), read from
-    the session before the canvas is drawn again, so the reading can reach the browser before the canvas does."""
+    the session before the canvas is drawn again, so the reading can reach the browser before the canvas does.
+
+    The drawing is also kept apart from the canvas' own state, which goes while another tab is open: back on this
+    tab, the canvas is mounted again with those strokes, and they are read again.
+    """
     from streamlit_drawable_canvas import CanvasResult
 
     drawing = (st.session_state.get(key) or {}).get("drawing") or {}
+    if drawing.get("data"):
+        st.session_state.kept_drawing = drawing
+    elif key not in st.session_state and "kept_drawing" in st.session_state:
+        st.session_state.canvas_start = st.session_state.kept_drawing["raw"]  # this canvas starts with these strokes
+        drawing = st.session_state.kept_drawing
     return CanvasResult(drawing.get("raw"), drawing.get("data"), return_image_data=True)
 
 
@@ -150,9 +186,10 @@ def drawing_and_reading(clf: Classifier) -> None:
     drawing, glance = st.columns(COLUMNS, gap="medium")
     with glance:
         if reading is None or reading.is_empty:
+            st.session_state.pop("drawn_digits", None)
             st.info(EMPTY_CANVAS_HINT)
         else:
-            st.session_state["last_digit"] = reading.digits[0].image  # for the Inside tab
+            st.session_state.drawn_digits = (reading.text, [digit.image for digit in reading.digits])  # for Inside
             show_number(reading)
     shown, shown_cpu = time.perf_counter(), time.thread_time()
     # The number is on its way; the saliency computed now (~20 ms a digit) keeps the rest apart from it, so the
@@ -164,7 +201,7 @@ def drawing_and_reading(clf: Classifier) -> None:
     with drawing.container(key="drawing-area"):
         st_canvas(stroke_width=st.session_state.get("stroke_width", DEFAULT_BRUSH), stroke_color="#000000",
                   background_color="#FFFFFF", width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
-                  key=key)
+                  initial_drawing=st.session_state.get("canvas_start"), key=key)
     if pictures:
         with glance:
             correction_form(reading, sent.image_bytes, key="canvas")

@@ -1,5 +1,5 @@
 """The Inside tab: what each layer of the CNN sees, how a change to the digit fools a naive demo, and every model
-side by side; for the digit drawn on the Draw tab, an uploaded picture, or a digit typed in a font."""
+side by side; for a digit drawn on the Draw tab, one of the Upload tab's pictures, or a digit typed in a font."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 from digitlib import ImageError, ModelError, read_number
-from digitlib.app.display import as_picture, enlarged
+from digitlib.app.display import as_picture, enlarged, plain_chart
 from digitlib.app.models import classifier_for, model_directories, model_label
-from digitlib.app.reading import probability_bars
-from digitlib.app.upload import UPLOAD_TYPES
+from digitlib.app.reading import ordinal, probability_bars
+from digitlib.app.upload import visitor_pictures
 from digitlib.inside.explain import Stage, channel_grid, first_layer_filters, network_path
 from digitlib.inside.playground import CHANGES, changed_picture, read_both_ways, sweep
 from digitlib.preprocess import to_mnist
@@ -39,13 +39,15 @@ def inside_page(clf: Classifier) -> None:
 
 
 def chosen_digit(clf: Classifier) -> np.ndarray | None:
-    """The 28x28 digit to look at, from the Draw tab, an upload, or a font; None (with a hint) when there is none."""
-    drawn = st.session_state.get("last_digit")
+    """The 28x28 digit to look at, from the Draw tab, the Upload tab, or a font; None (with a hint) when there is
+    none."""
+    drawn = st.session_state.get("drawn_digits")
     source = st.radio("Digit", SOURCES, index=0 if drawn is not None else 2, horizontal=True, key="inside_source")
     if source == "Your drawing":
         if drawn is None:
-            st.info("Draw a digit on the Draw tab first (its first digit is shown here), or pick another source.")
-        return drawn
+            st.info("Draw a digit on the Draw tab first, or pick another source.")
+            return None
+        return one_of(*drawn, what="Your drawing")
     if source == "A picture":
         return uploaded_digit(clf)
     digit = st.select_slider("Typed digit", range(10), 3, key="typed_digit")
@@ -53,22 +55,32 @@ def chosen_digit(clf: Classifier) -> np.ndarray | None:
     return typed_digit(digit)
 
 
+def one_of(text: str, digits: list[np.ndarray], what: str) -> np.ndarray:
+    """The digit of a number that the visitor picks (the only one, for a single digit)."""
+    if len(digits) == 1:
+        return digits[0]
+    position = st.segmented_control(f"{what} reads {text}: which digit?", range(len(digits)), default=0,
+                                    format_func=lambda i: f"{ordinal(i + 1)}: {text[i]}", key=f"position-{what}")
+    return digits[position or 0]
+
+
 def uploaded_digit(clf: Classifier) -> np.ndarray | None:
-    upload = st.file_uploader("A picture of a digit", type=UPLOAD_TYPES, key="inside_upload")
-    if upload is None:
-        st.info("Upload a photo or scan of a digit.")
+    """A digit of one of the Upload tab's pictures."""
+    pictures = visitor_pictures()
+    if not pictures:
+        st.info("Upload a picture on the Upload tab first: its digits can be looked at here.")
         return None
+    picture = st.selectbox("Picture (from the Upload tab)", pictures, format_func=lambda p: p.name,
+                           key="inside_picture")
     try:
-        reading = read_number(upload.getvalue(), clf)
+        reading = read_number(picture.data, clf)
     except ImageError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(f"{picture.name}: {exc}")
         return None
     if reading.is_empty:
-        st.warning(f"{upload.name}: no digit found in this image.")
+        st.warning(f"{picture.name}: no digit found in this image.")
         return None
-    if len(reading.digits) > 1:
-        st.caption(f"The picture holds {reading.text}: showing its first digit.")
-    return reading.digits[0].image
+    return one_of(reading.text, [digit.image for digit in reading.digits], what=picture.name)
 
 
 @st.cache_data(show_spinner=False)
@@ -137,8 +149,10 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
             previous = stage
         elif stage.kind == "dense":
             axis = "digit" if index == last_dense else "unit"
-            st.bar_chart({axis: [str(unit) for unit in range(stage.activation.size)],
-                          "activation": stage.activation.tolist()}, x=axis, y="activation", height=200, sort=False)
+            plain_chart({axis: [str(unit) for unit in range(stage.activation.size)],
+                         "activation": [round(float(value), 4) for value in stage.activation]}, axis,
+                        {"activation": "#0072B2"}, "bar", axis, "activation", 200,
+                        alt=f"The activation of each of the {stage.activation.size} {axis}s of {stage.name}.")
         else:
             probability_bars([("output", stage.activation)], alt="The ten outputs: the probability of each digit 0-9.")
 
@@ -160,6 +174,11 @@ def cached_sweep(_clf: Classifier, key: str, image: np.ndarray, settings: tuple,
     return sweep(_clf, image, dict(settings), change, digit)
 
 
+def reset_sliders() -> None:
+    for name, change in CHANGES.items():
+        st.session_state[f"play_{name}"] = change.neutral
+
+
 def playground_view(clf: Classifier, image: np.ndarray) -> None:
     st.caption("Most digit demos resize the picture to 28x28 and invert it. MNIST digits are centred, 20x20 and of "
                "one stroke width; change yours and compare that naive demo with digitlib's pipeline.")
@@ -168,13 +187,12 @@ def playground_view(clf: Classifier, image: np.ndarray) -> None:
     truth = truth_column.selectbox("The digit it really is", range(10), index=read, key=f"truth-{digest(image)}")
     chosen = plot_column.selectbox("Plot the confidence against", list(CHANGES),
                                    format_func=lambda c: CHANGES[c].label, key="sweep_change")
-    if reset_column.button("Reset sliders", width="stretch"):
-        for name, change in CHANGES.items():
-            st.session_state[f"play_{name}"] = change.neutral
+    reset_column.button("Reset sliders", width="stretch", on_click=reset_sliders)
     settings = {}
     for column, (name, change) in zip(st.columns(3) * 2, CHANGES.items()):
-        settings[name] = column.slider(change.label, change.low, change.high, change.neutral, change.step,
-                                       format="%g", key=f"play_{name}")
+        st.session_state.setdefault(f"play_{name}", change.neutral)  # the state alone sets the value: no clash
+        settings[name] = column.slider(change.label, change.low, change.high, step=change.step, format="%g",
+                                       key=f"play_{name}")
     picture = changed_picture(image, settings)
     reads = read_both_ways(clf, picture)
     changed, naive, pipeline = st.columns(3)
@@ -185,13 +203,14 @@ def playground_view(clf: Classifier, image: np.ndarray) -> None:
                                              (pipeline, "digitlib's pipeline", reads.pipeline_image,
                                               reads.pipeline_probabilities)):
         column.image(enlarged(seen).resize((PICTURE_PIXELS, PICTURE_PIXELS), Image.NEAREST), width=PICTURE_PIXELS,
-                     caption=f"what the {way} hands the network")
+                     caption=f"handed to the network by {way}")
         column.metric(way, f"reads {int(probabilities.argmax())}", delta_color="off", delta_arrow="off",
                       delta=f"{probabilities[truth]:.0%} sure it is {truth}")
     others = tuple(sorted((name, value) for name, value in settings.items() if name != chosen))
     table = cached_sweep(clf, model_key(clf), image, others, chosen, truth)
-    st.line_chart(table, x="strength", y=["naive", "pipeline"], x_label=CHANGES[chosen].label,
-                  y_label=f"confidence it is {truth}", color=["#e4572e", "#1f77b4"], height=260)
+    plain_chart(table, "strength", {"naive": "#e4572e", "pipeline": "#1f77b4"}, "line", CHANGES[chosen].label,
+                f"confidence it is {truth}", 260, alt=f"The confidence that it is {truth} as "
+                f"{CHANGES[chosen].label.lower()} runs over its range, read naively and by the pipeline.")
     st.caption("The other sliders stay where they are while this one runs over its range.")
 
 
@@ -225,10 +244,15 @@ def compare_view(clf: Classifier, image: np.ndarray) -> None:
         charts.append((model_label(directory), probabilities))
     picture, table = st.columns([1, 5])
     picture.image(enlarged(image), caption="the digit read")
-    table.dataframe(rows, hide_index=True, column_config={
-        "confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-        "inference (ms)": st.column_config.NumberColumn(format="%.2f"),
-        "parameters": st.column_config.NumberColumn(format="localized")})
+    table.dataframe(rows, hide_index=True, column_config={  # narrow columns: the table fits a phone's width
+        "model": st.column_config.TextColumn(width="small"),
+        "digit": st.column_config.NumberColumn(width=40),
+        "confidence": st.column_config.NumberColumn("sure", format="percent", width=60,
+                                                    help="how sure the model is of the digit it read"),
+        "inference (ms)": st.column_config.NumberColumn("ms", format="%.2f", width=50,
+                                                        help="milliseconds to read one digit"),
+        "parameters": st.column_config.NumberColumn("weights", format="localized", width=80,
+                                                    help="the model's parameters")})
     per_row = 3
     for row in range(0, len(charts), per_row):
         for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):

@@ -7,11 +7,13 @@ import time
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from digitlib.app.display import duration, show_curves
 from digitlib.app.models import cached_classifier, model_label
 from digitlib.reading.classifier import MODEL_FILE, Classifier
 
+MNIST_TRAINING_IMAGES = 60_000
 CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
                "architecture", "created", "per_class_accuracy", "history"]
 
@@ -26,20 +28,24 @@ def training_runs(card: dict) -> list[dict]:
 
 
 def training_images(run: dict) -> str:
-    """Older runs nested in a card record their config only: no size there means all of MNIST's training split."""
-    if "training_images" in run:
+    """Older runs nested in a card record their config only: no size there means all of MNIST's training split,
+    less the share held out for validation."""
+    if run.get("training_images"):
         return f"{run['training_images']:,}"
-    size = (run.get("config") or {}).get("train_size")
-    return "all" if size is None else f"{size:,}"
+    config = run.get("config") or {}
+    size = config.get("train_size") or round(MNIST_TRAINING_IMAGES * (1 - (config.get("val_fraction") or 0)))
+    return f"{size:,}"
 
 
-def run_row(number: int, run: dict, last: bool) -> str:
+def run_row(number: int, run: dict, last: bool, model_name: str) -> str:
     config = run.get("config") or {}
     images = training_images(run)
     augmented = "yes" if run.get("augmentation") else "no"
     rate = config.get("learning_rate")
     accuracy = f"{run['test_accuracy']:.2%}" if run.get("test_accuracy") is not None else "n/a"
     name = "this model" if last else f"`{run.get('name', '?')}`"
+    if not last and run.get("name") == model_name:
+        name += " (an earlier version of it)"
     return (f"| {number}. {name} | {run.get('epochs', '?')} | {images} | {augmented} | "
             f"{'n/a' if rate is None else f'{rate:g}'} | {duration(run.get('training_seconds'))} | {accuracy} |")
 
@@ -54,7 +60,7 @@ def show_story(card: dict) -> None:
     st.markdown("\n".join([
         "| run | epochs | training images | augmented | learning rate | time | MNIST test accuracy after |",
         "|---|---:|---:|---|---:|---:|---:|",
-        *(run_row(i, run, run is card) for i, run in enumerate(runs, start=1)),
+        *(run_row(i, run, run is card, card.get("name")) for i, run in enumerate(runs, start=1)),
     ]))
     recorded = len(runs)  # the curves run across the last runs that kept their epoch-by-epoch history
     while recorded and runs[recorded - 1].get("history", {}).get("loss"):
@@ -94,20 +100,62 @@ def model_page(clf: Classifier) -> None:
 
     st.markdown("#### Test error per digit")
     errors = [round(100 * (1 - accuracy), 2) for accuracy in card["per_class_accuracy"]]
-    st.vega_lite_chart({
+    st.vega_lite_chart({"layer": [{  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
         "data": {"values": [{"digit": str(d), "error": e} for d, e in enumerate(errors)]},
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {"x": {"field": "digit", "type": "nominal", "title": "digit", "axis": {"labelAngle": 0}},
-                     "y": {"field": "error", "type": "quantitative", "title": "test error (%)"}},
-    }, height=220, width="stretch", alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
-    for figure, title in (("confusion.png", "Confusion matrix"), ("misclassified.png", "Misclassified test digits")):
-        st.markdown(f"#### {title}")
-        path = clf.directory / figure
-        if path.is_file():
-            st.image(str(path), alt=f"{title} of {clf.directory.name} on the MNIST test set")
-        else:
-            st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory.name}` draws it.")
+                     "y": {"field": "error", "type": "quantitative", "title": "test error (%)", "stack": None}},
+    }]}, height=220, width="stretch",
+        alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
+    st.markdown("#### Confusion matrix")
+    confusion_chart(card.get("confusion_matrix"))
+    st.markdown("#### Misclassified test digits")
+    path = clf.directory / "misclassified.png"
+    if path.is_file():
+        st.caption("Each is labelled true digit → what the model read.")
+        for half in halves(str(path), path.stat().st_mtime):
+            st.image(half, alt=f"Misclassified MNIST test digits of {clf.directory.name}")
+    else:
+        st.caption(f"{path.name} is missing: `python -m digitlib evaluate --model {clf.directory.name}` draws it.")
     downloads(clf)
+
+
+def confusion_chart(matrix: list[list[int]] | None) -> None:
+    """True digit down, digit read across, every count written in a colour that stands out from its cell."""
+    if not matrix:
+        st.caption("This model's card has no confusion matrix.")
+        return
+    cells = [{"true": str(t), "read": str(r), "count": count}
+             for t, row in enumerate(matrix) for r, count in enumerate(row)]
+    dark_from = max(count for row in matrix for count in row) / 2  # the colour scale's darker half gets white text
+    axis = {"labelAngle": 0, "labelFontSize": 13}
+    position = {"x": {"field": "read", "type": "ordinal", "title": "digit read", "axis": axis | {"orient": "top"}},
+                "y": {"field": "true", "type": "ordinal", "title": "true digit", "axis": axis | {"titleAngle": 0,
+                      "titleAlign": "right", "titleBaseline": "bottom", "titleY": -6}}}
+    st.vega_lite_chart({
+        "layer": [  # the data inside each layer: Streamlit sends it as it is, and Vega never sees an empty table
+            {"data": {"values": cells}, "mark": "rect", "encoding": position | {"color": {
+                "field": "count", "type": "quantitative", "scale": {"type": "symlog", "scheme": "blues"},
+                "legend": None}}},
+            {"data": {"values": cells}, "mark": {"type": "text", "fontSize": 12}, "encoding": position | {
+                "text": {"field": "count", "type": "quantitative"},
+                "color": {"condition": {"test": f"datum.count > {dark_from}", "value": "white"}, "value": "black"}}},
+        ],
+    }, height=360, width="stretch", alt="Confusion matrix on the MNIST test set: " + "; ".join(
+        f"true {t}: {row[t]} read right" for t, row in enumerate(matrix)))
+
+
+@st.cache_data(show_spinner=False)
+def halves(path: str, modified: float) -> list[np.ndarray]:
+    """The misclassified figure cut into its left and right halves between two columns of pictures, each shown as
+    wide as the page, so the labels are twice as large as the whole figure would show them."""
+    picture = np.asarray(Image.open(path).convert("RGB"))
+    grey = picture.mean(axis=2)
+    top = int(np.argmax((grey < 60).mean(axis=1) > 0.3))  # the first row of pictures (black squares)...
+    top = max(0, top - round(picture.shape[0] * 0.05))  # ...and its labels above; the title goes (the page has one)
+    white = np.flatnonzero((grey[top:] > 240).all(axis=0))
+    middle = int(white[np.argmin(abs(white - picture.shape[1] / 2))]) if white.size else picture.shape[1] // 2
+    return [picture[top:, :middle], picture[top:, middle:]]
 
 
 @st.cache_data(show_spinner="Timing the model…")

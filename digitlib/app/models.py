@@ -3,14 +3,13 @@ cached classifiers shared by every session."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
-from platformdirs import user_data_path
 
 from digitlib import ModelError, available_models, load_classifier
-from digitlib.app.access import is_owner, visitor_id
+from digitlib.app.access import is_owner
+from digitlib.app.visitors import trained_models_root, visitor_id
 from digitlib.reading import classifier as classifier_module
 from digitlib.reading.classifier import DEFAULT_MODEL, MODEL_FILE, Classifier
 
@@ -20,31 +19,30 @@ def shipped_models_dir() -> Path:
     return classifier_module.MODELS_DIR
 
 
-def trained_models_root() -> Path:
-    """Models trained in the app go to the user's data directory (beside the corrections store), not into the
-    repository, unless the owner asks to save into models/."""
-    return Path(os.environ.get("DIGITLIB_TRAINED_MODELS_DIR", user_data_path("digitlib") / "models"))
-
-
 def trained_models_dir() -> Path:
-    """Where this session's training runs save: the owner's go beside every visitor's view, a visitor's into a
-    folder of their own session, since a fine-tuned model carries something of their handwriting."""
+    """Where this visitor's training runs save: the owner's go beside every visitor's view, a visitor's into a
+    folder of their own, since a fine-tuned model carries something of their handwriting."""
     root = trained_models_root()
     return root if is_owner() else root / "sessions" / visitor_id()
 
 
 def model_directories() -> list[Path]:
-    """Shipped models first, then the owner's trained ones, then this session's (with those its runs made before a
-    reload gave the page a new session: `training.my_run` lists them)."""
+    """Shipped models first, then the owner's trained ones, then this visitor's."""
     shipped, root, own = shipped_models_dir(), trained_models_root(), trained_models_dir()
     trained = [path.parent for folder in dict.fromkeys([root, own]) if folder.is_dir()
                for path in sorted(folder.glob(f"*/{MODEL_FILE}"))]
-    made = [Path(path) for path in st.session_state.get("models_made", []) if (Path(path) / MODEL_FILE).is_file()]
-    return [shipped / name for name in available_models(shipped)] + list(dict.fromkeys(trained + made))
+    return [shipped / name for name in available_models(shipped)] + trained
 
 
 def model_label(directory: Path) -> str:
-    return f"{directory.name} ({'shipped' if directory.parent == shipped_models_dir() else 'trained here'})"
+    """A model's name as menus show it: short enough for a phone's sidebar (model_origin says where it is from)."""
+    return directory.name
+
+
+def model_origin(directory: Path) -> str:
+    if directory.parent == shipped_models_dir():
+        return "shipped with the app"
+    return "trained here by the app's owner" if directory.parent == trained_models_root() else "trained by you"
 
 
 def default_model_file() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +16,7 @@ from digitlib.app.models import (
     default_model_file,
     model_directories,
     model_label,
+    model_origin,
     shipped_models_dir,
 )
 from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
@@ -33,10 +35,16 @@ def model_picker() -> Classifier | None:
         st.session_state.active_model = str(default)
         if default.name != DEFAULT_MODEL and default.parent == shipped_models_dir():
             st.sidebar.warning(f"The default model '{DEFAULT_MODEL}' is not in models/ yet; using '{default.name}'.")
-    if st.session_state.get("model_choice") != Path(st.session_state.active_model):
-        st.session_state.model_choice = Path(st.session_state.active_model)  # e.g. "make active" on the Train tab
-    choice = st.sidebar.selectbox("Active model", directories, format_func=model_label, key="model_choice",
-                                  on_change=lambda: st.session_state.update(active_model=str(st.session_state.model_choice)))
+    active = Path(st.session_state.active_model)
+    # The widget starts on the active model and is keyed by it: a page's first rerun, which may report the widget
+    # before the browser has caught up, can only repeat the active model, never pick one by itself; a model made
+    # active elsewhere (the Train tab) mounts a fresh widget showing it.
+    choice = st.sidebar.selectbox("Active model", directories, index=directories.index(active), format_func=model_label,
+                                  key=f"model-choice-{digest(str(active))}")
+    st.sidebar.caption(model_origin(choice))
+    if choice != active:  # the visitor picked: the page is drawn again around a widget keyed by the new model
+        st.session_state.active_model = str(choice)
+        st.rerun()
     try:
         clf = classifier_for(choice)
     except ModelError as exc:
@@ -50,3 +58,7 @@ def model_picker() -> Classifier | None:
             default_model_file().parent.mkdir(parents=True, exist_ok=True)
             default_model_file().write_text(str(choice))
     return clf
+
+
+def digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]

@@ -1,5 +1,5 @@
 """The corrections store as the app uses it: one per database for the whole server, this visitor's share of it,
-and forgetting visitors' data after a day."""
+and forgetting visitors' data after KEEP_VISITOR_DATA."""
 
 from __future__ import annotations
 
@@ -10,20 +10,17 @@ from datetime import timedelta
 
 import streamlit as st
 
-from digitlib.app.access import is_owner, secret, visitor_id
-from digitlib.app.models import trained_models_root
+from digitlib.app.access import is_owner, secret
+from digitlib.app.visitors import KEEP_VISITOR_DATA, trained_models_root, visitor_id, visitor_keys
 from digitlib.store.corrections import CorrectionStore, StoreError, default_location
 
 log = logging.getLogger(__name__)
 
 DATABASE_SECRET = "digitlib"  # [connections.digitlib] url = "..." in secrets, as st.connection("digitlib", type="sql")
-# A visitor's corrections and models belong to their browser tab, which can't come back for them once it closes;
-# a day after they were made they are deleted, so the server doesn't keep strangers' handwriting (they can download
-# it and upload it again later).
-FORGET_SESSIONS_AFTER = timedelta(days=1)
-# Limits per session, each protecting the other visitors on a small shared server:
-MAX_SESSION_CORRECTIONS = 2000  # stored digits (~1.6 MB of rows): one session can't fill the database
+# Limits per visitor, each protecting the other visitors on a small shared server:
+MAX_SESSION_CORRECTIONS = 2000  # stored digits (~1.6 MB of rows): one visitor can't fill the database
 MAX_SHARED_PER_SESSION = 500  # digits given to the shared pool: one visitor can't flood what everyone trains on
+MAX_SHARED_POOL = 50_000  # digits in the shared pool in all: many visitors together can't fill the database either
 
 
 @st.cache_resource(show_spinner=False)
@@ -34,16 +31,17 @@ def cached_store(location: str) -> CorrectionStore:
 
 @st.cache_resource(show_spinner=False, ttl=timedelta(hours=1))
 def forget_old_sessions(location: str) -> None:
-    """At most once an hour: delete the sessions' corrections and models older than FORGET_SESSIONS_AFTER."""
-    cached_store(location).forget_sessions(FORGET_SESSIONS_AFTER)
-    forget_session_models(FORGET_SESSIONS_AFTER)
+    """At most once an hour: delete the visitors' corrections and models older than KEEP_VISITOR_DATA, and the keys
+    of visitors who haven't come back for as long."""
+    cached_store(location).forget_sessions(KEEP_VISITOR_DATA)
+    forget_visitor_models(KEEP_VISITOR_DATA)
+    visitor_keys().forget(KEEP_VISITOR_DATA)
 
 
-def forget_session_models(older_than: timedelta) -> None:
-    """Delete the models of visitor sessions whose folders are older than ``older_than``."""
-    sessions = trained_models_root() / "sessions"
+def forget_visitor_models(older_than: timedelta) -> None:
+    """Delete the visitors' models made longer than ``older_than`` ago."""
     cutoff = time.time() - older_than.total_seconds()
-    for folder in sessions.glob("*") if sessions.is_dir() else []:
+    for folder in (trained_models_root() / "sessions").glob("*/*"):
         if folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -66,6 +64,6 @@ def shared_store() -> CorrectionStore | None:
 
 
 def my_corrections() -> CorrectionStore | None:
-    """This session's own corrections: only this browser tab sees, deletes, downloads or fine-tunes on them."""
+    """This visitor's own corrections: only their browser sees, deletes, downloads or fine-tunes on them."""
     store = shared_store()
     return None if store is None else store.for_owner(visitor_id())

@@ -1,7 +1,8 @@
 """The Train tab, and the job panel it shares with fine-tuning: start a run, follow it, stop it, use its model.
 
-Runs belong to the server (digitlib.training.jobs.Runner, one per server process, in a child process that holds TensorFlow);
-a session keeps the token of the run it started, also in the page's address, so a reload finds the run again.
+Runs belong to the server (digitlib.training.jobs.Runner, one per server process, in a child process that holds
+TensorFlow); the server keeps the token of the run a visitor started with their key (digitlib.app.visitors), so a
+reload or another tab of the same browser finds the run again, and nobody else can stop it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib.app.access import is_owner
-from digitlib.app.display import show_curves
+from digitlib.app.display import SERIES, show_curves
 from digitlib.app.errors import without_server_paths
 from digitlib.app.models import shipped_models_dir, trained_models_dir
+from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
 from digitlib.training.config import from_preset
 from digitlib.training.jobs import Busy, Run, Runner
 from digitlib.zoo.registry import APP_PRESETS, PRESETS
@@ -30,6 +32,7 @@ RUN_OVERHEAD_SECONDS = 11.3
 # waits behind the polls queued before it: from the click to the training process gone took 0.4-5.3 s polling every
 # 0.5 s and 0.2-3.4 s polling every 1 s (three stops each, two pages following the run, load average 13-19).
 POLL_SECONDS = 1.0
+IDLE_POLL_SECONDS = 3.0  # how soon an idle Train or Corrections tab learns that someone started or ended a run
 CHART_POINTS = 200  # at most, in the live loss curve: every poll sends it again; a long run has thousands of batches
 
 
@@ -40,14 +43,9 @@ def job_runner() -> Runner:
 
 
 def my_run() -> Run | None:
-    """The run this session started, found by the token kept in the session or, after a reload, in the address."""
-    token = st.session_state.get("run_token") or st.query_params.get("run")
-    run = job_runner().find(token)
-    if run is not None:
-        st.session_state.run_token = token
-        if run.card is not None and str(run.out) not in (made := st.session_state.setdefault("models_made", [])):
-            made.append(str(run.out))  # its model is this session's to use, even after a reload (a new session)
-    return run
+    """The run this visitor started, found by the token the server keeps for them (so also after a reload, or in
+    another tab of the same browser)."""
+    return job_runner().find(visitor_record().get("run"))
 
 
 def tab_of_my_run() -> str | None:
@@ -63,24 +61,25 @@ def start_job(kind: str, settings: dict, out: Path, preset: str | None = None) -
     except Busy as busy:
         st.warning(f"Not started: {busy}.")
         return
-    st.session_state.run_token = run.token
-    st.query_params["run"] = run.token
+    remember(run=run.token)
     st.rerun(scope="app")  # redraw the page with the run in progress (and the Start buttons disabled)
 
 
 def job_panel(kind: str) -> Run | None:
-    """The server's run as this visitor may see it; returns this session's finished run of ``kind``, if any."""
+    """The server's run as this visitor may see it; returns this visitor's finished run of ``kind``, if any."""
     mine, active = my_run(), job_runner().active()
     if active is not None:
         follow_run(active.token if active is mine else None)
         return None
-    if mine is None:
+    if st.session_state.pop("saw_others_run", False):
+        st.success("The other run has ended: you can start yours now.")
+    if mine is None or mine.kind != kind:  # a run of the other kind is told about on its own tab
         return None
     if mine.state == "stopped":
         st.info(mine.message)
     elif mine.state == "failed":
         st.error(f"The run failed. {mine.message if is_owner() else without_server_paths(mine.message)}")
-    elif mine.kind == kind:
+    else:
         where = " · ".join(f"{stage} {seconds:.1f} s" for stage, seconds in mine.elapsed_by_stage().items())
         st.caption(f"{mine.seconds:.0f} s from the click to the model; the training process peaked at "
                    f"{mine.peak_mb:,.0f} MB. Where the time went: {where}.")
@@ -96,6 +95,7 @@ def follow_run(token: str | None) -> None:
     if run is None or not run.active:
         st.rerun(scope="app")  # it has ended: show the outcome and enable starting again
     if token is None:
+        st.session_state.saw_others_run = True  # so the page says when it has ended
         st.info(f"A {run.kind} run is in progress on this server ({run.status()}). "
                 "You can start one when it ends; this page follows it.")
         st.progress(run.fraction())
@@ -105,13 +105,35 @@ def follow_run(token: str | None) -> None:
     if stop.button("Stop training", key="stop-run", width="stretch"):
         runner.stop(token)
         st.rerun(scope="app")
-    if losses := list(run.batch_losses):  # a copy: the runner's thread appends to the list meanwhile
-        step = -(-len(losses) // CHART_POINTS)
-        st.caption("training loss, batch by batch")
-        st.line_chart({"batch": range(step, len(losses) + 1, step), "loss": losses[step - 1 :: step]}, x="batch",
-                      height=180)
+    losses = list(run.batch_losses)  # a copy: the runner's thread appends to the list meanwhile
+    if len(losses) > 1:
+        live_loss_chart(losses)
     if run.history:
         show_curves(run.history)
+
+
+def live_loss_chart(losses: list[float]) -> None:
+    """The running loss so far, at most CHART_POINTS points; written out with fixed scales, so a poll that swaps the
+    data never leaves Vega with an empty or conflicting chart to draw."""
+    step = -(-len(losses) // CHART_POINTS)
+    points = [{"batch": batch, "loss": round(loss, 4)} for batch, loss in zip(range(step, len(losses) + 1, step),
+                                                                             losses[step - 1 :: step])]
+    st.caption("training loss, batch by batch")
+    st.vega_lite_chart({"layer": [{  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
+        "data": {"values": points},
+        "mark": {"type": "line", "color": SERIES["training"][0]},
+        "encoding": {"x": {"field": "batch", "type": "quantitative", "title": "batch", "axis": {"format": "d"},
+                           "scale": {"domain": [0, points[-1]["batch"]]}},
+                     "y": {"field": "loss", "type": "quantitative", "title": "loss",
+                           "scale": {"domain": [0, max(point["loss"] for point in points)]}}},
+    }]}, height=180, width="stretch", alt=f"training loss over {len(losses)} batches, last {losses[-1]:.3f}")
+
+
+@st.fragment(run_every=IDLE_POLL_SECONDS)
+def watch_for_others_runs(busy: bool) -> None:
+    """A page that isn't following a run still learns when one starts or ends, and redraws its Start button."""
+    if (job_runner().active() is not None) != busy:
+        st.rerun(scope="app")
 
 
 def estimate_seconds(recipe: str, epochs: int, train_size: int) -> tuple[float, str]:
@@ -133,9 +155,10 @@ def estimate_seconds(recipe: str, epochs: int, train_size: int) -> tuple[float, 
 
 @st.fragment
 def train_page() -> None:
-    st.write("Train a CNN on MNIST right here, in a process of its own. The default recipe reaches about 99% in one "
-             "pass over all 60,000 images; the shipped models were trained for much longer, with augmentation.")
-    recipe = st.selectbox("Recipe", APP_PRESETS, format_func=lambda r: f"{r}: {PRESETS[r].summary}", key="recipe")
+    st.write(f"Train a CNN on MNIST right here, in a process of its own. The default recipe, {APP_PRESETS[0]}, is "
+             f"{PRESETS[APP_PRESETS[0]].summary}; the shipped models were trained for much longer, with augmentation.")
+    recipe = st.selectbox("Recipe", APP_PRESETS, key="recipe")
+    st.caption(PRESETS[recipe].summary)
     epochs_column, batch_column, size_column = st.columns(3)
     epochs = epochs_column.number_input("Epochs", 1, 30, DEFAULTS["epochs"], key="epochs")
     batch_size = batch_column.select_slider("Batch size", [32, 64, 128, 256, 512], DEFAULTS["batch_size"],
@@ -145,8 +168,10 @@ def train_page() -> None:
     into_repo = is_owner() and st.checkbox("Save into the app's models/ folder, for every visitor (owner)", key="into_repo")
     seconds, basis = estimate_seconds(recipe, int(epochs), int(train_size))
     st.caption(f"Estimated time: about {seconds:.0f} s ({basis}). You may leave this tab or reload the page: the "
-               "run goes on and this page finds it again.")
+               f"run goes on, and this browser finds it again. Models you train are yours, listed in this browser "
+               f"for {KEEP_VISITOR_DATA.days} days.")
     busy = job_runner().active() is not None
+    watch_for_others_runs(busy)
     if st.button("Start training", type="primary", disabled=busy):
         out = (shipped_models_dir() if into_repo else trained_models_dir()) / f"{recipe}-{datetime.now():%Y%m%d-%H%M%S}"
         start_job("train", {"epochs": int(epochs), "batch_size": int(batch_size), "train_size": int(train_size)},

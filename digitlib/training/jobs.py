@@ -177,7 +177,8 @@ class Run:
                     f"loss {p['logs'].get('loss', 0):.3f} · {elapsed}")
         if p.get("phase") == "epoch":
             return f"epoch {p['epoch']}/{p['epochs']} done · {elapsed}"
-        return f"{STAGES.get(p.get('phase'), p.get('phase') or 'starting')}… · {elapsed}"
+        doing = p.get("message") or STAGES.get(p.get("phase"), p.get("phase") or "starting")  # the child's own words
+        return f"{doing}… · {elapsed}"
 
     def receive(self, message: dict) -> None:
         phase = message.get("phase", "")
@@ -200,8 +201,8 @@ class Run:
     def end(self, returncode: int, stderr_tail: str) -> None:
         """Settle the outcome once the child has exited, whatever way it did."""
         saved = self.out / CARD_FILE
-        if self.card is None and "done" in (event[0] for event in self.events) and saved.is_file():
-            self.card = json.loads(saved.read_text())  # stopped or killed after the model was swapped into place
+        if self.card is None and saved.is_file() and saved.stat().st_mtime >= self.started:
+            self.card = json.loads(saved.read_text())  # stopped or killed once this run's model was swapped in
         if self.card is not None:
             self.state = "finished"
             self.message = f"saved {self.out.name} in {self.seconds:.0f} s"

@@ -8,6 +8,7 @@ screen inside the page itself, so the test's own polling adds nothing to the fig
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -285,3 +286,44 @@ def settled(page) -> None:
 def open_upload_tab(page) -> None:
     page.get_by_role("tab", name="Upload").click()
     page.get_by_text("Upload one or more images").wait_for()
+
+
+def ink_on_canvas(page) -> float:
+    """The share of the newest canvas' pixels that are ink (dark), as the canvas shows them."""
+    return page.locator(f".st-key-canvas-{canvas_version(page)} canvas.dc-canvas.lower-canvas").evaluate("""canvas => {
+        const {data} = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+        let dark = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i] < 128) dark++;
+        return dark / (canvas.width * canvas.height);
+    }""")
+
+
+@contextlib.contextmanager
+def app_server(repo: Path, folder: Path, env: dict[str, str] | None = None):
+    """The app on a free loopback port, its writable places (trained models, corrections) and its log in ``folder``;
+    yields its URL."""
+    places = {"DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"),
+              "DIGITLIB_STORE": str(folder / "corrections.sqlite3")}
+    process, url = start_app(repo, places | (env or {}), folder / "streamlit.log")
+    try:
+        yield url
+    finally:
+        stop_app(process)
+
+
+def download(page, button, attempts: int = 3, seconds_each: float = 90):
+    """Click ``button`` until the browser receives the file it serves; returns Playwright's Download.
+
+    On a loaded machine a click can land while the page is being redrawn and be lost, and the server may take long
+    to produce the file: each try waits for the page to be idle first, then gives the download time to arrive.
+    """
+    for attempt in range(1, attempts + 1):
+        page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden", timeout=120_000)
+        button.wait_for()
+        try:
+            with page.expect_download(timeout=seconds_each * 1000) as started:
+                button.click()
+            return started.value
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again, unless this was the last try
+            if attempt == attempts:
+                raise
