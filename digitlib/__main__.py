@@ -17,7 +17,7 @@ from digitlib.data import DataError
 from digitlib.preprocess import ImageError
 from digitlib.reading.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
 from digitlib.reading.reader import read_number
-from digitlib.store.corrections import StoreError
+from digitlib.store import StoreError
 from digitlib.zoo.registry import ARCHITECTURES, PRESETS
 
 

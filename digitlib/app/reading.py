@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from digitlib import DigitReading, Reading
 from digitlib.app.display import ENLARGE, as_picture, enlarged, percent
 from digitlib.app.errors import for_visitor
-from digitlib.app.stores import MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, my_corrections
+from digitlib.app.stores import MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, my_corrections, take_pool_share
 from digitlib.inside.explain import overlay, saliency
 from digitlib.reading.classifier import Classifier
 from digitlib.reading.reader import LOW_CONFIDENCE
@@ -160,14 +160,12 @@ def correction_form(reading: Reading, original: bytes, key: str) -> None:
 def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str, share: bool,
                     picture: bytes | None) -> None:
     """Keep the digits for this visitor and, if they chose to, give them (and ``picture``) to the shared pool."""
-    given = st.session_state.get("shared_digits", 0)
     try:
-        if share and given + len(images) > MAX_SHARED_PER_SESSION:
+        if share and not take_pool_share(len(images)):
             raise ValueError(f"one visitor gives at most {MAX_SHARED_PER_SESSION} digits to the shared pool")
         store.add(images, label, at_most=MAX_SESSION_CORRECTIONS)
         if share:
             store.for_owner(SHARED).add(images, label, original=picture)
-            st.session_state.shared_digits = given + len(images)
     except (ValueError, StoreError) as exc:
         st.error(f"Not saved: {for_visitor(exc)}")
     else:

@@ -9,6 +9,7 @@ import streamlit as st
 from digitlib import ModelError
 from digitlib.app.access import is_owner, owner_sign_in
 from digitlib.app.errors import without_server_paths
+from digitlib.app.stores import database_location, mirror_owner_models, wrong_owner_passwords
 from digitlib.app.models import (
     app_default_model,
     classifier_for,
@@ -23,7 +24,8 @@ from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
 def model_picker() -> Classifier | None:
     """Sidebar: the owner's sign-in, then choose the active model (default: the app's default) and load it, or say
     why not."""
-    owner_sign_in()
+    owner_sign_in(wrong_owner_passwords())
+    mirror_owner_models(database_location())
     directories = model_directories()
     if not directories:
         st.sidebar.error("No trained model in models/. Train one on the Train tab.")

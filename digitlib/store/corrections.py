@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from digitlib.data import write_idx
+from digitlib.store import StoreError
 from digitlib.store.files import atomic_write, npz_bytes
 
 ENV_VAR = "DIGITLIB_STORE"  # a file path or a SQLAlchemy URL
@@ -57,10 +58,6 @@ SQLITE_UPGRADE_FROM_1 = [
     f"ALTER TABLE corrections ADD COLUMN owner VARCHAR(64) NOT NULL DEFAULT '{SHARED}'",
     "CREATE INDEX ix_corrections_owner ON corrections (owner)",
 ]
-
-
-class StoreError(Exception):
-    """The corrections database can't be used; the message names the database and what to do."""
 
 
 @dataclass(frozen=True)
