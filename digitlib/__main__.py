@@ -101,6 +101,13 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def worker_count(value: str) -> int:
+    """--jobs: a whole number of processes, at least one."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, not {value!r}")
+    return int(value)
+
+
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
@@ -289,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--jobs", type=worker_count, default=os.cpu_count() or 1,
                    help="pictures read at once, each in a process of its own (default: the number of cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=cmd_predict)
