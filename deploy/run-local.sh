@@ -51,7 +51,7 @@ start() {
     dir="$(mkdir -p "$1" && cd "$1" && pwd)" servers="${2:-2}" port="${3:-8500}"
     if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
         export DEBIAN_FRONTEND=noninteractive
-        { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; } </dev/null >&2
+        { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; } </dev/null >&2
     fi
     store="${DIGITLIB_STORE:-}"
     if [[ "$store" != *://* ]]; then
