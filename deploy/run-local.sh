@@ -60,10 +60,12 @@ start() {
     : >"$dir/servers.pid"
     local upstreams="" i
     cd "$repo"
+    # Each server in a session of its own, as a service manager starts them: the kernel shares the cores between
+    # sessions (autogroup), so servers started inside one shell's session would share one session's part.
     for i in $(seq "$servers"); do
         mkdir -p "$dir/server-$i"
         DIGITLIB_STORE="$store" DIGITLIB_TRAINED_MODELS_DIR="$dir/server-$i/trained" \
-            nohup "$PYTHON" -m streamlit run streamlit_app.py --server.port "$((port + i))" \
+            setsid nohup "$PYTHON" -m streamlit run streamlit_app.py --server.port "$((port + i))" \
             --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false \
             >"$dir/server-$i/streamlit.log" 2>&1 </dev/null &
         echo $! >>"$dir/servers.pid"

@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+import cv2
+
 from digitlib.reading import classifier as classifier_module
 from digitlib.reading.classifier import Classifier, load_classifier, model_dir
 from digitlib.reading.reader import Reading, read_number
@@ -47,6 +49,7 @@ def read_one(path: str, classifier: Classifier) -> dict:
 def start_worker(directory: str) -> None:
     global _worker_classifier
     classifier_module.BATCH_THREADS = 1  # one core per worker: LiteRT's own threads would fight the other workers
+    cv2.setNumThreads(1)  # ... and so would OpenCV's
     _worker_classifier = Classifier(model_dir(directory))
 
 
