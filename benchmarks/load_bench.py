@@ -15,8 +15,8 @@ reading arriving, the server's peak RSS (it and its child processes; in brackets
 would be the server's child when the Train tab starts it), the CPU time the server process and this client used
 (the client's stays small, so it measures the server and not itself), and the load average.
 
-The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same process
-the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
+The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same
+process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
     python benchmarks/load_bench.py --sessions 5 --seconds 20 --training without --out ''   # a quick look
@@ -282,7 +282,8 @@ def main() -> None:
                         "measuring")
     parser.add_argument("--timeout", type=float, default=20, help="seconds a reading may take before it is an error")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds a visitor takes to draw the next digit")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"), help="markdown table ('' for none)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"),
+                        help="markdown table ('' for none)")
     parser.add_argument("--servers", type=int, default=0, help="app servers behind nginx (0: one server, no proxy)")
     parser.add_argument("--port", type=int, default=18500, help="the proxy's port with --servers (servers: the next)")
     parser.add_argument("--database", help="the servers' database URL with --servers")

@@ -28,8 +28,9 @@ HEAVY = ["tensorflow", "keras", "streamlit", "sqlalchemy", "matplotlib", "psycop
 
 
 def run(*command, cwd: Path, env: dict | None = None) -> str:
+    env = os.environ | {"PIP_DISABLE_PIP_VERSION_CHECK": "1"} | (env or {})
     done = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True, timeout=800,
-                          stdin=subprocess.DEVNULL, env=os.environ | {"PIP_DISABLE_PIP_VERSION_CHECK": "1"} | (env or {}))
+                          stdin=subprocess.DEVNULL, env=env)
     assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 

@@ -71,13 +71,15 @@ def read_card(directory: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") from None
+        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") \
+            from None
 
 
 def card_temperature(card: dict, directory: Path) -> float:
     """The calibration temperature stored in a model card (1: an uncalibrated model's own probabilities)."""
     temperature = (card.get("calibration") or {}).get("temperature", 1.0)
-    if not isinstance(temperature, (int, float)) or not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:  # what `calibrate` can fit
+    low, high = TEMPERATURE_RANGE  # what `calibrate` can fit
+    if not isinstance(temperature, (int, float)) or not low <= temperature <= high:
         raise ModelError(f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
                          "number. Recalibrate with `python -m digitlib calibrate`.")
     return float(temperature)
@@ -128,7 +130,8 @@ class Classifier:
             raise ModelError(f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
                              f"`python -m digitlib train --out {directory}`.") from None
         if not model_bytes:
-            raise ModelError(f"{path}: model file is empty. Retrain it with `python -m digitlib train --out {directory}`.")
+            raise ModelError(f"{path}: model file is empty. Retrain it with "
+                             f"`python -m digitlib train --out {directory}`.")
         self.card = read_card(directory)
         self.temperature = card_temperature(self.card, directory)
         self.model_bytes = model_bytes

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +70,8 @@ class Sample:
 
 
 def default_location() -> str:
-    """$DIGITLIB_STORE (a path or a URL), else corrections.sqlite3 in the user's data directory (never the repository)."""
+    """$DIGITLIB_STORE (a path or a URL), else corrections.sqlite3 in the user's data directory (never the
+    repository)."""
     import platformdirs
 
     return os.environ.get(ENV_VAR) or str(Path(platformdirs.user_data_dir("digitlib")) / FILE_NAME)
@@ -286,7 +287,7 @@ class CorrectionStore:
         return self.insert([int(label) for label in y], [to_uint8(image).tobytes() for image in x], None, at_most)
 
     def insert(self, digits: list[int], pixels: list[bytes], original: bytes | None, at_most: int | None) -> list[int]:
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
         with self.connection(write=True) as conn:
             if at_most is not None:
                 # Checked in the same transaction (on PostgreSQL two racing inserts may pass it by one batch).
@@ -296,7 +297,7 @@ class CorrectionStore:
                                      "download them and delete some first")
             return [conn.execute(corrections.insert().values(owner=self.owner, label=digit, created=created,
                                                              image=image, original=original)).inserted_primary_key[0]
-                    for digit, image in zip(digits, pixels)]
+                    for digit, image in zip(digits, pixels, strict=True)]
 
     def __len__(self) -> int:
         with self.connection() as conn:
@@ -323,12 +324,13 @@ class CorrectionStore:
     def delete(self, sample_id: int) -> bool:
         """Remove one of this owner's samples; False if this owner has none with that id."""
         with self.connection(write=True) as conn:
-            return conn.execute(corrections.delete().where(self.mine(), corrections.c.id == int(sample_id))).rowcount > 0
+            deleted = conn.execute(corrections.delete().where(self.mine(), corrections.c.id == int(sample_id)))
+            return deleted.rowcount > 0
 
     def forget_sessions(self, older_than: timedelta) -> int:
         """Delete every session's rows (not the shared pool) older than ``older_than``; returns how many.
         A session's owner id dies with its browser tab, so its rows could never be seen again."""
-        cutoff = (datetime.now(timezone.utc) - older_than).isoformat(timespec="seconds")
+        cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
         with self.connection(write=True) as conn:
             return conn.execute(corrections.delete().where(corrections.c.owner != SHARED,
                                                            corrections.c.created < cutoff)).rowcount

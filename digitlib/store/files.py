@@ -1,8 +1,8 @@
 """The corrections as files: the Keras-layout ``.npz`` a visitor downloads and may upload again later (checked
 before a single digit of it is stored), and writing any export so that a failure never leaves half a file.
 
-Apart from the database (``digitlib.store.corrections``), since the app reads and writes these bytes without a store: the
-download is built from a session's rows, the upload is checked before it reaches one.
+Apart from the database (``digitlib.store.corrections``), since the app reads and writes these bytes without a
+store: the download is built from a session's rows, the upload is checked before it reaches one.
 """
 
 from __future__ import annotations
