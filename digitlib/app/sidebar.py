@@ -9,7 +9,6 @@ import streamlit as st
 from digitlib import ModelError
 from digitlib.app.access import is_owner, owner_sign_in
 from digitlib.app.errors import without_server_paths
-from digitlib.app.stores import database_location, mirror_owner_models, wrong_owner_passwords
 from digitlib.app.models import (
     app_default_model,
     classifier_for,
@@ -18,6 +17,7 @@ from digitlib.app.models import (
     model_label,
     shipped_models_dir,
 )
+from digitlib.app.stores import database_location, mirror_owner_models, wrong_owner_passwords
 from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
 
 
