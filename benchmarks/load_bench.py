@@ -1,4 +1,5 @@
-"""Load benchmark: N visitors at once on one running app server, with and without a training run in progress.
+"""Load benchmark: N visitors at once on one running app server, or on several behind nginx (``--servers``, the
+deploy/ recipe: one PostgreSQL, sticky sessions), with and without a training run in progress.
 
 Each visitor is a websocket client speaking Streamlit's own protocol (``tests/support/streamlit_client.py``): its own
 session, sending what a browser tab sends, so the measurement is the server's and not N browsers' (20 Chromium
@@ -19,6 +20,10 @@ process the Train tab starts), training the ``fast`` preset long enough to outla
 
     python benchmarks/load_bench.py                          # N = 5, 10, 20, 60 s each, without and with training
     python benchmarks/load_bench.py --sessions 5 --seconds 20 --training without --out ''   # a quick look
+    python benchmarks/load_bench.py --servers 2 --sessions 100 140 180 --out ''   # two servers behind nginx
+
+With ``--servers N`` the servers run as ``deploy/run-local.sh`` starts them, on the database of --database (default
+$DIGITLIB_TEST_DATABASE_URL, else a throw-away PostgreSQL); the server columns add up all N servers.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -68,11 +74,11 @@ def start_training(tmp: Path) -> tuple[Runner, Run]:
 
 
 class ServerUse:
-    """The largest resident memory of the server (with its children) and of the server plus the training job (the
-    Train tab's job would be the server's child), sampled four times a second; the server's CPU time."""
+    """The largest resident memory of the servers (with their children) and of the servers plus the training job (the
+    Train tab's job would be a server's child), sampled four times a second; the servers' CPU time."""
 
-    def __init__(self, server_pid: int, job_pid: int | None):
-        self.server = psutil.Process(server_pid)
+    def __init__(self, server_pids: list[int], job_pid: int | None):
+        self.servers = [psutil.Process(pid) for pid in server_pids]
         self.job = psutil.Process(job_pid) if job_pid else None
         self.peak_server = self.peak_with_job = 0
         self.running, self.cpu_at_start = True, self.cpu_seconds()
@@ -80,8 +86,7 @@ class ServerUse:
         self.thread.start()
 
     def cpu_seconds(self) -> float:
-        times = self.server.cpu_times()
-        return times.user + times.system
+        return sum(times.user + times.system for times in (server.cpu_times() for server in self.servers))
 
     @staticmethod
     def rss(root: psutil.Process | None) -> int:
@@ -92,7 +97,7 @@ class ServerUse:
 
     def sample(self) -> None:
         while self.running:
-            server = self.rss(self.server)
+            server = sum(self.rss(process) for process in self.servers)
             self.peak_server = max(self.peak_server, server)
             self.peak_with_job = max(self.peak_with_job, server + self.rss(self.job))
             time.sleep(0.25)
@@ -132,7 +137,7 @@ async def drawer(session: AppSession, deadline: float, args, tally: Tally, rng: 
             await asyncio.wait_for(session.press("Clear"), args.timeout)
             session.forget(canvas)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named
-            tally.errors.append(f"draw {digit}: {type(exc).__name__}")
+            tally.errors.append(f"draw {digit}: {named(exc)}")
             session = await reopened(session, args.timeout)
         await asyncio.sleep(args.pause)
     return session
@@ -156,10 +161,16 @@ async def uploader(session: AppSession, deadline: float, args, tally: Tally, pic
             await asyncio.sleep(LOOK_SECONDS)
             await asyncio.wait_for(session.remove_uploads("uploads-0", urls), args.timeout)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a widget missing: counted, named
-            tally.errors.append(f"upload: {type(exc).__name__}")
+            tally.errors.append(f"upload: {named(exc)}")
             session = await reopened(session, args.timeout)
             await session.choose("page", "Upload")
     return session
+
+
+def named(exc: Exception) -> str:
+    """An error's kind, with the HTTP status when a request failed (a proxy's 502 is not the app's 404)."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return type(exc).__name__ + (f" {status} {exc.response.url.split('/')[3]}" if status else "")
 
 
 async def reopened(session: AppSession, timeout: float) -> AppSession:
@@ -189,14 +200,16 @@ def percentile(values: list[float], q: float) -> str:
 
 
 def row(sessions: int, training: str, alive: bool, tally: Tally, use: ServerUse, server_cpu: float,
-        client_cpu: float, load_before: float) -> str:
+        client_cpu: float, load_before: float, seconds: float) -> str:
     readings = len(tally.draw_seconds) + len(tally.upload_seconds)
     memory = f"{use.peak_server / 2**20:.0f}" + (f" ({use.peak_with_job / 2**20:,.0f})" if use.job else "")
-    return (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | "
+    return (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | {readings / seconds:.1f} | "
             f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | {tally.slow_downs} | "
+            f"{percentile(tally.draw_seconds + tally.upload_seconds, 99)} | "
             f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
             f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-            f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | {client_cpu:.0f} | "
+            f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | "
+            f"{client_cpu:.0f} ({1000 * client_cpu / max(readings, 1):.0f}) | "
             f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
 
 
@@ -207,8 +220,12 @@ async def main_async(args) -> list[str]:
     me, rows = psutil.Process(), []
     with tempfile.TemporaryDirectory(prefix="digitlib-load-") as tmp:
         tmp = Path(tmp)
-        server, url = start_app(REPO, {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-                                       "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}, tmp / "streamlit.log")
+        if args.servers:
+            url, server_pids = start_behind_proxy(tmp, args)
+        else:
+            server, url = start_app(REPO, {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
+                                           "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}, tmp / "streamlit.log")
+            server_pids = [server.pid]
         try:
             await measure(url, 1, 5, args, picture)  # warm-up: model loaded, first readings made
             for training in args.training:
@@ -218,11 +235,11 @@ async def main_async(args) -> list[str]:
                 try:
                     for sessions in args.sessions:
                         load_before, client_cpu = os.getloadavg()[0], sum(me.cpu_times()[:2])
-                        use = ServerUse(server.pid, trainer.process.pid if trainer else None)
+                        use = ServerUse(server_pids, trainer.process.pid if trainer else None)
                         tally = await measure(url, sessions, args.seconds, args, picture)
                         server_cpu = use.stop()
                         rows.append(row(sessions, training, trainer is None or trainer.active, tally, use, server_cpu,
-                                        sum(me.cpu_times()[:2]) - client_cpu, load_before))
+                                        sum(me.cpu_times()[:2]) - client_cpu, load_before, args.seconds))
                         print(rows[-1], flush=True)
                         for error in sorted(set(tally.errors)):
                             print(f"    {tally.errors.count(error)} x {error}", flush=True)
@@ -230,15 +247,30 @@ async def main_async(args) -> list[str]:
                     if trainer:
                         runner.stop(trainer.token)
         finally:
-            stop_app(server)
+            if args.servers:
+                subprocess.run(["bash", REPO / "deploy" / "run-local.sh", "--stop", tmp / "deploy"], check=True)
+            else:
+                stop_app(server)
     return rows
 
 
-HEADER = ["| sessions | training | drawings read | uploads read | errors | slow-down notices | draw p50 s | draw p99 s | "
-          "upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
-          "server CPU s (ms per reading) | client CPU s | "
-          "load average (1 min) before → after |",
-          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+def start_behind_proxy(tmp: Path, args) -> tuple[str, list[int]]:
+    """``args.servers`` app servers behind nginx, as deploy/run-local.sh starts them: the proxy's URL, the servers'
+    process ids."""
+    database = args.database or os.environ.get("DIGITLIB_TEST_DATABASE_URL", "")
+    env = os.environ | {"PYTHON": sys.executable} | ({"DIGITLIB_STORE": database} if database else {})
+    started = subprocess.run(["bash", REPO / "deploy" / "run-local.sh", "--start", tmp / "deploy", str(args.servers),
+                              str(args.port)], env=env, capture_output=True, text=True, check=False)
+    if started.returncode:
+        subprocess.run(["bash", REPO / "deploy" / "run-local.sh", "--stop", tmp / "deploy"], check=False)
+        sys.exit(f"deploy/run-local.sh failed:\n{started.stderr}")
+    return started.stdout.strip(), [int(pid) for pid in (tmp / "deploy" / "servers.pid").read_text().split()]
+
+
+HEADER = ["| sessions | training | readings/s | drawings read | uploads read | errors | slow-down notices | p99 s | "
+          "draw p50 s | draw p99 s | upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
+          "server CPU s (ms per reading) | client CPU s (ms per reading) | load average (1 min) before → after |",
+          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
 
 
 def main() -> None:
@@ -250,7 +282,11 @@ def main() -> None:
                         "measuring")
     parser.add_argument("--timeout", type=float, default=20, help="seconds a reading may take before it is an error")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds a visitor takes to draw the next digit")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"), help="markdown table ('' for none)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"),
+                        help="markdown table ('' for none)")
+    parser.add_argument("--servers", type=int, default=0, help="app servers behind nginx (0: one server, no proxy)")
+    parser.add_argument("--port", type=int, default=18500, help="the proxy's port with --servers (servers: the next)")
+    parser.add_argument("--database", help="the servers' database URL with --servers")
     args = parser.parse_args()
     print("\n".join(HEADER), flush=True)
     rows = asyncio.run(main_async(args))

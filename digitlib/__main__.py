@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from digitlib import data
 from digitlib.data import DataError
-from digitlib.preprocess import ImageError
+from digitlib.reading.batch import read_many
 from digitlib.reading.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
-from digitlib.reading.reader import read_number
-from digitlib.store.corrections import StoreError
+from digitlib.store import StoreError
 from digitlib.zoo.registry import ARCHITECTURES, PRESETS
 
 
@@ -101,29 +101,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def worker_count(value: str) -> int:
+    """--jobs: a whole number of processes, at least one."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, not {value!r}")
+    return int(value)
+
+
 def cmd_predict(args) -> int:
-    clf = load_classifier(args.model)
+    from tqdm import tqdm
+
     failures = 0
-    for path in args.paths:
-        try:
-            r = read_number(path, clf)
-            record = {"path": path, "prediction": r.text, "confidence": round(r.confidence, 6),
-                      "probabilities": [round(float(p), 6) for p in r.probabilities],
-                      "low_confidence": r.low_confidence,
-                      "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
-                                  "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in r.digits]}
-        except (ImageError, OSError, ValueError) as exc:
-            failures += 1
-            record = {"path": path, "error": str(exc)}
+    records = read_many(args.paths, args.model, args.jobs)
+    for record in tqdm(records, total=len(args.paths), unit="picture", file=sys.stderr, mininterval=0.5,
+                       disable=args.quiet or len(args.paths) < 2):
+        failures += "error" in record
+        path = record["path"]
         if args.json:
-            print(json.dumps(record), flush=True)
+            tqdm.write(json.dumps(record), file=sys.stdout)
         elif "error" in record:
-            print(f"{path}: error: {record['error']}", flush=True)
+            tqdm.write(f"{path}: error: {record['error']}", file=sys.stdout)
         else:
             unsure = ", low: top 3 " + " | ".join(" ".join(f"{d}:{p:.0%}" for d, p in digit["top3"])
                                                    for digit in record["digits"]) if record["low_confidence"] else ""
-            print(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%}{unsure})",
-                  flush=True)
+            tqdm.write(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%}"
+                       f"{unsure})", file=sys.stdout)
+        sys.stdout.flush()
     return 1 if failures == len(args.paths) else 0
 
 
@@ -289,10 +292,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="read the digits in image files")
+    p = sub.add_parser("predict", help="read the digits in image files, on every core, in the order given")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--jobs", type=worker_count, default=os.cpu_count() or 1,
+                   help="pictures read at once, each in a process of its own (default: the number of cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=cmd_predict)
 
     b = sub.add_parser("bench", help="measure prediction, start-up and training speed; print Markdown tables")

@@ -212,7 +212,7 @@ def test_feature_maps_run_without_tensorflow(drawn_digit):
         "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n")
 
 
-def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mnist):
+def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mnist, monkeypatch):
     """Only inked patches go through the network, in runs the one-image interpreter takes (a padded batch of
     256 costs ~0.1 s whatever its size); the map equals blanking every patch position."""
     from digitlib import load_classifier
@@ -228,7 +228,7 @@ def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mn
         calls.append(len(images))
         return original(images)
 
-    classifier.predict_prepared = counted
+    monkeypatch.setattr(classifier, "predict_prepared", counted)  # the loaded model is shared: put it back after
     for image in x_test[:5]:
         calls.clear()
         heat = saliency(classifier, image)

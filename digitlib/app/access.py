@@ -79,8 +79,11 @@ class WrongPasswords:
 WRONG_OWNER_PASSWORDS = WrongPasswords(MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW)
 
 
-def owner_sign_in() -> None:
-    """Sidebar: sign in as the app's owner (shared pool, models/, the default model); absent without a password."""
+def owner_sign_in(wrong_passwords=None) -> None:
+    """Sidebar: sign in as the app's owner (shared pool, models/, the default model); absent without a password.
+    ``wrong_passwords`` counts the wrong ones (default: this process's WRONG_OWNER_PASSWORDS; the database's when
+    several servers share one)."""
+    wrong_passwords = wrong_passwords or WRONG_OWNER_PASSWORDS
     password = owner_password()
     if not password:
         return
@@ -95,14 +98,14 @@ def owner_sign_in() -> None:
         if st.form_submit_button("Sign in"):
             if not within_rate("owner-tries", 1, MAX_OWNER_TRIES_PER_MINUTE):
                 st.error("Too many tries: wait a minute.")
-            elif WRONG_OWNER_PASSWORDS.locked():
+            elif wrong_passwords.locked():
                 st.error("Too many wrong passwords on this server lately: owner sign-in is closed for up to "
                          f"{WRONG_OWNER_PASSWORD_WINDOW // 60} minutes.")
             elif hmac.compare_digest(given.encode(), password.encode()):
                 st.session_state.owner = True
                 st.rerun()
             else:
-                WRONG_OWNER_PASSWORDS.record()
+                wrong_passwords.record()
                 st.error("Wrong password.")
 
 

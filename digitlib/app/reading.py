@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw
 from digitlib import DigitReading, Reading
 from digitlib.app.display import ENLARGE, as_picture, enlarged, percent
 from digitlib.app.errors import for_visitor
-from digitlib.app.stores import MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, MAX_SHARED_POOL, my_corrections
-from digitlib.app.visitors import remember, visitor_record
+from digitlib.app.stores import (MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, MAX_SHARED_POOL, my_corrections,
+                                 take_pool_share)
 from digitlib.inside.explain import overlay, saliency
 from digitlib.reading.classifier import Classifier
 from digitlib.reading.reader import LOW_CONFIDENCE
@@ -236,14 +236,12 @@ def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str
     saved = f"Saved {label} (only you see it): thank you. The Corrections tab can fine-tune the model on it."
     if not share:
         return "success", saved
-    given = visitor_record().get("shared_digits", 0)
     try:
-        if given + len(images) > MAX_SHARED_PER_SESSION:
+        if not take_pool_share(len(images)):
             raise ValueError(f"one visitor gives at most {MAX_SHARED_PER_SESSION} digits to the shared pool")
         store.for_owner(SHARED).add(images, label, original=picture, at_most=MAX_SHARED_POOL)
     except ValueError as exc:
         return "warning", f"{saved} Not given to the shared pool: {for_visitor(exc)}."
     except StoreError as exc:
         return "warning", f"{saved} Not given to the shared pool: {for_visitor(exc)}"
-    remember(shared_digits=given + len(images))
     return "success", saved.replace(" (only you see it)", " and given to the shared pool")

@@ -19,13 +19,15 @@ from digitlib.app.models import (
     model_origin,
     shipped_models_dir,
 )
+from digitlib.app.stores import database_location, mirror_owner_models, wrong_owner_passwords
 from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
 
 
 def model_picker() -> Classifier | None:
     """Sidebar: the owner's sign-in, then choose the active model (default: the app's default) and load it, or say
     why not."""
-    owner_sign_in()
+    owner_sign_in(wrong_owner_passwords())
+    mirror_owner_models(database_location())
     directories = model_directories()
     if not directories:
         st.sidebar.error("No trained model in models/. Train one on the Train tab.")

@@ -1,5 +1,6 @@
 """The corrections store as the app uses it: one per database for the whole server, this visitor's share of it,
-and forgetting visitors' data after KEEP_VISITOR_DATA."""
+and forgetting visitors' data after KEEP_VISITOR_DATA; with a server database, the state every app server
+on it shares."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from datetime import timedelta
 
 import streamlit as st
 
-from digitlib.app.access import is_owner, secret
-from digitlib.app.visitors import KEEP_VISITOR_DATA, trained_models_root, visitor_id, visitor_keys
+from digitlib.app.access import MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW, is_owner, secret
+from digitlib.app.visitors import (KEEP_VISITOR_DATA, remember, trained_models_root, visitor_id, visitor_keys,
+                                   visitor_record)
 from digitlib.store.corrections import CorrectionStore, StoreError, default_location
+from digitlib.store.shared import SharedState, TrainingLease, WrongPasswordsInDatabase
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ DATABASE_SECRET = "digitlib"  # [connections.digitlib] url = "..." in secrets, a
 MAX_SESSION_CORRECTIONS = 2000  # stored digits (~1.6 MB of rows): one visitor can't fill the database
 MAX_SHARED_PER_SESSION = 500  # digits given to the shared pool: one visitor can't flood what everyone trains on
 MAX_SHARED_POOL = 50_000  # digits in the shared pool in all: many visitors together can't fill the database either
+MIRROR_EVERY = timedelta(seconds=5)  # how often a page asks the database for the owner's models other servers trained
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,3 +71,62 @@ def my_corrections() -> CorrectionStore | None:
     """This visitor's own corrections: only their browser sees, deletes, downloads or fine-tunes on them."""
     store = shared_store()
     return None if store is None else store.for_owner(visitor_id())
+
+
+@st.cache_resource(show_spinner=False)
+def cached_shared_state(location: str) -> SharedState:
+    return SharedState(cached_store(location))
+
+
+def shared_state() -> SharedState | None:
+    """The state the servers on a server database share (digitlib.store.shared); None on a SQLite file (one server:
+    memory and its own folder hold it) or when the database can't be used (the corrections say why)."""
+    location = database_location()
+    if "://" not in location:
+        return None
+    try:
+        return cached_shared_state(location)
+    except StoreError as exc:
+        log.error("shared state unusable: %s", exc)
+        return None
+
+
+def training_lease() -> TrainingLease | None:
+    """One training run at a time across every server on the database."""
+    state = shared_state()
+    return None if state is None else TrainingLease(state)
+
+
+def wrong_owner_passwords() -> WrongPasswordsInDatabase | None:
+    """Wrong owner passwords counted across every server on the database (None: this process counts them)."""
+    state = shared_state()
+    return None if state is None else WrongPasswordsInDatabase(state, MAX_WRONG_OWNER_PASSWORDS,
+                                                               WRONG_OWNER_PASSWORD_WINDOW)
+
+
+def publish_owner_model(run) -> None:
+    """A model the owner trained, given to the other servers (called when its run has saved it)."""
+    if (state := shared_state()) is not None:
+        state.publish_model(run.out)
+
+
+@st.cache_resource(show_spinner=False, ttl=MIRROR_EVERY)
+def mirror_owner_models(location: str) -> None:
+    """Copy the owner's models that other servers trained into this server's folder of trained models."""
+    if (state := shared_state()) is not None:
+        try:
+            state.mirror_models(trained_models_root())
+        except (StoreError, OSError) as exc:
+            log.error("owner's models not mirrored: %s", exc)
+
+
+def take_pool_share(count: int) -> bool:
+    """Whether this visitor may give ``count`` more digits to the shared pool (MAX_SHARED_PER_SESSION in all); they
+    are counted if so, in the database when servers share one (a visitor may come back through another server)."""
+    if (state := shared_state()) is not None:
+        return state.take_quota(f"pool:{visitor_id()}", count, MAX_SHARED_PER_SESSION)
+    given = visitor_record().get("shared_digits", 0)
+    if given + count > MAX_SHARED_PER_SESSION:
+        return False
+    remember(shared_digits=given + count)
+    return True

@@ -17,6 +17,7 @@ from digitlib.app.display import SERIES, show_curves
 from digitlib.app.errors import without_server_paths
 from digitlib.app.models import shipped_models_dir, trained_models_dir
 from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
+from digitlib.app.stores import publish_owner_model, training_lease
 from digitlib.training.config import from_preset
 from digitlib.training.jobs import Busy, Run, Runner
 from digitlib.zoo.registry import APP_PRESETS, PRESETS
@@ -38,8 +39,8 @@ CHART_POINTS = 200  # at most, in the live loss curve: every poll sends it again
 
 @st.cache_resource
 def job_runner() -> Runner:
-    """The server's one runner: one run at a time for every visitor."""
-    return Runner()
+    """The server's one runner: one run at a time for every visitor (of every server on a shared database)."""
+    return Runner(training_lease())
 
 
 def my_run() -> Run | None:
@@ -57,7 +58,7 @@ def tab_of_my_run() -> str | None:
 def start_job(kind: str, settings: dict, out: Path, preset: str | None = None) -> None:
     """Start a run owned by this session, or say why not (another run is in progress)."""
     try:
-        run = job_runner().start(kind, settings, out, preset)
+        run = job_runner().start(kind, settings, out, preset, on_saved=publish_owner_model if is_owner() else None)
     except Busy as busy:
         st.warning(f"Not started: {busy}.")
         return

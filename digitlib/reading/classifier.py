@@ -2,7 +2,9 @@
 
 Fast to load, fast to run, no TensorFlow import; finding the digits in a picture is the reader's job.
 
-A model lives in ``models/<name>/`` as ``model.tflite`` plus ``card.json`` (written by train.py).
+A model lives in ``models/<name>/`` as ``model.tflite`` plus ``card.json`` (written by train.py).  The shipped
+models are the repository's top-level ``models/``; an installed wheel carries their two files as
+``digitlib/models/`` (pyproject maps the folder into the package), and ``$DIGITLIB_MODELS_DIR`` overrides both.
 LiteRT interpreters are not thread-safe, so each one is guarded by a lock; one interpreter is
 kept at batch size 1 for interactive predictions and another at a fixed chunk size for batches,
 so neither pays for re-allocating tensors.  The batch one is built on first use: an app that only
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 
@@ -22,11 +25,25 @@ from ai_edge_litert.interpreter import Interpreter
 
 from digitlib.reading.temperature import TEMPERATURE_RANGE, temper
 
-MODELS_DIR = Path(os.environ.get("DIGITLIB_MODELS_DIR", Path(__file__).resolve().parents[2] / "models"))
+MODELS_DIR_VAR = "DIGITLIB_MODELS_DIR"
 DEFAULT_MODEL = "compact"
 MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
 BATCH_CHUNK = 256
+BATCH_THREADS: int | None = None  # LiteRT threads of the batch interpreter; None: every core (a worker pool sets 1)
 FEW_IMAGES = 16  # up to this many images run one by one on the batch-1 interpreter
+LOADED_KEPT = 32  # classifiers kept loaded by load_classifier (each ~1-10 MB); the app has a few models, not more
+
+
+def shipped_models_dir() -> Path:
+    """$DIGITLIB_MODELS_DIR, else the models inside an installed wheel, else the repository's models/."""
+    if os.environ.get(MODELS_DIR_VAR):
+        return Path(os.environ[MODELS_DIR_VAR])
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "models"
+    return installed if installed.is_dir() else package.parent / "models"
+
+
+MODELS_DIR = shipped_models_dir()
 
 
 class ModelError(Exception):
@@ -54,13 +71,15 @@ def read_card(directory: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") from None
+        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") \
+            from None
 
 
 def card_temperature(card: dict, directory: Path) -> float:
     """The calibration temperature stored in a model card (1: an uncalibrated model's own probabilities)."""
     temperature = (card.get("calibration") or {}).get("temperature", 1.0)
-    if not isinstance(temperature, (int, float)) or not TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]:  # what `calibrate` can fit
+    low, high = TEMPERATURE_RANGE  # what `calibrate` can fit
+    if not isinstance(temperature, (int, float)) or not low <= temperature <= high:
         raise ModelError(f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
                          "number. Recalibrate with `python -m digitlib calibrate`.")
     return float(temperature)
@@ -111,7 +130,8 @@ class Classifier:
             raise ModelError(f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
                              f"`python -m digitlib train --out {directory}`.") from None
         if not model_bytes:
-            raise ModelError(f"{path}: model file is empty. Retrain it with `python -m digitlib train --out {directory}`.")
+            raise ModelError(f"{path}: model file is empty. Retrain it with "
+                             f"`python -m digitlib train --out {directory}`.")
         self.card = read_card(directory)
         self.temperature = card_temperature(self.card, directory)
         self.model_bytes = model_bytes
@@ -120,7 +140,8 @@ class Classifier:
     @cached_property
     def batched(self) -> LockedInterpreter:
         """The interpreter for batches, all cores at BATCH_CHUNK images per call (built on first use)."""
-        return LockedInterpreter(self.model_bytes, BATCH_CHUNK, os.cpu_count() or 1, self.directory / MODEL_FILE)
+        threads = BATCH_THREADS or os.cpu_count() or 1
+        return LockedInterpreter(self.model_bytes, BATCH_CHUNK, threads, self.directory / MODEL_FILE)
 
     def predict_prepared(self, images: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """(N, 28, 28) float32 images in [0, 1], already MNIST-format -> (N, 10) calibrated probabilities (or the
@@ -151,6 +172,39 @@ class Classifier:
         return self.predict_prepared(x.astype(np.float32) / scale)
 
 
+_loaded: OrderedDict[Path, tuple[tuple, Classifier]] = OrderedDict()
+_loading = threading.Lock()
+
+
+def file_versions(directory: Path) -> tuple:
+    """What tells one version of a model's files from another: inode, size and modification time of each."""
+    stamps = []
+    for name in (MODEL_FILE, CARD_FILE):
+        try:
+            found = (directory / name).stat()
+            stamps.append((found.st_ino, found.st_size, found.st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
 def load_classifier(name_or_path: str | os.PathLike | None = None) -> Classifier:
-    """The shipped default model, a shipped model by name (``"baseline"``), or a model directory."""
-    return Classifier(model_dir(name_or_path))
+    """The shipped default model, a shipped model by name (``"baseline"``), or a model directory.
+
+    The same files give the same loaded classifier (thread-safe, no new interpreter): building one costs more than a
+    whole reading.  A retrained or recalibrated model (new files) is loaded afresh.
+    """
+    directory = model_dir(name_or_path)
+    key = directory.resolve()
+    with _loading:
+        version = file_versions(directory)
+        kept = _loaded.get(key)
+        if kept is not None and kept[0] == version:
+            _loaded.move_to_end(key)
+            return kept[1]
+        classifier = Classifier(directory)
+        _loaded[key] = (version, classifier)
+        _loaded.move_to_end(key)
+        while len(_loaded) > LOADED_KEPT:
+            _loaded.popitem(last=False)
+        return classifier

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from digitlib.data import write_idx
+from digitlib.store import StoreError
 from digitlib.store.files import atomic_write, npz_bytes
 
 ENV_VAR = "DIGITLIB_STORE"  # a file path or a SQLAlchemy URL
@@ -57,10 +58,6 @@ SQLITE_UPGRADE_FROM_1 = [
     f"ALTER TABLE corrections ADD COLUMN owner VARCHAR(64) NOT NULL DEFAULT '{SHARED}'",
     "CREATE INDEX ix_corrections_owner ON corrections (owner)",
 ]
-
-
-class StoreError(Exception):
-    """The corrections database can't be used; the message names the database and what to do."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +297,7 @@ class CorrectionStore:
                                      "download them and delete some first")
             return [conn.execute(corrections.insert().values(owner=self.owner, label=digit, created=created,
                                                              image=image, original=original)).inserted_primary_key[0]
-                    for digit, image in zip(digits, pixels)]
+                    for digit, image in zip(digits, pixels, strict=True)]
 
     def __len__(self) -> int:
         with self.connection() as conn:
@@ -327,7 +324,8 @@ class CorrectionStore:
     def delete(self, sample_id: int) -> bool:
         """Remove one of this owner's samples; False if this owner has none with that id."""
         with self.connection(write=True) as conn:
-            return conn.execute(corrections.delete().where(self.mine(), corrections.c.id == int(sample_id))).rowcount > 0
+            deleted = conn.execute(corrections.delete().where(self.mine(), corrections.c.id == int(sample_id)))
+            return deleted.rowcount > 0
 
     def forget_sessions(self, older_than: timedelta) -> int:
         """Delete every session's rows (not the shared pool) older than ``older_than``; returns how many.

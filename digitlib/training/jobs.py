@@ -4,7 +4,9 @@ TensorFlow costs a process ~660 MB to import and a run ~1.3 GB at its peak, and 
 that memory for good, so the app never imports it: a run is ``python -m digitlib.training.jobs SPEC`` in a fresh process
 (spawned, not forked from the threaded server) that reports its progress as JSON lines on its stdout.  The server's
 :class:`Runner` reads them on a thread into a :class:`Run` that every session can follow, that its owner can stop,
-and that a reloaded page finds again by its token.  One run at a time: every visitor shares the same cores.
+and that a reloaded page finds again by its token.  One run at a time: every visitor shares the same cores.  Several
+servers on one database share the rule through a lease in it (``digitlib.store.shared.TrainingLease``), held while
+the run lasts and renewed as it goes, so a server that dies mid-run frees it within ``LEASE_SECONDS``.
 
 A Stop sends SIGTERM, which unwinds the child (train.py removes its staging folder on the way out), then SIGKILL after
 a grace period; whatever way the child ends, its staging folders are removed, so no partial model is ever left.
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from digitlib.reading.classifier import CARD_FILE
 
@@ -36,6 +39,9 @@ JOB_KINDS = ("train", "finetune")
 CHILD_NICENESS = 10  # below the server, so pages keep answering while the child uses every core
 STOP_GRACE_SECONDS = 1.5  # SIGTERM, then SIGKILL: a Stop ends the run within 2 s even mid-operation
 ENDED_RUNS_KEPT = 8  # ended runs kept so that their owners find the outcome after a reload
+# A run's lease on the database lasts this long unless renewed (every third of it): long enough for a busy database
+# to answer a renewal, short enough that a run whose server died frees the other servers within a minute.
+LEASE_SECONDS = 60.0
 EXIT_STOPPED, EXIT_FAILED = 3, 2
 
 # Where a run's time goes, by the message that starts each stretch (the time until the next message counts for it).
@@ -232,11 +238,22 @@ class Run:
 
 
 class Busy(RuntimeError):
-    """Another run is in progress: ``run`` says how far it is."""
+    """Another run is in progress, on this server (``run`` says how far it is) or on another one (``run`` is None)."""
 
-    def __init__(self, run: Run):
-        super().__init__(f"a {run.kind} run is already in progress ({run.status()}); start yours when it ends")
+    def __init__(self, run: Run | None, elsewhere: str = ""):
+        where = f"({run.status()})" if run is not None else f"on another server ({elsewhere})"
+        super().__init__(f"a {run.kind if run else 'training'} run is already in progress {where}; start yours when it "
+                         "ends")
         self.run = run
+
+
+class Lease(Protocol):
+    """A lock the servers of one deployment share (``digitlib.store.shared.TrainingLease``): ``claim`` returns None
+    when the caller now holds it for ``seconds``, else what the holder said it is doing."""
+
+    def claim(self, holder: str, seconds: float, note: str) -> object | None: ...
+
+    def release(self, holder: str) -> None: ...
 
 
 def last_line(stream) -> str:
@@ -246,9 +263,11 @@ def last_line(stream) -> str:
 
 
 class Runner:
-    """The server's one run at a time: start, follow, stop, and find a run again by its token."""
+    """The server's one run at a time (the deployment's, with a ``lease`` on the shared database): start, follow,
+    stop, and find a run again by its token."""
 
-    def __init__(self) -> None:
+    def __init__(self, lease: Lease | None = None) -> None:
+        self.lease = lease
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
         self._active: Run | None = None
@@ -266,29 +285,41 @@ class Runner:
         finished = [run for run in self._runs.values() if run.kind == kind and run.state == "finished"]
         return finished[-1] if finished else None
 
-    def start(self, kind: str, settings: dict, out: Path, preset: str | None = None) -> Run:
-        """Spawn the child for a job; raises Busy while another run is in progress."""
+    def start(self, kind: str, settings: dict, out: Path, preset: str | None = None,
+              on_saved: Callable[[Run], None] | None = None) -> Run:
+        """Spawn the child for a job; raises Busy while another run is in progress.  ``on_saved`` is called on the
+        follower thread once the run has saved its model (e.g. to publish it to the other servers)."""
         if kind not in JOB_KINDS:
             raise ValueError(f"job kind must be one of {', '.join(JOB_KINDS)}, not {kind!r}")
         with self._lock:
             if (current := self.active()) is not None:
                 raise Busy(current)
             run = Run(secrets.token_urlsafe(16), kind, Path(out))
+            if self.lease is not None and (holder := self.lease.claim(run.token, LEASE_SECONDS, kind)) is not None:
+                raise Busy(None, getattr(holder, "note", "") or "a run")
             spec = {"kind": kind, "preset": preset, "settings": settings, "out": str(out)}
             stderr = tempfile.TemporaryFile()
             path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
             # The spec goes in the environment, not the command line, which any local user can read (`ps`): it may
             # hold the corrections database's URL with its password.
             env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2", SPEC_VARIABLE: json.dumps(spec)}
-            run.process = subprocess.Popen(
-                [sys.executable, "-m", "digitlib.training.jobs"], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)
+            try:
+                run.process = subprocess.Popen(
+                    [sys.executable, "-m", "digitlib.training.jobs"], stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)
+            except BaseException:
+                if self.lease is not None:
+                    self.lease.release(run.token)
+                raise
             self._active = self._runs[run.token] = run
             self._forget_old_runs()
-        threading.Thread(target=self._follow, args=(run, stderr), name=f"job-{run.kind}", daemon=True).start()
+        threading.Thread(target=self._follow, args=(run, stderr, on_saved), name=f"job-{run.kind}",
+                         daemon=True).start()
+        if self.lease is not None:
+            threading.Thread(target=self._keep_lease, args=(run,), name="job-lease", daemon=True).start()
         return run
 
-    def _follow(self, run: Run, stderr) -> None:
+    def _follow(self, run: Run, stderr, on_saved: Callable[[Run], None] | None) -> None:
         for line in run.process.stdout:
             try:
                 run.receive(json.loads(line))
@@ -297,8 +328,22 @@ class Runner:
         returncode = run.process.wait()
         for staging in run.out.parent.glob(f".{run.out.name}.tmp-{run.process.pid}-*"):
             shutil.rmtree(staging, ignore_errors=True)  # a killed child could not remove its own
-        with stderr:
-            run.end(returncode, last_line(stderr))
+        try:
+            with stderr:
+                run.end(returncode, last_line(stderr))
+            if run.card is not None and on_saved is not None:
+                on_saved(run)
+        finally:
+            if self.lease is not None:  # only now: the other servers wait until the model is published
+                self.lease.release(run.token)
+
+    def _keep_lease(self, run: Run) -> None:
+        """Renew the run's lease while it lasts, saying how far it is (what other servers show their visitors)."""
+        while not run.done.wait(LEASE_SECONDS / 3):
+            try:
+                self.lease.claim(run.token, LEASE_SECONDS, f"{run.kind}: {run.status()}")
+            except Exception:  # noqa: BLE001 - a database hiccup: the next renewal may pass; the run goes on regardless
+                continue
 
     def _forget_old_runs(self) -> None:
         ended = [token for token, run in self._runs.items() if not run.active]

@@ -32,6 +32,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.Common_pb2 import FileURLs
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from digitlib.app.draw import CANVAS_HEIGHT, CANVAS_WIDTH
@@ -55,6 +56,7 @@ class Run:
     exceptions: list[str] = field(default_factory=list)
     first_metric_at: dict[str, float] = field(default_factory=dict)  # label -> monotonic time it arrived
     media: list[str] = field(default_factory=list)  # the URLs of the images shown
+    options: dict[str, list[str]] = field(default_factory=dict)  # a select box's label -> its options as shown
 
 
 def widget_key(widget_id: str) -> str:
@@ -91,8 +93,10 @@ class AppSession:
         """Connect, as a new tab does, and run the page once."""
         await asyncio.to_thread(self.http.get, f"{self.url}/_stcore/health", timeout=30)  # the XSRF cookie
         address = urlparse(self.url)
-        self.socket = await websocket_connect(f"ws://{address.netloc}/_stcore/stream", subprotocols=["streamlit"],
-                                              max_message_size=64 * 2**20)
+        # The cookies go along, as a browser's do: a proxy in front of several servers keeps a visitor on one by one.
+        cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
+        request = HTTPRequest(f"ws://{address.netloc}{address.path}/_stcore/stream", headers={"Cookie": cookies})
+        self.socket = await websocket_connect(request, subprotocols=["streamlit"], max_message_size=64 * 2**20)
         return await self.rerun()
 
     async def close(self) -> None:
@@ -164,12 +168,18 @@ class AppSession:
             run.alerts.append(element.alert.body)
         elif kind == "exception":
             run.exceptions.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "selectbox":
+            run.options[element.selectbox.label] = list(element.selectbox.options)
 
     async def draw(self, canvas_key: str, picture_png: bytes, raw: dict) -> Run:
         """The canvas sends a drawing: its fragment reruns with the canvas' new value."""
         canvas = self.widget(key=canvas_key)
         value = {"drawing": {"raw": raw, "data": "data:image/png;base64," + base64.b64encode(picture_png).decode()}}
         return await self.rerun([WidgetState(id=canvas, json_value=json.dumps(value))], self.fragment_of[canvas])
+
+    def hold(self, state: WidgetState) -> None:
+        """Set a widget's value without a rerun, as typing into a form's field does until the form is submitted."""
+        self.states[state.id] = state
 
     async def press(self, label: str) -> Run:
         button = self.widget(label=label)

@@ -1,0 +1,86 @@
+"""The deploy/ recipe as it runs: deploy/run-local.sh starts two app servers behind nginx on one PostgreSQL, and
+visitors through the proxy each stay on one server (their readings, their pictures and their uploads reach the
+server that holds their session), while the visitors as a whole are spread over both servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from browser_driver import DIGIT_STROKES, free_port
+from databases import fresh_database, server_url
+from test_browser import number_picture
+
+from digitlib import available_models
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from streamlit_client import AppSession, drawn_digit  # noqa: E402 - the load benchmark's client
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
+              pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")]
+
+VISITORS = 12  # each lands on one of two servers at random: all on one server is a 1-in-2048 chance
+
+
+@pytest.fixture(scope="module")
+def proxy(repo, tmp_path_factory):
+    """The recipe's proxy URL and its two servers' process ids."""
+    url, drop = fresh_database(server_url())
+    folder = tmp_path_factory.mktemp("deploy")
+    script = repo / "deploy" / "run-local.sh"
+    port = free_port()
+    started = subprocess.run(["bash", script, "--start", folder, "2", str(port)], capture_output=True, text=True,
+                             env=os.environ | {"PYTHON": sys.executable, "DIGITLIB_STORE": url}, timeout=240)
+    try:
+        assert started.returncode == 0, started.stderr
+        yield started.stdout.strip(), [int(pid) for pid in (folder / "servers.pid").read_text().split()]
+    finally:
+        subprocess.run(["bash", script, "--stop", folder], timeout=120)
+        drop()
+
+
+def sessions_per_server(server_pids: list[int]) -> list[int]:
+    """Open connections each server holds (a visitor's WebSocket is one)."""
+    return [sum(1 for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED)
+            for pid in server_pids]
+
+
+def test_visitors_through_the_proxy_stay_on_one_server_each_and_fill_both(proxy, mnist):
+    url, server_pids = proxy
+    picture = number_picture(mnist, "2026")
+
+    async def visitor(index: int, opened: asyncio.Event, done: asyncio.Event):
+        session = AppSession(url)
+        await session.open()
+        digit = "17"[index % 2]
+        stroke, paths = drawn_digit(DIGIT_STROKES[digit], np.random.default_rng(index))
+        drawn = await session.draw(session.newest("canvas-"), stroke, paths)
+        await session.fetch_media(drawn)  # the reading's pictures live on the session's server only
+        await session.choose("page", "Upload")
+        uploaded, urls = await session.upload("uploads-0", f"year-{index}.png", picture)
+        await session.fetch_media(uploaded)
+        opened.set()
+        await done.wait()
+        await session.close()
+        return digit, drawn, uploaded
+
+    async def everyone():
+        opened = [asyncio.Event() for _ in range(VISITORS)]
+        done = asyncio.Event()
+        running = [asyncio.create_task(visitor(i, opened[i], done)) for i in range(VISITORS)]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in opened)), 200)
+        spread = await asyncio.to_thread(sessions_per_server, server_pids)
+        done.set()
+        return await asyncio.gather(*running), spread
+
+    results, spread = asyncio.run(everyone())
+    for digit, drawn, uploaded in results:
+        assert not drawn.exceptions and drawn.metrics.get("Number read") == digit
+        assert not uploaded.exceptions and uploaded.metrics.get("Number read") == "2026"
+    assert sum(spread) >= VISITORS and min(spread) >= 1, spread
