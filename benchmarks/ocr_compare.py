@@ -55,7 +55,7 @@ def read_manifest(directory: Path) -> list[Case]:
 
 
 def ocr_picture(path: Path) -> np.ndarray:
-    """RGB as the OCR tools get it: upright, transparency over white, tiny pictures enlarged, an edge margin."""
+    """RGB as the OCR tools get it: upright, alpha over white, tiny ones enlarged, dark on light, an edge margin."""
     image = ImageOps.exif_transpose(Image.open(path))
     rgba = image.convert("RGBA")
     picture = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
@@ -67,8 +67,11 @@ def ocr_picture(path: Path) -> np.ndarray:
     pixels = np.asarray(picture)
     edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
     pad = round(MARGIN * max(pixels.shape[:2]))
+    background = np.median(edges, axis=0)
+    if background.mean() < 128:  # Tesseract 4+ wants dark text on a light ground; every tool gets the same picture
+        pixels, background = 255 - pixels, 255 - background
     framed = np.empty((pixels.shape[0] + 2 * pad, pixels.shape[1] + 2 * pad, 3), np.uint8)
-    framed[:] = np.median(edges, axis=0)
+    framed[:] = background
     framed[pad : pad + pixels.shape[0], pad : pad + pixels.shape[1]] = pixels
     return framed
 
