@@ -267,9 +267,9 @@ def parser() -> argparse.ArgumentParser:
     data_help = f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)"
 
     t = sub.add_parser("train", help="train a model on MNIST and save it with its model card")
-    t.add_argument("--preset", default="compact", choices=PRESETS, help="recipe whose settings the options below "
+    t.add_argument("--preset", default="compact", help="recipe whose settings the options below "
                    "override: " + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()).replace("%", "%%"))
-    t.add_argument("--arch", choices=ARCHITECTURES, help="; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values()))
+    t.add_argument("--arch", help="; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values()))
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")
