@@ -15,6 +15,7 @@ from pathlib import Path
 from digitlib import data
 from digitlib.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
 from digitlib.data import DataError
+from digitlib.evaluation.folds_cli import add_folds_command
 from digitlib.preprocess import ImageError
 from digitlib.store import StoreError
 
@@ -53,11 +54,14 @@ def require_keras_model(name: str | None, option: str) -> None:
 
 def cmd_train(args) -> int:
     from digitlib.train import from_preset, train  # imports no TensorFlow: train() does
+    from digitlib.training.realworld_data import resolve_realworld_dir
 
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
                       augment=args.augment, seed=args.seed, data_dir=args.data_dir,
-                      init_from=args.init_from, conventions=args.conventions)
+                      init_from=args.init_from, conventions=args.conventions,
+                      realworld_dir=str(resolve_realworld_dir(args.realworld or None)) if args.realworld is not None
+                      else None, realworld_repeat=args.realworld_repeat)
     cfg.validate()
     if cfg.init_from:
         require_keras_model(cfg.init_from, "--init-from")
@@ -276,6 +280,9 @@ def parser() -> argparse.ArgumentParser:
                    "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)")
     t.add_argument("--init-from", metavar="MODEL", help="continue training this model (name or directory) "
                    "instead of a fresh network")
+    t.add_argument("--realworld", nargs="?", const="", metavar="DIR", help="also learn from the single-digit "
+                   "pictures of this realworld-train-style folder (manifest.tsv; alone: $DIGITLIB_REALWORLD_DIR)")
+    t.add_argument("--realworld-repeat", type=int, metavar="N", help="each real picture N times per epoch (default 10)")
     t.add_argument("--data-dir", help=data_help)
     t.add_argument("--out", help="output model directory (default: models/ARCH)")
     t.set_defaults(run=cmd_train)
@@ -354,6 +361,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--npz", metavar="FILE", help="write them as a Keras-layout mnist.npz (all in x_train)")
     c.add_argument("--idx", metavar="DIR", help="write them as an MNIST IDX .gz pair into DIR")
     c.set_defaults(run=cmd_corrections)
+
+    add_folds_command(sub, data_help)
     return root
 
 
