@@ -99,9 +99,7 @@ def test_a_cached_load_gives_the_same_arrays(folder, tmp_path):
     assert again.skipped == first.skipped and again.manifest_md5 == first.manifest_md5
 
 
-def test_the_folder_comes_from_the_environment_or_a_clear_error(
-    folder, monkeypatch, tmp_path
-):
+def test_the_folder_comes_from_the_environment_or_a_clear_error(folder, monkeypatch, tmp_path):
     monkeypatch.setenv(ENV_VAR, str(folder))
     assert len(load_realworld(cache_dir=None)) == 4
     monkeypatch.delenv(ENV_VAR)
@@ -136,9 +134,7 @@ def test_a_bad_manifest_is_named(folder, manifest, message):
 def test_copies_repeat_the_pictures_and_labels(folder):
     loaded = load_realworld(folder, cache_dir=None)
     images, labels = oversampled(loaded, 3, vary=False)
-    assert (
-        images.shape == (12, 28, 28) and labels.tolist() == loaded.labels.tolist() * 3
-    )
+    assert images.shape == (12, 28, 28) and labels.tolist() == loaded.labels.tolist() * 3
     assert np.array_equal(images[8:], loaded.images)
 
 

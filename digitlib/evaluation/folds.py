@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,10 @@ from digitlib.training.realworld_data import (
     resolve_realworld_dir,
 )
 
+# The shipped models' last step: clean epochs at a low learning rate let batch norm settle on undistorted digits
+# (README, "How the models were made").
+POLISH = {"augment": False, "learning_rate": 1e-4}
+
 
 def split_repos(counts: dict[str, int], folds: int) -> list[list[str]]:
     """Repositories dealt into ``folds`` disjoint folds of about equal picture counts; the same every time.
@@ -32,12 +37,8 @@ def split_repos(counts: dict[str, int], folds: int) -> list[list[str]]:
     Largest first, each to the fold with the fewest pictures so far (ties: the lower fold); equal counts are
     ordered by a hash of the name, so the deal does not follow the alphabet (owners' names cluster there)."""
     if not 2 <= folds <= len(counts):
-        raise ValueError(
-            f"folds must be from 2 to the number of repositories ({len(counts)}), not {folds}"
-        )
-    order = sorted(
-        counts, key=lambda repo: (-counts[repo], hashlib.md5(repo.encode()).hexdigest())
-    )
+        raise ValueError(f"folds must be from 2 to the number of repositories ({len(counts)}), not {folds}")
+    order = sorted(counts, key=lambda repo: (-counts[repo], hashlib.md5(repo.encode()).hexdigest()))
     dealt, sizes = [[] for _ in range(folds)], [0] * folds
     for repo in order:
         smallest = sizes.index(min(sizes))
@@ -48,11 +49,7 @@ def split_repos(counts: dict[str, int], folds: int) -> list[list[str]]:
 
 def cases(directory: Path, rows: list[ManifestRow], repos=None) -> list[Case]:
     """The manifest's pictures (of ``repos`` only, when given) as evaluate-real cases."""
-    return [
-        Case(directory / row.file, row.label, row.kind)
-        for row in rows
-        if repos is None or row.repo in repos
-    ]
+    return [Case(directory / row.file, row.label, row.kind) for row in rows if repos is None or row.repo in repos]
 
 
 def score(evaluation: RealEvaluation) -> dict:
@@ -74,12 +71,22 @@ def read_all(classifier: Classifier, chosen: list[Case]) -> RealEvaluation:
     return RealEvaluation([read_case(case, classifier) for case in chosen])
 
 
-def baseline(model: str, directory: str | None = None) -> dict:
-    """A model that never saw the folder's pictures, scored on all of them."""
+def repo_folds(rows: list[ManifestRow], folds: int) -> list[list[str]]:
+    """The manifest's repositories in folds (`split_repos`, weighted by their pictures)."""
+    return split_repos(dict(Counter(row.repo for row in rows)), folds)
+
+
+def baseline(model: str, directory: str | None = None, folds: int = 5) -> dict:
+    """A model that never saw the folder's pictures, scored on each fold's and on all of them."""
     directory = resolve_realworld_dir(directory)
-    return {"model": model} | score(
-        read_all(load_classifier(model), cases(directory, read_manifest(directory)))
-    )
+    rows = read_manifest(directory)
+    classifier = load_classifier(model)
+    results, pooled = [], []
+    for index, repos in enumerate(repo_folds(rows, folds)):
+        evaluation = read_all(classifier, cases(directory, rows, set(repos)))
+        pooled += evaluation.outcomes
+        results.append({"fold": index, "repositories": repos} | score(evaluation))
+    return {"model": model, "folds": results, "pooled": score(RealEvaluation(pooled))}
 
 
 def run_folds(
@@ -88,27 +95,26 @@ def run_folds(
     out_root: Path,
     hook: Callable = lambda p: None,
     calibration_count: int = 1500,
-    report: Callable[[str], None] = lambda line: print(
-        line, file=sys.stderr, flush=True
-    ),
+    polish_epochs: int = 0,
+    report: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> dict:
-    """Train one model per fold (``cfg`` minus the fold's repositories) into out_root/fold-K; score each fold
-    and all folds pooled.  Each fold model is calibrated as a shipped one would be, so its confident errors
-    mean what the app's would."""
+    """Train one model per fold (``cfg`` minus the fold's repositories) into out_root/fold-K, then polish it
+    ``polish_epochs`` clean epochs (`POLISH`, as the shipped models were made); score each fold and all pooled.
+    Each fold model is calibrated as a shipped one would be, so its confident errors mean what the app's would."""
     from digitlib import data
     from digitlib.train import train
 
     directory = resolve_realworld_dir(cfg.realworld_dir)
     rows = read_manifest(directory)
     realworld = load_realworld(directory)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.repo] = counts.get(row.repo, 0) + 1
     mnist = data.load_mnist(cfg.data_dir)
     results, pooled = [], []
-    for index, repos in enumerate(split_repos(counts, folds)):
+    for index, repos in enumerate(repo_folds(rows, folds)):
         out = out_root / f"fold-{index}"
         card = train(replace(cfg), out, hook, mnist, realworld.without(repos))
+        if polish_epochs:
+            polish = replace(cfg, init_from=str(out), epochs=polish_epochs, **POLISH)
+            card = train(polish, out, hook, mnist, realworld.without(repos))
         classifier = load_classifier(out)
         calibrate_model(classifier, calibration_count, cfg.data_dir)
         evaluation = read_all(classifier, cases(directory, rows, set(repos)))
@@ -138,24 +144,15 @@ def run_folds(
 
 
 def format_report(result: dict) -> str:
-    """Markdown: one row per fold (when there are folds), then the pooled or baseline row; per-class accuracy."""
-    rows = [(f"fold {f['fold']}", f) for f in result.get("folds", [])] + [
-        (
-            "pooled" if "folds" in result else result.get("model", "all"),
-            result.get("pooled", result),
-        )
-    ]
+    """Markdown: one row per fold and one for all folds pooled, with per-class accuracy; the pooled failures."""
+    rows = [(f"fold {f['fold']}", f) for f in result["folds"]] + [("pooled", result["pooled"])]
     classes = sorted(rows[-1][1]["per_class_accuracy"])
     lines = [
-        "| part | single digits | accuracy | confident errors (>= 90%) | numbers exact | "
-        + " | ".join(classes)
-        + " |",
+        "| part | single digits | accuracy | confident errors (>= 90%) | numbers exact | " + " | ".join(classes) + " |",
         "|---|---:|---:|---:|---:|" + "---:|" * len(classes),
     ]
     for name, r in rows:
-        per_class = " | ".join(
-            f"{r['per_class_accuracy'].get(c, float('nan')):.1%}" for c in classes
-        )
+        per_class = " | ".join(f"{r['per_class_accuracy'].get(c, float('nan')):.1%}" for c in classes)
         lines.append(
             f"| {name} | {r['single_count']} | {r['single_accuracy']:.2%} | {r['confident_errors']} | "
             f"{r['multi_exact']}/{r['multi_count']} | {per_class} |"
@@ -165,11 +162,7 @@ def format_report(result: dict) -> str:
         "",
         "failures: "
         + (
-            "; ".join(
-                f"{f['file']} {f['label']}→{f['read'] or 'nothing'} "
-                f"({f['confidence']:.0%})"
-                for f in failures
-            )
+            "; ".join(f"{f['file']} {f['label']}→{f['read'] or 'nothing'} ({f['confidence']:.0%})" for f in failures)
             or "none"
         ),
     ]

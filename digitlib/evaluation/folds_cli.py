@@ -14,11 +14,9 @@ def cmd_realworld_folds(args) -> int:
     from digitlib.train import from_preset
     from digitlib.training.realworld_data import resolve_realworld_dir
 
-    directory = str(
-        resolve_realworld_dir(args.realworld)
-    )  # first: a wrong folder is reported at once
+    directory = str(resolve_realworld_dir(args.realworld))  # first: a wrong folder is reported at once
     if args.baseline:
-        result = baseline(args.baseline, directory)
+        result = baseline(args.baseline, directory, args.folds)
     else:
         from digitlib.__main__ import progress_bar, require_keras_model
 
@@ -38,9 +36,7 @@ def cmd_realworld_folds(args) -> int:
             require_keras_model(cfg.init_from, "--init-from")
         out_root = Path(args.out_root)
         out_root.mkdir(parents=True, exist_ok=True)
-        result = run_folds(
-            cfg, args.folds, out_root, progress_bar(), args.calibration_count
-        )
+        result = run_folds(cfg, args.folds, out_root, progress_bar(), args.calibration_count, args.polish_epochs)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
 
@@ -49,7 +45,7 @@ def add_folds_command(sub, data_help: str) -> None:
     w = sub.add_parser(
         "realworld-folds",
         help="train with real pictures leaving whole repositories out, read the "
-        "left-out pictures; or score a model on all of them (--baseline)",
+        "left-out pictures; or score a model on every fold (--baseline)",
     )
     w.add_argument(
         "--realworld",
@@ -59,39 +55,37 @@ def add_folds_command(sub, data_help: str) -> None:
     w.add_argument(
         "--baseline",
         metavar="MODEL",
-        help="no training: read every picture with this model",
+        help="no training: read each fold's pictures with this model",
     )
     w.add_argument("--folds", type=int, default=5)
     w.add_argument("--preset", default="compact")
-    w.add_argument(
-        "--init-from", metavar="MODEL", help="continue training this model in each fold"
-    )
+    w.add_argument("--init-from", metavar="MODEL", help="continue training this model in each fold")
     w.add_argument("--epochs", type=int)
-    w.add_argument(
-        "--lr", type=float, help="peak learning rate of the one-cycle schedule"
-    )
+    w.add_argument("--lr", type=float, help="peak learning rate of the one-cycle schedule")
     w.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="augment the training batches",
     )
-    w.add_argument(
-        "--repeat", type=int, help="each real picture this many times per epoch"
-    )
+    w.add_argument("--repeat", type=int, help="each real picture this many times per epoch")
     w.add_argument("--seed", type=int)
+    w.add_argument(
+        "--polish-epochs",
+        type=int,
+        default=0,
+        help="then this many clean epochs at learning rate 1e-4 (the shipped models' last step; default 0)",
+    )
     w.add_argument(
         "--calibration-count",
         type=int,
         default=1500,
-        help="synthetic numbers to calibrate each fold "
-        "model on (default 1500, as `calibrate`)",
+        help="synthetic numbers to calibrate each fold model on (default 1500, as `calibrate`)",
     )
     w.add_argument("--data-dir", help=data_help)
     w.add_argument(
         "--out-root",
         default="/tmp/realworld-folds",
-        help="where the fold models go (fold-K) and "
-        "folds.json (default /tmp/realworld-folds)",
+        help="where the fold models go (fold-K) and folds.json (default /tmp/realworld-folds)",
     )
     w.add_argument("--json", action="store_true")
     w.set_defaults(run=cmd_realworld_folds)

@@ -30,11 +30,7 @@ from digitlib.preprocess import ImageError, segment
 ENV_VAR = "DIGITLIB_REALWORLD_DIR"
 MANIFEST = "manifest.tsv"
 REQUIRED_COLUMNS = ("file", "label", "kind", "repo")
-CACHE_DIR = (
-    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    / "digitlib"
-    / "realworld"
-)
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "digitlib" / "realworld"
 PIPELINE_SOURCES = Path(__file__).resolve().parent.parent / "preprocess"
 
 
@@ -67,7 +63,7 @@ class RealworldSet:
             self.images[keep],
             self.labels[keep],
             self.groups[keep],
-            [f for f, k in zip(self.files, keep) if k],
+            [f for f, k in zip(self.files, keep, strict=True) if k],
             dict(self.skipped),
             self.manifest_md5,
         )
@@ -77,9 +73,7 @@ class RealworldSet:
         return {
             "pictures": len(self),
             "repositories": len(set(self.groups.tolist())),
-            "per_class": {
-                str(d): int(n) for d, n in sorted(Counter(self.labels.tolist()).items())
-            },
+            "per_class": {str(d): int(n) for d, n in sorted(Counter(self.labels.tolist()).items())},
             "skipped": self.skipped,
             "manifest_md5": self.manifest_md5,
         }
@@ -97,9 +91,7 @@ def resolve_realworld_dir(directory: str | os.PathLike | None = None) -> Path:
     if not path.is_dir():
         raise DataError(f"{path}: real-world training folder does not exist.")
     if not (path / MANIFEST).is_file():
-        raise DataError(
-            f"{path}: holds no {MANIFEST} (tab-separated: {', '.join(REQUIRED_COLUMNS)}, ...)."
-        )
+        raise DataError(f"{path}: holds no {MANIFEST} (tab-separated: {', '.join(REQUIRED_COLUMNS)}, ...).")
     return path
 
 
@@ -111,31 +103,21 @@ def read_manifest(directory: Path) -> list[ManifestRow]:
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(
-                f"{path}: missing column(s) {', '.join(missing)}; the header needs "
-                f"{', '.join(REQUIRED_COLUMNS)}."
+                f"{path}: missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED_COLUMNS)}."
             )
-        rows = [
-            ManifestRow(*(str(row[c] or "").strip() for c in REQUIRED_COLUMNS))
-            for row in reader
-        ]
+        rows = [ManifestRow(*(str(row[c] or "").strip() for c in REQUIRED_COLUMNS)) for row in reader]
     for line, row in enumerate(rows, start=2):
         if row.kind not in ("single", "multi"):
-            raise DataError(
-                f"{path}, line {line}: kind must be single or multi, not {row.kind!r}."
-            )
+            raise DataError(f"{path}, line {line}: kind must be single or multi, not {row.kind!r}.")
         if not row.label.isdigit() or (row.kind == "single" and len(row.label) != 1):
             raise DataError(
                 f"{path}, line {line}: label {row.label!r} is not a {row.kind} "
                 f"{'digit' if row.kind == 'single' else 'number'}."
             )
         if not row.repo:
-            raise DataError(
-                f"{path}, line {line}: no repo given (folds group pictures by it)."
-            )
+            raise DataError(f"{path}, line {line}: no repo given (folds group pictures by it).")
         if not (directory / row.file).is_file():
-            raise DataError(
-                f"{path}, line {line}: {row.file} not found in {directory}."
-            )
+            raise DataError(f"{path}, line {line}: {row.file} not found in {directory}.")
     if not rows:
         raise DataError(f"{path}: lists no pictures.")
     return rows
@@ -183,9 +165,7 @@ def prepare(directory: Path, rows: list[ManifestRow]) -> RealworldSet:
     )
 
 
-def load_realworld(
-    directory: str | os.PathLike | None = None, cache_dir: Path | None = CACHE_DIR
-) -> RealworldSet:
+def load_realworld(directory: str | os.PathLike | None = None, cache_dir: Path | None = CACHE_DIR) -> RealworldSet:
     """Every usable single-digit picture of the folder as the network sees it (cached; ``cache_dir=None``: not)."""
     directory = resolve_realworld_dir(directory)
     rows = read_manifest(directory)
@@ -198,7 +178,7 @@ def load_realworld(
                 f["labels"],
                 f["groups"],
                 f["files"].tolist(),
-                dict(zip(f["skip_reasons"].tolist(), f["skip_counts"].tolist())),
+                dict(zip(f["skip_reasons"].tolist(), f["skip_counts"].tolist(), strict=True)),
                 manifest_md5,
             )
     prepared = prepare(directory, rows)

@@ -22,9 +22,7 @@ LIGHT = dict(
 )
 
 
-def oversampled(
-    realworld: RealworldSet, repeat: int, vary: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def oversampled(realworld: RealworldSet, repeat: int, vary: bool) -> tuple[np.ndarray, np.ndarray]:
     """The pictures ``repeat`` times as uint8 (N*repeat, 28, 28) with labels; with ``vary`` every copy after the
     first is lightly augmented (for runs that do not augment their batches, which would otherwise show the
     very same images ``repeat`` times an epoch)."""
