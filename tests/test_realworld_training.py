@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from digitlib.__main__ import main
 from digitlib.data import DataError
-from digitlib.evaluation.folds import split_repos
+from digitlib.evaluation.folds import baseline, format_report, split_repos
 from digitlib.preprocess import segment
 from digitlib.train import TrainConfig
 from digitlib.training.realworld_data import ENV_VAR, load_realworld
@@ -154,3 +155,22 @@ def test_folds_keep_repositories_apart_and_cover_all():
     assert split_repos(dict(reversed(list(counts.items()))), 5) == folds
     with pytest.raises(ValueError, match="folds must be"):
         split_repos(counts, 1)
+
+
+def test_the_baseline_reads_every_picture_once_across_folds(folder):
+    result = baseline("compact", folder, folds=2)
+    assert [f["fold"] for f in result["folds"]] == [0, 1]
+    assert sorted(r for f in result["folds"] for r in f["repositories"]) == ["ann/digits", "bob/mnist-app", "cy/ocr"]
+    assert result["pooled"]["single_count"] == 6 and result["pooled"]["multi_count"] == 1
+    assert sum(f["single_count"] for f in result["folds"]) == 6
+    failed = {f["file"] for f in result["pooled"]["failures"]}
+    assert {"7_blank.png", "8_two.png"} <= failed  # a blank page reads as nothing, two rings as two digits
+    report = format_report(result)
+    assert "| pooled | 6 |" in report and "7_blank.png 7→nothing" in report
+
+
+def test_the_command_line_names_a_missing_folder(tmp_path, capsys):
+    assert main(["train", "--realworld", str(tmp_path / "nowhere")]) == 2
+    assert "real-world training folder does not exist" in capsys.readouterr().err
+    assert main(["realworld-folds", "--realworld", str(tmp_path), "--baseline", "compact"]) == 2
+    assert "no manifest.tsv" in capsys.readouterr().err
