@@ -399,13 +399,13 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
     base = read_card(model_dir(cfg.init_from)) if cfg.init_from else None
     if realworld is None and cfg.realworld_dir:
         realworld = load_realworld(cfg.realworld_dir)
-    model, history, seconds, sizes = fit(cfg, hook, mnist, realworld=realworld)
+    model, history, seconds, sizes = fit(cfg, hook, mnist, (), realworld)
     card = {
         "architecture": base["architecture"] if base else cfg.arch,
         "initialised_from": base and {key: base.get(key) for key in
                                       ("name", "epochs", "training_seconds", "augmentation", "conventions",
-                                       "training_images", "convention_images", "realworld", "test_accuracy", "config", "history",
-                                       "initialised_from")},
+                                       "training_images", "convention_images", "realworld", "test_accuracy", "config",
+                                       "history", "initialised_from")},
         "config": asdict(cfg) | {"data_dir": None, "realworld_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
         "conventions": {str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
