@@ -14,53 +14,26 @@ import sys
 from pathlib import Path
 
 from digitlib import data
+from digitlib.cli_support import DATA_DIR, JSON, MODEL, SEED, STORE, progress_bar, require_keras_model
 from digitlib.data import DataError
+from digitlib.evaluation.folds_cli import add_folds_command
 from digitlib.reading.batch import read_many
-from digitlib.reading.classifier import DEFAULT_MODEL, ModelError, load_classifier, model_dir, read_card
+from digitlib.reading.classifier import DEFAULT_MODEL, ModelError, load_classifier
 from digitlib.store import StoreError
 from digitlib.zoo.registry import ARCHITECTURES, PRESETS
 
 
-def progress_bar():
-    """Render training progress as one tqdm bar per epoch."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def hook(p) -> None:
-        nonlocal bar
-        if p.phase == "batch":
-            if bar is None:
-                bar = tqdm(total=p.batches, desc=f"epoch {p.epoch}/{p.epochs}", unit="batch", leave=True)
-            bar.update(p.batch - bar.n)
-            bar.set_postfix(loss=f"{p.logs.get('loss', 0):.4f}", acc=f"{p.logs.get('accuracy', 0):.4f}")
-        elif p.phase == "epoch" and bar is not None:
-            bar.set_postfix({k: f"{v:.4f}" for k, v in p.logs.items()})
-            bar.close()
-            bar = None
-        elif p.message:
-            print(p.message, file=sys.stderr)
-
-    return hook
-
-
-def require_keras_model(name: str | None, option: str) -> None:
-    """Further training needs the model's Keras file: say so now, not after TensorFlow's import."""
-    directory = model_dir(name)
-    read_card(directory)  # a damaged card fails here too
-    if not (directory / "model.keras").is_file():
-        raise ModelError(f"{directory / 'model.keras'}: not found; {option} needs a model saved by "
-                         "`python -m digitlib train`.")
-
-
 def cmd_train(args) -> int:
     from digitlib.training.config import from_preset
+    from digitlib.training.realworld_data import resolve_realworld_dir
     from digitlib.training.train import train  # imports no TensorFlow: train() does
 
     cfg = from_preset(args.preset, arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.lr, train_size=args.train_size, val_fraction=args.val_split,
                       augment=args.augment, seed=args.seed, data_dir=args.data_dir,
-                      init_from=args.init_from, conventions=args.conventions)
+                      init_from=args.init_from, conventions=args.conventions,
+                      realworld_dir=str(resolve_realworld_dir(args.realworld or None)) if args.realworld is not None
+                      else None, realworld_repeat=args.realworld_repeat)
     cfg.validate()
     if cfg.init_from:
         require_keras_model(cfg.init_from, "--init-from")
@@ -264,9 +237,8 @@ def cmd_corrections(args) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__.splitlines()[0])
     sub = root.add_subparsers(dest="command", required=True)
-    data_help = f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)"
 
-    t = sub.add_parser("train", help="train a model on MNIST and save it with its model card")
+    t = sub.add_parser("train", parents=[DATA_DIR, SEED], help="train a model on MNIST and save it with its model card")
     t.add_argument("--preset", default="compact", help="recipe whose settings the options below "
                    "override: " + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values()).replace("%", "%%"))
     t.add_argument("--arch", help="; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values()))
@@ -276,74 +248,58 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--train-size", type=int, help="use only this many training images")
     t.add_argument("--val-split", type=float, help="fraction held out for validation curves")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, help="augment the training images")
-    t.add_argument("--seed", type=int)
     t.add_argument("--conventions", type=float, metavar="STRENGTH", help="add edited copies of digits in handwriting "
                    "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)")
     t.add_argument("--init-from", metavar="MODEL", help="continue training this model (name or directory) "
                    "instead of a fresh network")
-    t.add_argument("--data-dir", help=data_help)
+    t.add_argument("--realworld", nargs="?", const="", metavar="DIR", help="also learn from the single-digit "
+                   "pictures of this realworld-train-style folder (manifest.tsv; alone: $DIGITLIB_REALWORLD_DIR)")
+    t.add_argument("--realworld-repeat", type=int, metavar="N", help="each real picture N times per epoch (default 10)")
     t.add_argument("--out", help="output model directory (default: models/ARCH)")
     t.set_defaults(run=cmd_train)
 
-    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix on the MNIST test set")
-    e.add_argument("--model", default=DEFAULT_MODEL, help="model name in models/ or a model directory")
-    e.add_argument("--data-dir", help=data_help)
+    e = sub.add_parser("evaluate", parents=[DATA_DIR, MODEL, JSON], help="accuracy, per-class accuracy and confusion matrix on the MNIST test set")
     e.add_argument("--out", help="where to write the PNGs (default: the model's directory)")
-    e.add_argument("--json", action="store_true")
     e.set_defaults(run=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="read the digits in image files, on every core, in the order given")
+    p = sub.add_parser("predict", parents=[MODEL], help="read the digits in image files, on every core, in the order given")
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--jobs", type=worker_count, default=os.cpu_count() or 1,
                    help="pictures read at once, each in a process of its own (default: the number of cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=cmd_predict)
 
-    b = sub.add_parser("bench", help="measure prediction, start-up and training speed; print Markdown tables")
+    b = sub.add_parser("bench", parents=[DATA_DIR], help="measure prediction, start-up and training speed; print Markdown tables")
     b.add_argument("--models", nargs="+", metavar="MODEL", help="model names or directories (default: all shipped)")
     b.add_argument("--quick", action="store_true", help="tiny sizes: proves the benchmark runs, measures nothing")
     b.add_argument("--skip-training", action="store_true", help="leave out training throughput and time-to-accuracy")
-    b.add_argument("--data-dir", help=data_help)
     b.add_argument("--json", action="store_true", help="every figure as one JSON object")
     b.set_defaults(run=cmd_bench)
 
-    r = sub.add_parser("evaluate-real", help="accuracy on a folder of real pictures (single/<digit>/*, multi/<number>__*)")
+    r = sub.add_parser("evaluate-real", parents=[MODEL, JSON], help="accuracy on a folder of real pictures (single/<digit>/*, multi/<number>__*)")
     r.add_argument("directory", metavar="DIR")
-    r.add_argument("--model", default=DEFAULT_MODEL)
     r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
-    r.add_argument("--json", action="store_true")
     r.set_defaults(run=cmd_evaluate_real)
 
-    y = sub.add_parser("evaluate-synthetic", help="read generated numbers (MNIST test digits over photo-like grounds)")
+    y = sub.add_parser("evaluate-synthetic", parents=[DATA_DIR, MODEL, JSON], help="read generated numbers (MNIST test digits over photo-like grounds)")
     y.add_argument("--count", type=int, default=1000, help="how many pictures (default 1000)")
     y.add_argument("--seed", type=int, default=0, help="picture i is the same for the same seed (default 0)")
-    y.add_argument("--model", default=DEFAULT_MODEL)
     y.add_argument("--examples", metavar="DIR", help="save the first pictures here, named label_read-TEXT.png")
     y.add_argument("--example-count", type=int, default=40, help="how many pictures --examples saves (default 40)")
-    y.add_argument("--data-dir", help=data_help)
-    y.add_argument("--json", action="store_true")
     y.set_defaults(run=cmd_evaluate_synthetic)
 
-    k = sub.add_parser("calibrate", help="fit the model's confidence temperature on synthetic numbers of its "
+    k = sub.add_parser("calibrate", parents=[DATA_DIR, MODEL], help="fit the model's confidence temperature on synthetic numbers of its "
                        "held-out digits; store it in the card")
-    k.add_argument("--model", default=DEFAULT_MODEL)
     k.add_argument("--count", type=int, default=1500, help="synthetic numbers to read (default 1500)")
-    k.add_argument("--data-dir", help=data_help)
     k.set_defaults(run=cmd_calibrate)
 
-    s = sub.add_parser("robustness", help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
+    s = sub.add_parser("robustness", parents=[DATA_DIR, JSON], help="accuracy on MNIST test digits shifted, scaled, inverted, noisy, ...")
     s.add_argument("--models", nargs="+", default=["baseline", DEFAULT_MODEL], metavar="MODEL")
     s.add_argument("--count", type=int, default=1000, help="how many test digits (default 1000)")
-    s.add_argument("--data-dir", help=data_help)
-    s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_robustness)
 
-    store_help = ("corrections database: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://... "
-                  "(default: $DIGITLIB_STORE, then the user's data directory); the shared pool's digits are used")
-    f = sub.add_parser("finetune", help="fine-tune a model on MNIST plus stored corrections (your handwriting)")
-    f.add_argument("--store", help=store_help)
+    f = sub.add_parser("finetune", parents=[DATA_DIR, STORE, SEED], help="fine-tune a model on MNIST plus stored corrections (your handwriting)")
     f.add_argument("--base", default=DEFAULT_MODEL, help=f"model to start from (default: {DEFAULT_MODEL})")
     f.add_argument("--epochs", type=int, help="default 3")
     f.add_argument("--batch-size", type=int, help="default 64")
@@ -352,16 +308,15 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--mnist-images", type=int, help="MNIST training images mixed in (default 12000)")
     f.add_argument("--holdout", type=float, help="fraction of corrections held out to measure (default 0.25)")
     f.add_argument("--augment", action=argparse.BooleanOptionalAction, help="default: as the base model was trained")
-    f.add_argument("--seed", type=int)
-    f.add_argument("--data-dir", help=data_help)
     f.add_argument("--out", help="output model directory (default: models/BASE-finetuned)")
     f.set_defaults(run=cmd_finetune)
 
-    c = sub.add_parser("corrections", help="count stored corrections per digit; export them as MNIST files")
-    c.add_argument("--store", help=store_help)
+    c = sub.add_parser("corrections", parents=[STORE], help="count stored corrections per digit; export them as MNIST files")
     c.add_argument("--npz", metavar="FILE", help="write them as a Keras-layout mnist.npz (all in x_train)")
     c.add_argument("--idx", metavar="DIR", help="write them as an MNIST IDX .gz pair into DIR")
     c.set_defaults(run=cmd_corrections)
+
+    add_folds_command(sub)
     return root
 
 

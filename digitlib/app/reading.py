@@ -15,8 +15,13 @@ from PIL import Image, ImageDraw
 from digitlib import DigitReading, Reading
 from digitlib.app.display import ENLARGE, as_picture, enlarged, percent
 from digitlib.app.errors import for_visitor
-from digitlib.app.stores import (MAX_SESSION_CORRECTIONS, MAX_SHARED_PER_SESSION, MAX_SHARED_POOL, my_corrections,
-                                 take_pool_share)
+from digitlib.app.stores import (
+    MAX_SESSION_CORRECTIONS,
+    MAX_SHARED_PER_SESSION,
+    MAX_SHARED_POOL,
+    my_corrections,
+    take_pool_share,
+)
 from digitlib.inside.explain import overlay, saliency
 from digitlib.reading.classifier import Classifier
 from digitlib.reading.reader import LOW_CONFIDENCE

@@ -12,8 +12,14 @@ from datetime import timedelta
 import streamlit as st
 
 from digitlib.app.access import MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW, is_owner, secret
-from digitlib.app.visitors import (KEEP_VISITOR_DATA, remember, trained_models_root, visitor_id, visitor_keys,
-                                   visitor_record)
+from digitlib.app.visitors import (
+    KEEP_VISITOR_DATA,
+    remember,
+    trained_models_root,
+    visitor_id,
+    visitor_keys,
+    visitor_record,
+)
 from digitlib.store.corrections import CorrectionStore, StoreError, default_location
 from digitlib.store.shared import SharedState, TrainingLease, WrongPasswordsInDatabase
 

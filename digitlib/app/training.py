@@ -16,8 +16,8 @@ from digitlib.app.access import is_owner
 from digitlib.app.display import SERIES, show_curves
 from digitlib.app.errors import without_server_paths
 from digitlib.app.models import shipped_models_dir, trained_models_dir
-from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
 from digitlib.app.stores import publish_owner_model, training_lease
+from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
 from digitlib.training.config import from_preset
 from digitlib.training.jobs import Busy, Run, Runner
 from digitlib.zoo.registry import APP_PRESETS, PRESETS

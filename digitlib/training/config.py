@@ -27,6 +27,8 @@ class TrainConfig:
     seed: int = 0
     data_dir: str | None = None
     init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
+    realworld_dir: str | None = None  # also learn from the single-digit pictures of this folder (realworld_data.py)
+    realworld_repeat: int = 10  # each real picture this many times per epoch: 683 of them would vanish among 54,000
 
     def validate(self) -> None:
         """Reject nonsense settings before any work starts."""
@@ -47,6 +49,8 @@ class TrainConfig:
             problems.append(f"label smoothing must be in [0, 0.5), not {self.label_smoothing!r}")
         if not 0 <= self.conventions <= 3:
             problems.append(f"conventions strength must be in [0, 3], not {self.conventions!r}")
+        if not isinstance(self.realworld_repeat, int) or not 1 <= self.realworld_repeat <= 100:
+            problems.append(f"real-world repeat must be a whole number from 1 to 100, not {self.realworld_repeat!r}")
         if problems:
             raise ValueError("; ".join(problems))
 

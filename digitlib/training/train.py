@@ -38,6 +38,7 @@ from digitlib.reading.classifier import (
 )
 from digitlib.training.config import TrainConfig, split_train_val
 from digitlib.training.model_dirs import atomic_replace_dir, remove_stale_staging
+from digitlib.training.realworld_data import load_realworld
 from digitlib.training.tensorflow_startup import quiet_tensorflow_startup
 
 quiet_tensorflow_startup()  # whatever imports TensorFlow first (Keras, augment), its start-up notices stay off stderr
@@ -226,10 +227,11 @@ def load_keras_model(directory: Path):
         raise ModelError(f"{path}: not a loadable Keras model ({exc}). Retrain it with `python -m digitlib train`.") from None
 
 
-def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = ()):
+def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = (), realworld=None):
     """Build and train the model; returns (keras model, history dict, seconds, split sizes).
 
-    Extra Keras ``callbacks`` watch the run (the benchmark scores the test set after each epoch)."""
+    Extra Keras ``callbacks`` watch the run (the benchmark scores the test set after each epoch).  ``realworld``
+    (a `RealworldSet`, default: loaded from ``cfg.realworld_dir`` when set) joins the training images."""
     import keras
 
     from digitlib.zoo.architectures import build
@@ -242,10 +244,18 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         from digitlib.training.conventions import with_conventions
 
         x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
+    with_mnist = len(x_fit)
+    if realworld is None and cfg.realworld_dir:
+        realworld = load_realworld(cfg.realworld_dir)
+    if realworld is not None and len(realworld):
+        from digitlib.training.realworld_mix import oversampled
+
+        x_real, y_real = oversampled(realworld, cfg.realworld_repeat, vary=not cfg.augment)
+        x_fit, y_fit = np.concatenate([x_fit, x_real]), np.concatenate([y_fit, y_real])
     model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
     history, seconds = compile_and_fit(model, cfg, (x_fit, y_fit), (x_val, y_val), hook, callbacks)
     return model, history, seconds, {"train": mnist_images, "validation": len(x_val),
-                                     "conventions": len(x_fit) - mnist_images}
+                                     "conventions": with_mnist - mnist_images, "realworld": len(x_fit) - with_mnist}
 
 
 def write_figures(directory: Path, name: str, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
@@ -302,8 +312,11 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
     return card
 
 
-def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None) -> dict:
-    """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card."""
+def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None,
+          realworld=None) -> dict:
+    """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card.
+
+    ``realworld`` as in `fit`; the card records its counts and manifest checksum, never its pictures."""
     from digitlib.training.augment import AugmentConfig
     from digitlib.training.conventions import CONVENTIONS
 
@@ -311,20 +324,24 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
     out = Path(out) if out else MODELS_DIR / cfg.arch
     mnist = mnist or data.load_mnist(cfg.data_dir)
     base = read_card(model_dir(cfg.init_from)) if cfg.init_from else None
-    model, history, seconds, sizes = fit(cfg, hook, mnist)
+    if realworld is None and cfg.realworld_dir:
+        realworld = load_realworld(cfg.realworld_dir)
+    model, history, seconds, sizes = fit(cfg, hook, mnist, (), realworld)
     card = {
         "architecture": base["architecture"] if base else cfg.arch,
         "initialised_from": base and {key: base.get(key) for key in
                                       ("name", "epochs", "training_seconds", "augmentation", "conventions",
-                                       "training_images", "convention_images", "test_accuracy", "config", "history",
-                                       "initialised_from")},
-        "config": asdict(cfg) | {"data_dir": None},
+                                       "training_images", "convention_images", "realworld", "test_accuracy", "config",
+                                       "history", "initialised_from")},
+        "config": asdict(cfg) | {"data_dir": None, "realworld_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
         "conventions": {str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
                         for label, (edit, share) in CONVENTIONS.items()} if cfg.conventions else None,
         "training_images": sizes["train"],
         "convention_images": sizes["conventions"],  # edited copies added to the training images
         "validation_images": sizes["validation"],
+        "realworld": realworld.summary() | {"repeat": cfg.realworld_repeat, "images": sizes["realworld"],
+                                            "varied_copies": not cfg.augment} if realworld is not None else None,
         "epochs": cfg.epochs,
         "training_seconds": round(seconds, 1),
         "data_checksums_md5": data.file_checksums(cfg.data_dir),
