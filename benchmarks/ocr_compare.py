@@ -43,10 +43,13 @@ class Case:
     kind: str  # "single" or "multi"
 
 
+Reader = Callable[[Case, np.ndarray], str]  # a case and its OCR picture -> the tool's raw answer
+
+
 @dataclass
 class Tool:
     name: str
-    load: Callable[[], Callable[[Case, np.ndarray], str]]  # raises when the tool cannot run here
+    load: Callable[[], Reader]  # raises when the tool cannot run here
 
 
 def read_manifest(directory: Path) -> list[Case]:
@@ -84,20 +87,20 @@ def normalise(text: str, lookalikes: bool = True) -> str:
     return "".join(c for c in text if c in DIGITS)
 
 
-def left_to_right(boxes, texts) -> str:
+def left_to_right(boxes: list, texts: list[str]) -> str:
     """Join the texts of detected boxes in order of their left edge (every label is one line)."""
     lefts = [min(x for x, _ in box) for box in boxes]
     return "".join(text for _, text in sorted(zip(lefts, texts, strict=True), key=lambda pair: pair[0]))
 
 
-def load_digitlib():
+def load_digitlib() -> Reader:
     from digitlib import load_classifier, read_number
 
     classifier = load_classifier()
     return lambda case, picture: read_number(case.path, classifier).text
 
 
-def load_rapidocr(detect: bool):
+def load_rapidocr(detect: bool) -> Reader:
     from rapidocr import RapidOCR
 
     engine = RapidOCR(params={"Global.log_level": "error"})
@@ -107,12 +110,12 @@ def load_rapidocr(detect: bool):
         result = engine(picture, use_det=detect, use_cls=detect, use_rec=True)
         if not result.txts:
             return ""
-        return left_to_right(result.boxes.tolist(), result.txts) if detect else "".join(result.txts)
+        return left_to_right(result.boxes.tolist(), list(result.txts)) if detect else "".join(result.txts)
 
     return read
 
 
-def load_tesseract():
+def load_tesseract() -> Reader:
     import pytesseract
 
     pytesseract.get_tesseract_version()  # raises when the tesseract binary is missing
@@ -124,7 +127,7 @@ def load_tesseract():
     return read
 
 
-def load_easyocr():
+def load_easyocr() -> Reader:
     import easyocr
     import easyocr_en_models  # the weights, shipped as a wheel: nothing is downloaded
 
@@ -148,7 +151,7 @@ TOOLS = [
 ]
 
 
-def run_tool(read, cases: list[Case], pictures: list[np.ndarray], lookalikes: bool) -> dict:
+def run_tool(read: Reader, cases: list[Case], pictures: list[np.ndarray], lookalikes: bool) -> dict:
     """Every picture through one tool: the scores, the time per picture, and each raw and normalised answer."""
     answers, seconds = [], 0.0
     for case, picture in zip(cases, pictures, strict=True):
