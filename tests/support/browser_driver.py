@@ -319,10 +319,10 @@ def download(page, button, attempts: int = 3, seconds_each: float = 90):
     """
     for attempt in range(1, attempts + 1):
         page.locator('[data-testid^="stStatusWidgetRunning"]').first.wait_for(state="hidden", timeout=120_000)
-        button.wait_for()
+        button.wait_for(timeout=120_000)
         try:
             with page.expect_download(timeout=seconds_each * 1000) as started:
-                button.click()
+                button.click(timeout=seconds_each * 1000)
             return started.value
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try again, unless this was the last try
             if attempt == attempts:
