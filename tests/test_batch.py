@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from digit_pictures import brush_drawing
 
 from digitlib import ModelError, available_models
 from digitlib.reading.batch import read_many
+from tests.support.digit_pictures import brush_drawing
 
 pytestmark = pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")
 

@@ -8,19 +8,16 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
-from browser_driver import DIGIT_STROKES, free_port
-from databases import fresh_database, server_url
-from test_browser import number_picture
 
 from digitlib import available_models
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from streamlit_client import AppSession, drawn_digit  # noqa: E402 - the load benchmark's client
+from tests.support.browser_driver import DIGIT_STROKES, free_port
+from tests.support.databases import fresh_database, server_url
+from tests.support.digit_pictures import number_picture
+from tests.support.streamlit_client import AppSession, drawn_digit  # the load benchmark's client
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
               pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")]

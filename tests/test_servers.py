@@ -9,22 +9,18 @@ in B's list and reads with it; wrong owner passwords given on both servers add u
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_driver import DIGIT_STROKES, start_app, stop_app
-from databases import fresh_database, server_url
 
 from digitlib import available_models
 from digitlib.app.access import MAX_OWNER_TRIES_PER_MINUTE, MAX_WRONG_OWNER_PASSWORDS
 from digitlib.store.corrections import CorrectionStore
 from digitlib.store.shared import SharedState
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from streamlit_client import AppSession, WidgetState, drawn_digit  # noqa: E402 - the load benchmark's client
+from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app
+from tests.support.databases import fresh_database, server_url
+from tests.support.streamlit_client import AppSession, WidgetState, drawn_digit  # the load benchmark's client
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600),
               pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")]

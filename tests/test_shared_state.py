@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from databases import store_location  # noqa: F401 - the fixture
 
 from digitlib import load_classifier
 from digitlib.reading.classifier import MODELS_DIR, available_models
@@ -22,7 +21,7 @@ from digitlib.training.jobs import Busy, Runner
 
 
 @pytest.fixture
-def two_servers(store_location):  # noqa: F811 - the fixture above
+def two_servers(store_location):
     """Two servers' views of one database, each with its own connections."""
     return SharedState(CorrectionStore(store_location)), SharedState(CorrectionStore(store_location))
 

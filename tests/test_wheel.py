@@ -16,10 +16,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from digit_pictures import brush_drawing
 from packaging.requirements import Requirement
 
 from digitlib import available_models
+from tests.support.digit_pictures import brush_drawing
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
