@@ -9,7 +9,9 @@ RULED_LINE_FRACTION = 0.8  # a row (column) filled with ink across 80% of the pi
 LINE_FRINGE_FRACTION = 0.5  # ...with the half-filled rows beside it as its blurred fringe, not strokes...
 LINE_FRINGE_ROWS = 2  # ...and fainter bits within two rows of it (a turned photo's line made level has more)
 LINE_LENGTH = 1.5  # ...if this many times longer than the other ink is tall: a tightly cropped 7's bar is not...
-LINE_MARGIN_FRACTION = 0.05  # ...and the other ink keeps this far from both its ends: a cropped 7's stem does not
+LINE_MARGIN_FRACTION = 0.05  # ...and the other ink keeps this far from both its ends (or the line runs on past it):
+# a cropped 7's stem does not...
+LONG_LINE = 3.0  # ...or the line is this many times longer than the other ink is tall: a number written to the edge
 MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
 MAX_TILT, TILT_STEPS = 0.07, 14  # a photo of a page is seldom turned more than 4 degrees: lines are sought that far
 
@@ -74,10 +76,10 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     itself when there are none.
 
     A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
-    line only if the rest of the ink keeps clear of both ends of it and the line is far longer than
-    the rest is tall: a tightly cropped 7 or 2 has its bar across the whole width too, but its
-    other strokes reach the edges, or it is no longer than the digit is tall.  Where a stroke
-    crosses a line, the line's bit is put back.
+    line only if the rest of the ink keeps clear of its ends (or it runs on past the rest at both
+    sides) and the line is far longer than the rest is tall: a tightly cropped 7 or 2 has its bar
+    across the whole width too, but its other strokes reach the edges, or it is no longer than the
+    digit is tall.  Where a stroke crosses a line, the line's bit is put back.
     """
     height, width = mask.shape
     if min(height, width) < MIN_RULED_SIDE:
@@ -92,7 +94,9 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     columns = line_columns if squared else np.zeros(width, dtype=bool)
     rest = mask & ~near(line_rows)[:, None] & ~near(columns)[None, :]
     tall = span(mask & ~line_rows[:, None] & ~columns[None, :])
-    if not clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width) or width < LINE_LENGTH * tall:
+    clear = (clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width) or reaches_past(mask[line_rows], rest)
+             or width >= LONG_LINE * tall)
+    if not clear or width < LINE_LENGTH * tall:
         line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
     if not squared or not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
         line_columns[:] = False
@@ -136,6 +140,14 @@ def clear_of_ends(used: np.ndarray, margin: float) -> bool:
     """True when the used positions (rows or columns holding ink) keep `margin` away from both ends."""
     positions = np.flatnonzero(used)
     return positions.size > 0 and positions[0] >= margin and positions[-1] < used.size - margin
+
+
+def reaches_past(lines: np.ndarray, rest: np.ndarray) -> bool:
+    """True when the lines' ink runs on past the rest of the ink at both sides: a number written close to the edge
+    of a page, whose lines still run to the edge; a 2's long foot starts within the digit."""
+    line_columns, rest_columns = np.flatnonzero(lines.any(axis=0)), np.flatnonzero(rest.any(axis=0))
+    return bool(line_columns.size and rest_columns.size and line_columns[0] < rest_columns[0]
+                and line_columns[-1] > rest_columns[-1])
 
 
 def line_thickness(lines: np.ndarray) -> int:
