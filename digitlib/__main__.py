@@ -114,7 +114,7 @@ def cmd_predict(args) -> int:
             r = read_number(path, clf)
             record = {"path": path, "prediction": r.text, "confidence": round(r.confidence, 6),
                       "probabilities": [round(float(p), 6) for p in r.probabilities],
-                      "low_confidence": r.low_confidence,
+                      "low_confidence": r.low_confidence, "reason": r.reason,
                       "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
                                   "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in r.digits]}
         except (ImageError, OSError, ValueError) as exc:
@@ -127,8 +127,8 @@ def cmd_predict(args) -> int:
         else:
             unsure = ", low: top 3 " + " | ".join(" ".join(f"{d}:{p:.0%}" for d, p in digit["top3"])
                                                    for digit in record["digits"]) if record["low_confidence"] else ""
-            print(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%}{unsure})",
-                  flush=True)
+            found = record["prediction"] or f"no digit found ({record['reason']})"
+            print(f"{path}: {found} (confidence {record['confidence']:.1%}{unsure})", flush=True)
     return 1 if failures == len(args.paths) else 0
 
 

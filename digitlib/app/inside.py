@@ -64,7 +64,7 @@ def uploaded_digit(clf: Classifier) -> np.ndarray | None:
         st.error(f"{upload.name}: {exc}")
         return None
     if reading.is_empty:
-        st.warning(f"{upload.name}: no digit found in this image.")
+        st.warning(f"{upload.name}: no digit found in this image: {reading.reason}.")
         return None
     if len(reading.digits) > 1:
         st.caption(f"The picture holds {reading.text}: showing its first digit.")
