@@ -135,6 +135,13 @@ def test_a_tightly_cropped_four_keeps_its_bar_and_stem():
     assert ruling.drop_ruled_lines(four).sum() == four.sum()
 
 
+def test_a_long_foot_is_no_ruled_line(classifier):
+    """A 2 whose foot runs on to the picture's edge fills its row as a ruled line would, but it starts within the
+    digit: a page's line runs from edge to edge, or on past the writing at both sides."""
+    two = pen_drawing([[(30, 70), (55, 45), (85, 45), (95, 75), (40, 150), (195, 150)]], width=6)
+    assert read_number(two, classifier).text == "2"
+
+
 def test_a_speck_beside_a_digit_is_no_digit(classifier, digits):
     picture = in_a_row([enlarge(digits[7], 4)])
     picture[60:66, 125:131] = 1.0  # a dot a fifth of the digit's height, level with it

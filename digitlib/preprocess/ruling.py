@@ -76,10 +76,11 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     itself when there are none.
 
     A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
-    line only if the rest of the ink keeps clear of its ends (or it runs on past the rest at both
-    sides) and the line is far longer than the rest is tall: a tightly cropped 7 or 2 has its bar
-    across the whole width too, but its other strokes reach the edges, or it is no longer than the
-    digit is tall.  Where a stroke crosses a line, the line's bit is put back.
+    line only if it runs from edge to edge while the rest of the ink keeps clear of both edges (or it
+    runs on past the rest at both sides), and the line is far longer than the rest is tall: a tightly
+    cropped 7 has its bar across the whole width too, but its other strokes reach the edges, or it is
+    no longer than the digit is tall; a 2's long foot starts within the digit.  Where a stroke
+    crosses a line, the line's bit is put back.
     """
     height, width = mask.shape
     if min(height, width) < MIN_RULED_SIDE:
@@ -94,8 +95,10 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     columns = line_columns if squared else np.zeros(width, dtype=bool)
     rest = mask & ~near(line_rows)[:, None] & ~near(columns)[None, :]
     tall = span(mask & ~line_rows[:, None] & ~columns[None, :])
-    clear = (clear_of_ends(rest.any(axis=0), LINE_MARGIN_FRACTION * width) or reaches_past(mask[line_rows], rest)
-             or width >= LONG_LINE * tall)
+    margin = LINE_MARGIN_FRACTION * width
+    lines = mask[line_rows].any(axis=0)
+    clear = ((clear_of_ends(rest.any(axis=0), margin) and edge_to_edge(lines, margin))
+             or reaches_past(mask[line_rows], rest) or width >= LONG_LINE * tall)
     if not clear or width < LINE_LENGTH * tall:
         line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
     if not squared or not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
@@ -140,6 +143,12 @@ def clear_of_ends(used: np.ndarray, margin: float) -> bool:
     """True when the used positions (rows or columns holding ink) keep `margin` away from both ends."""
     positions = np.flatnonzero(used)
     return positions.size > 0 and positions[0] >= margin and positions[-1] < used.size - margin
+
+
+def edge_to_edge(used: np.ndarray, margin: float) -> bool:
+    """True when the used positions (columns holding a line's ink) reach within `margin` of both ends."""
+    positions = np.flatnonzero(used)
+    return positions.size > 0 and positions[0] < margin and positions[-1] >= used.size - margin
 
 
 def reaches_past(lines: np.ndarray, rest: np.ndarray) -> bool:
