@@ -48,6 +48,7 @@ def cmd_evaluate(args) -> int:
     from digitlib.evaluation import plots
     from digitlib.evaluation.evaluate import evaluate_probabilities
     from digitlib.reading.temperature import expected_calibration_error, temper
+    from digitlib.training.conventions import style_accuracy
 
     _, (x_test, y_test) = data.load_mnist(args.data_dir)  # first: a data error then comes before LiteRT's log line
     clf = load_classifier(args.model)
@@ -63,13 +64,17 @@ def cmd_evaluate(args) -> int:
     captions = [f"{y_test[i]}→{probabilities[i].argmax()}" for i in worst]
     plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits"),
                out / "misclassified.png")
+    styles = style_accuracy(clf, x_test, y_test) if args.styles else {}
     if args.json:
-        print(json.dumps({"model": clf.name} | result.as_dict() | calibration))
+        by_style = {"styles": {k: {"accuracy": a, "count": n} for k, (a, n) in styles.items()}} if styles else {}
+        print(json.dumps({"model": clf.name} | result.as_dict() | calibration | by_style))
     else:
         print(f"model {clf.name}: test accuracy {result.accuracy:.4f} on {result.count} images")
         print("per-class: " + "  ".join(f"{d}:{a:.4f}" for d, a in enumerate(result.per_class_accuracy)))
         print(f"expected calibration error {calibration['ece']:.2%} at temperature {clf.temperature:.3f} "
               f"({calibration['ece_uncalibrated']:.2%} uncalibrated)")
+        for style, (accuracy, count) in styles.items():
+            print(f"  {style}: {accuracy:.2%} of {count} edited test digits")
         print(f"confusion matrix and misclassified gallery written to {out}/")
     return 0
 
@@ -97,8 +102,8 @@ def cmd_predict(args) -> int:
         else:
             unsure = ", low: top 3 " + " | ".join(" ".join(f"{d}:{p:.0%}" for d, p in digit["top3"])
                                                    for digit in record["digits"]) if record["low_confidence"] else ""
-            tqdm.write(f"{path}: {record['prediction'] or 'no digit found'} (confidence {record['confidence']:.1%}"
-                       f"{unsure})", file=sys.stdout)
+            found = record["prediction"] or f"no digit found ({record['reason']})"
+            tqdm.write(f"{path}: {found} (confidence {record['confidence']:.1%}{unsure})", file=sys.stdout)
         sys.stdout.flush()
     return 1 if failures == len(args.paths) else 0
 
@@ -260,6 +265,8 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", parents=[DATA_DIR, MODEL, JSON], help="accuracy, per-class accuracy and confusion matrix on the MNIST test set")
     e.add_argument("--out", help="where to write the PNGs (default: the model's directory)")
+    e.add_argument("--styles", action="store_true", help="also per writing style: test digits edited into closed 4s, "
+                   "flagged 1s, crossed 7s, ... (digitlib/training/conventions.py)")
     e.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("predict", parents=[MODEL], help="read the digits in image files, on every core, in the order given")

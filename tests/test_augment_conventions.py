@@ -6,16 +6,23 @@ import cv2
 import numpy as np
 import pytest
 
+from digitlib.reading.classifier import load_classifier
 from digitlib.training.config import from_preset
 from digitlib.training.conventions import (
     CONVENTIONS,
     INK,
+    STYLES,
     closed_four,
     continental_one,
     crossed_seven,
+    flagged_footed_one,
     has_hole,
+    loops,
     mnist_frame,
+    open_top_eight,
     straight_nine,
+    straight_six,
+    style_accuracy,
     with_conventions,
 )
 
@@ -155,3 +162,54 @@ def test_train_cli_takes_the_conventions_strength(tmp_path, capsys):
     assert main(["train", "--conventions", "5", "--out", str(tmp_path / "never")]) == 2
     assert "conventions strength must be in [0, 3]" in capsys.readouterr().err
     assert not (tmp_path / "never").exists()
+
+
+def eight() -> np.ndarray:
+    image = np.zeros((28, 28), np.float32)
+    cv2.circle(image, (14, 8), 5, 1.0, 2)
+    cv2.circle(image, (14, 19), 6, 1.0, 2)
+    return mnist_frame(image)
+
+
+def round_six() -> np.ndarray:
+    """A loop at the bottom with a curved stroke rising from its left to the top right."""
+    image = np.zeros((28, 28), np.float32)
+    cv2.circle(image, (14, 18), 6, 1.0, 2)
+    cv2.ellipse(image, (20, 18), (12, 14), 0, 180, 260, 1.0, 2)
+    return mnist_frame(image)
+
+
+def test_open_top_eight_opens_the_upper_loop_and_keeps_the_lower():
+    closed = eight()
+    assert len(loops(closed >= INK)) == 2
+    for seed in range(4):
+        opened = open_top_eight(closed, np.random.default_rng(seed))
+        assert opened is not None and len(loops(opened >= INK)) == 1
+        lower = loops(opened >= INK)[0]
+        assert np.flatnonzero(lower.any(axis=1)).mean() > 14  # the loop left is the lower one
+    assert open_top_eight(PLAIN_ONE, np.random.default_rng(0)) is None
+
+
+def test_straight_six_keeps_its_loop_under_a_straight_stem():
+    six = straight_six(round_six(), np.random.default_rng(0))
+    assert six is not None and len(loops(six >= INK)) == 1
+    rows = np.flatnonzero((six >= INK).any(axis=1))
+    upper = [ink_columns(six, slice(r, r + 1)).mean() for r in range(rows[0], rows[0] + 6)]
+    assert np.all(np.diff(upper) <= 0.5)  # the stem climbs to the right as it rises: straight, no hook
+    assert straight_six(eight(), np.random.default_rng(0)) is None  # two loops: no 6
+
+
+def test_one_with_flag_and_foot_always_has_its_foot():
+    for seed in range(6):
+        one = flagged_footed_one(PLAIN_ONE, np.random.default_rng(seed))
+        bottom = np.flatnonzero((one >= INK).any(axis=1))[-1]
+        columns = ink_columns(one, slice(bottom - 1, bottom + 1))
+        assert columns.max() - columns.min() > 6
+
+
+def test_style_accuracy_reads_each_style_with_the_classifier(mnist):
+    _, (x, y) = mnist
+    results = style_accuracy(load_classifier(), x[:600], y[:600])
+    assert set(results) == set(STYLES)
+    assert all(count > 0 and 0.0 <= accuracy <= 1.0 for accuracy, count in results.values())
+    assert results["crossed 7"][0] > 0.8  # the shipped model was trained on crossed 7s

@@ -78,7 +78,7 @@ def uploaded_digit(clf: Classifier) -> np.ndarray | None:
         st.error(f"{picture.name}: {exc}")
         return None
     if reading.is_empty:
-        st.warning(f"{picture.name}: no digit found in this image.")
+        st.warning(f"{picture.name}: no digit found in this image: {reading.reason}.")
         return None
     return one_of(reading.text, [digit.image for digit in reading.digits], what=picture.name)
 

@@ -81,7 +81,7 @@ def show_upload(data: bytes, name: str, clf: Classifier, key: str) -> None:
         st.error(f"{name}: {exc}")
         return
     if reading.is_empty:
-        st.warning(f"{name}: no digit found in this image.")
+        st.warning(f"{name}: no digit found in this image: {reading.reason}.")
     else:
         show_reading(reading, data, clf, key)
     with st.expander("Preprocessing steps"):

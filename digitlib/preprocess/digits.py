@@ -1,7 +1,10 @@
-"""Stage 3, finding digits: clean ink to one mark per digit, left to right, and touching digits split.
+"""Stage 3, finding digits: clean ink to marks, left to right, and the pieces digits may be made of.
 
-Blobs of ink become marks; dust, specks, paper edges, dashes and marks too small beside the
-tallest digit are dropped; strokes above one another (a 5's bar, a 4 in two strokes) are merged.
+Blobs of ink become marks; dust, specks, paper edges and marks too small beside the tallest digit
+are dropped; strokes above one another (a 5's bar) are merged.  Which of the remaining marks belong
+to one digit (a 4 in two strokes side by side, a 1 broken in three) and where touching digits part
+is left to the network: a wide mark is cut at its necks into `Piece`s, and the reader scores
+candidate digits made of neighbouring pieces (`reading.reader`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture
 from digitlib.preprocess.ink import DUST_FRACTION, STROKE_EXTENT, Ink, extract_ink, grey_at
-from digitlib.preprocess.mnist_format import to_mnist_digit
 from digitlib.preprocess.strokes import stroke_width
 
 QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas costs several times fewer pixels...
@@ -28,9 +30,13 @@ LINE_SLACK = 0.1  # ...where a small digit may poke out of its neighbours' rows 
 MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fraction of their width; a dash is not
 # Grouping and splitting
 MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit (a 5's bar)
-SPLIT_ASPECT = 1.2  # a mark wider than this times its height may be touching digits...
-NECK_STROKES = 1.5  # ...joined where a column crosses at most this many stroke widths of ink (not through a loop)
-MIN_PIECE_HEIGHT = 0.6  # each digit cut from such a mark spans this much of its height: a 2's tail is no digit
+# A picture of one blob of ink almost always shows one digit; within a written number digits often touch.  So a
+# mark alone is cut only at a clear neck, and a mark among others wherever digits may part:
+SPLIT_ASPECT, LONE_SPLIT_ASPECT = 0.9, 1.2  # a mark wider than this times its height may be touching digits...
+NECK_STROKES, LONE_NECK_STROKES = 3.0, 1.5  # ...joined where a column crosses at most this many pens (not a loop)...
+DIGIT_ASPECT = 0.6  # ...or, among others, cut where digits this wide for their height would part...
+DIVISION_SLACK = 0.1  # ...at the thinnest column within this fraction of the width
+MIN_PIECE_PENS = 2  # each piece cut off is at least this many pens wide: a dot or a stroke's end is not cut
 
 
 @dataclass
@@ -143,14 +149,19 @@ def group_into_digits(marks: list[Mark]) -> list[Mark]:
     return sorted(digits, key=lambda m: m.x0)
 
 
-def plausible_digits(digits: list[Mark]) -> list[Mark]:
-    """Drop what is no digit: a dash or stray line (far wider than tall), marks far smaller than the tallest digit
-    unless written within the line between two digits (the small 0 of a hand-written "2019")."""
-    digits = [d for d in digits if not d.is_dash]
+def plausible_digits(marks: list[Mark]) -> list[Mark]:
+    """Drop what is no digit: marks far smaller than the tallest digit unless written within the line between two
+    digits (the small 0 of a hand-written "2019"), and dashes outside the digits' rows (an underline, a line's stub).
+
+    A dash level with the digits stays: it may be a stroke of one of them (a 5's flag drawn apart, a 7's bar), and
+    it is never read as a digit by itself.
+    """
+    digits = [d for d in marks if not d.is_dash]
     tallest = max((d.height for d in digits), default=0)
     tall = [d for d in digits if d.height >= MIN_DIGIT_FRACTION * tallest]
     small = [d for d in digits if d.height < MIN_DIGIT_FRACTION * tallest and written_between(d, tall)]
-    return sorted(tall + small, key=lambda m: m.x0)
+    strokes = [m for m in marks if m.is_dash and any(d.y0 <= (m.y0 + m.y1) / 2 <= d.y1 for d in tall)]
+    return sorted(tall + small + strokes, key=lambda m: m.x0)
 
 
 def written_between(mark: Mark, digits: list[Mark]) -> bool:
@@ -175,19 +186,34 @@ class Segment:
     crop: np.ndarray = field(repr=False)  # the digit's ink at working size, spanning `box`
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A mark, or the stretch of it between two necks where touching digits may part: what digits are made of."""
+
+    mark: Mark
+    start: int  # the columns it spans, at working size
+    stop: int
+
+    @property
+    def height(self) -> int:
+        return self.mark.height
+
+    @property
+    def extent(self) -> int:
+        return max(self.mark.height, self.stop - self.start)
+
+    @property
+    def is_cut(self) -> bool:
+        """Only part of its mark."""
+        return self.stop - self.start < self.mark.width
+
+
 # ---------------------------------------------------------------- loading
 
 
 def digit_crop(ink: Ink, digit: Mark) -> np.ndarray:
-    """The digit's own ink (neighbours' ink removed) with MNIST's stroke profile: saturated core, soft edge.
-
-    Ink at the faint edge of the mask (STROKE_EXTENT of the strength) maps to 0 and ink from
-    SATURATION up to 1, so a pen pressed lightly reads like a firm one and the halo of a blurred
-    photo stays a thin soft edge instead of fattening the strokes.
-    """
-    own = member_mask(ink.labels[digit.y0 : digit.y1, digit.x0 : digit.x1], digit.labels)
-    level = ink.flat[digit.y0 : digit.y1, digit.x0 : digit.x1] / ink.strength
-    return (np.clip((level - STROKE_EXTENT) / (SATURATION - STROKE_EXTENT), 0.0, 1.0) * own).astype(np.float32)
+    """A mark's own ink taken as one digit (`pieces_crop`)."""
+    return pieces_crop(ink, [Piece(digit, digit.x0, digit.x1)])[0]
 
 
 def member_mask(labels: np.ndarray, members: list[int]) -> np.ndarray:
@@ -199,50 +225,77 @@ def member_mask(labels: np.ndarray, members: list[int]) -> np.ndarray:
     return table[labels]
 
 
-def trim(crop: np.ndarray) -> np.ndarray:
-    """Cut away empty rows and columns around the ink, as MNIST's box is fitted to the ink itself."""
-    rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
-    return crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if rows.size else crop
-
-
-def split_candidates(crop: np.ndarray) -> list[int]:
-    """Columns where a too-wide mark may be touching digits: necks of ink that cut through no loop.
+def split_candidates(crop: np.ndarray, alone: bool = False) -> list[int]:
+    """Columns where a wide mark may be touching digits: necks of ink that cut through no loop, and (unless the
+    mark is `alone` in the picture) where digits of a usual width would part.
 
     Where two digits touch, one or two strokes join them; a column through a 0, 6, 8 or 9 crosses
     a hole, and a cut there would break a loop, so such columns are never candidates.
     """
     height, width = crop.shape
-    if width < SPLIT_ASPECT * height:
-        return []
     ink = crop > 0.5
     counts = ink.sum(axis=0)
-    neck = NECK_STROKES * max(stroke_width(ink), 1.0)
+    pen = max(stroke_width(ink), 1.0)
+    neck = (LONE_NECK_STROKES if alone else NECK_STROKES) * pen
     through_loop = (ndimage.binary_fill_holes(ink) & ~ink).any(axis=0)
     columns = np.arange(width)
+    slivers = (columns < MIN_PIECE_PENS * pen) | (columns > width - MIN_PIECE_PENS * pen)
+    no_cut = through_loop | slivers
     candidates = np.flatnonzero((columns >= 0.2 * width) & (columns <= 0.8 * width) & (counts <= neck)
-                                & ~through_loop & (counts <= ndimage.minimum_filter1d(counts, max(3, height // 4))))
+                                & ~no_cut & (counts <= ndimage.minimum_filter1d(counts, max(3, height // 4))))
     runs = np.split(candidates, np.flatnonzero(np.diff(candidates) > 1) + 1) if candidates.size else []
-    return [int(run.mean()) for run in runs]
+    # Digits touching along a stroke leave no neck: the thinnest column near where each would part if all were
+    # equally wide is a candidate too (for as many digits as the mark is wide).
+    parts = 1 if alone else max(2, round(width / (DIGIT_ASPECT * height)))
+    divisions = []
+    for count in range(2, parts + 1):
+        for i in range(1, count):
+            near = np.flatnonzero((np.abs(columns - i * width / count) <= DIVISION_SLACK * width) & ~no_cut)
+            if near.size:
+                divisions.append(int(near[np.argmin(counts[near])]))
+    cuts: list[int] = []
+    for column in sorted({int(run.mean()) for run in runs} | set(divisions)):
+        if not cuts or column - cuts[-1] >= height // 6:  # slivers between close cuts are no digits
+            cuts.append(column)
+    return cuts
 
 
-def split_segment(segment: Segment, column: int) -> list[Segment] | None:
-    """Cut a segment's ink at a column into two digits, or None when a piece is not digit-tall (a 2's tail)."""
-    x0, y0, x1, y1 = segment.box
-    height, width = segment.crop.shape
+def cut_into_pieces(ink: Ink, marks: list[Mark]) -> list[Piece]:
+    """Every mark as one piece, a wide one cut where digits may part (`split_candidates`), left to right."""
+    alone = sum(not m.is_dash for m in marks) == 1
     pieces = []
-    for start, stop in ((0, column), (column, width)):
-        part = segment.crop[:, start:stop]
-        rows = np.flatnonzero(part.max(axis=1) > 0.5)
-        if rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_PIECE_HEIGHT * height:
-            return None
-        part = part[rows[0] : rows[-1] + 1]
-        image = to_mnist_digit(trim(part))
-        if image is None:
-            return None
-        box = (x0 + round(start * (x1 - x0) / width), y0 + round(rows[0] * (y1 - y0) / height),
-               x0 + round(stop * (x1 - x0) / width), y0 + round((rows[-1] + 1) * (y1 - y0) / height))
-        pieces.append(Segment(image, box, part))
-    return pieces
+    for mark in marks:
+        wide = mark.width >= (LONE_SPLIT_ASPECT if alone else SPLIT_ASPECT) * mark.height and not mark.is_dash
+        cuts = split_candidates(digit_crop(ink, mark), alone) if wide else []
+        edges = [mark.x0, *(mark.x0 + c for c in cuts), mark.x1]
+        pieces += [Piece(mark, a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    return sorted(pieces, key=lambda p: (p.start, p.mark.x0))
+
+
+def pieces_box(pieces: list[Piece]) -> tuple[int, int, int, int]:
+    """The box (x0, y0, x1, y1) the pieces span together, at working size."""
+    return (min(p.start for p in pieces), min(p.mark.y0 for p in pieces),
+            max(p.stop for p in pieces), max(p.mark.y1 for p in pieces))
+
+
+def pieces_crop(ink: Ink, pieces: list[Piece]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The ink of some pieces taken as one digit (`digit_crop`'s profile), cropped tight, and its box (x0, y0, x1, y1)
+    at working size."""
+    x0, y0, x1, y1 = pieces_box(pieces)
+    own = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+    for p in pieces:
+        own[p.mark.y0 - y0 : p.mark.y1 - y0, p.start - x0 : p.stop - x0] |= member_mask(
+            ink.labels[p.mark.y0 : p.mark.y1, p.start : p.stop], p.mark.labels)
+    # MNIST's stroke profile: ink at the faint edge of the mask (STROKE_EXTENT of the strength) maps to 0 and ink
+    # from SATURATION up to 1, so a pen pressed lightly reads like a firm one and the halo of a blurred photo stays a
+    # thin soft edge instead of fattening the strokes.
+    level = ink.flat[y0:y1, x0:x1] / ink.strength
+    crop = np.clip((level - STROKE_EXTENT) / (SATURATION - STROKE_EXTENT), 0.0, 1.0) * own
+    rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
+    if not rows.size:
+        return crop.astype(np.float32), (x0, y0, x1, y1)
+    box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+    return crop[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32), box
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -254,21 +307,22 @@ def find_digits(ink: Ink) -> list[Mark]:
     return plausible_digits(group_into_digits(marks))
 
 
-def locate_digits(picture: Picture, size: tuple[int, int]) -> tuple[Ink, list[Mark]]:
+def locate_digits(picture: Picture, size: tuple[int, int], closer: bool = False) -> tuple[Ink, list[Mark]]:
     """Clean ink and the digits' marks, at the coarsest size that shows every digit well.
 
     A first look at QUICK_SIDE suffices when each digit found is at least QUICK_MIN_HEIGHT
     tall (a drawing filling a canvas): several times fewer pixels to process.  Otherwise the
     picture is read again, just fine enough for the smallest digit found to be that tall (the app's
-    wide canvas), or at full working size when none was found (small digits in a large photo).
+    wide canvas), or at full working size when none was found (small digits in a large photo) or when
+    asked to look `closer` (what the first look found held no digit: a shadow taken for ink).
     """
     longest = max(picture.shape[:2])
     ink = extract_ink(grey_at(picture, QUICK_SIDE), size)
     marks = find_digits(ink)
-    smallest = min((m.height for m in marks), default=0)
-    if longest > QUICK_SIDE and smallest < QUICK_MIN_HEIGHT:
+    smallest = min((m.height for m in marks if not m.is_dash), default=0)
+    if longest > QUICK_SIDE and (smallest < QUICK_MIN_HEIGHT or closer):
         quick_factor = -(-longest // QUICK_SIDE)
-        factor = max(1, smallest * quick_factor // QUICK_MIN_HEIGHT)  # 0 digits found: 1, the full working size
+        factor = 1 if closer else max(1, smallest * quick_factor // QUICK_MIN_HEIGHT)  # none found: 1, full size
         ink = extract_ink(grey_at(picture, -(-longest // factor)), size)  # the picture is at most MAX_SIDE
         marks = find_digits(ink)
     return ink, marks

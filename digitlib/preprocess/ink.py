@@ -33,7 +33,8 @@ MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noi
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
-MAX_INK_FRACTION = 0.5  # handwriting never covers half the picture: that is noise or a photo of a surface
+MAX_INK_FRACTION = 0.5  # strokes' cores never cover half the picture (a bold digit cropped tight comes close, its
+# blurred fringe beyond): that is noise or a photo of a surface
 
 
 def to_grey(pixels: np.ndarray) -> np.ndarray:
@@ -343,7 +344,7 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
             flat = without_regions(flat, labels, regions)
             labels, blobs, strength = ink_blobs(flat, noise)
     mask = labels > 0
-    if np.count_nonzero(mask) > MAX_INK_FRACTION * mask.size:
+    if np.count_nonzero(mask & (flat > STROKE_START * strength)) > MAX_INK_FRACTION * mask.size:
         (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0
     elif (lined := drop_ruled_lines(mask)) is not mask:  # lines removed: the rest falls into new blobs
         labels, blobs = label_blobs(lined)

@@ -8,44 +8,70 @@ from functools import cached_property
 import numpy as np
 
 from digitlib.preprocess.decode import MAX_SIDE, Picture, load_picture
-from digitlib.preprocess.digits import Segment, digit_crop, locate_digits, member_mask
+from digitlib.preprocess.digits import (
+    QUICK_SIDE,
+    Mark,
+    Piece,
+    Segment,
+    cut_into_pieces,
+    digit_crop,
+    locate_digits,
+    member_mask,
+    pieces_crop,
+)
 from digitlib.preprocess.ink import Ink, grey_at
 from digitlib.preprocess.mnist_format import CANVAS, to_mnist_digit
 
 
 @dataclass
 class Segmentation:
-    """The digits found in a picture, left to right, and how they were found."""
+    """The ink of a picture in marks, left to right, the pieces digits may be made of, and how they were found."""
 
-    segments: list[Segment]
+    marks: list[Mark]  # blobs of ink, strokes above one another merged; dashes level with the digits included
+    pieces: list[Piece]  # the marks, wide ones cut at their necks, left to right (`cut_into_pieces`)
     size: tuple[int, int]  # (width, height) of the upright original picture
     upright: Picture = field(repr=False)  # the picture as it was read
     ink: Ink = field(repr=False)
-    kept: list[int] = field(repr=False)  # the ink blobs that became digits
+
+    @property
+    def at_a_glance(self) -> bool:
+        """Read at the first look's coarse size (`locate_digits`), not the picture's full working size."""
+        return max(self.ink.grey.shape) <= QUICK_SIDE < max(self.upright.shape[:2])
+
+    def to_original(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A box at working size in pixels of the upright original picture."""
+        scale_x, scale_y = self.ink.size[0] / self.ink.grey.shape[1], self.ink.size[1] / self.ink.grey.shape[0]
+        x0, y0, x1, y1 = box
+        return round(x0 * scale_x), round(y0 * scale_y), round(x1 * scale_x), round(y1 * scale_y)
+
+    def candidate(self, pieces: list[Piece]) -> tuple[Segment, tuple[int, int, int, int]] | None:
+        """Some pieces taken as one digit, in MNIST format, with its box at working size; None when they make no
+        stroke (a dot)."""
+        crop, box = pieces_crop(self.ink, pieces)
+        image = to_mnist_digit(crop)
+        return None if image is None else (Segment(image, self.to_original(box), crop), box)
+
+    @cached_property
+    def segments(self) -> list[Segment]:
+        """Each mark that may be a digit by itself, in MNIST format (dashes and dots left out)."""
+        found = (self.candidate([Piece(m, m.x0, m.x1)]) for m in self.marks if not m.is_dash)
+        return [f[0] for f in found if f is not None]
 
     @cached_property
     def steps(self) -> dict[str, np.ndarray]:
         """Named intermediate images in pipeline order, for display; made on first use (reading needs none)."""
         ink = self.ink
+        kept = [label for m in self.marks for label in m.labels]
         return {"upright": self.upright, "grey": ink.grey, "ink": ink.ink, "flattened": ink.flat,
-                "mask": ink.mask, "cleaned": ink.flat * member_mask(ink.labels, self.kept)}
+                "mask": ink.mask, "cleaned": ink.flat * member_mask(ink.labels, kept)}
 
 
-def segment(source) -> Segmentation:
-    """Find every digit in a picture, left to right, each in MNIST format with its box in the original."""
+def segment(source, closer: bool = False) -> Segmentation:
+    """Find the ink of every digit in a picture: marks left to right, and the pieces digits may be made of (at full
+    working size when `closer`, else first at a glance, `locate_digits`)."""
     picture, size = load_picture(source)
-    ink, marks = locate_digits(picture, size)
-    scale_x, scale_y = ink.size[0] / ink.grey.shape[1], ink.size[1] / ink.grey.shape[0]
-    segments, digits = [], []
-    for mark in marks:
-        crop = digit_crop(ink, mark)
-        image = to_mnist_digit(crop)
-        if image is not None:
-            digits.append(mark)
-            box = (round(mark.x0 * scale_x), round(mark.y0 * scale_y),
-                   round(mark.x1 * scale_x), round(mark.y1 * scale_y))
-            segments.append(Segment(image, box, crop))
-    return Segmentation(segments, ink.size, picture, ink, [label for d in digits for label in d.labels])
+    ink, marks = locate_digits(picture, size, closer)
+    return Segmentation(marks, cut_into_pieces(ink, marks), ink.size, picture, ink)
 
 
 def to_mnist(source) -> np.ndarray:

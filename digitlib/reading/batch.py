@@ -33,7 +33,7 @@ def reading_record(path: str, reading: Reading) -> dict:
     """What a reading says, as plain JSON-ready values."""
     return {"path": path, "prediction": reading.text, "confidence": round(reading.confidence, 6),
             "probabilities": [round(float(p), 6) for p in reading.probabilities],
-            "low_confidence": reading.low_confidence,
+            "low_confidence": reading.low_confidence, "reason": reading.reason,
             "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
                         "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in reading.digits]}
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from digitlib.preprocess import Segment, Segmentation, segment
-from digitlib.preprocess.digits import split_candidates, split_segment
+from digitlib.preprocess.digits import Piece
 from digitlib.reading.classifier import Classifier, load_classifier
 from digitlib.reading.temperature import temper
 
@@ -22,8 +22,24 @@ from digitlib.reading.temperature import temper
 # synthetic numbers (calibrated compact, its card's calibration table) 0.9 flags 82% of the wrong digits and 5.1% of
 # the right ones; 0.8 flags only 68% of the wrong ones.
 LOW_CONFIDENCE = 0.9
-SPLIT_CONFIDENCE = 0.9  # a wide mark is cut into touching digits when both read at least this well...
-# ...or better than the mark read whole
+# Which ink makes one digit is chosen by the network: every way of grouping neighbouring pieces into digits is scored
+# by the log-probability of each digit read (the network's own, uncalibrated) plus these priors (log-odds units).
+MAX_PIECES = 3  # a digit is made of at most this many marks: a 1 broken in three, a 4 in two strokes
+DIGIT_COST = 0.3  # each digit costs this much: two confident halves must beat one confident whole clearly
+# Width to height of each digit's ink in MNIST's training set (ink above 80/255): mean and spread of its logarithm.
+# A candidate wider than its digit usually is (two digits taken as one 6 or 0) pays for the excess, in spreads
+# widened ASPECT_SPREAD times for slant and real writing; narrower costs nothing (a 1 drawn as a bare line).
+# MNIST's 1 is a bare stroke; a 1 with a flag and a foot is as wide as a 7, so a 1 is let be as wide as a 7.
+ASPECT_LOG_MEAN = np.array([-0.109, -0.272, -0.074, -0.242, -0.248, -0.077, -0.335, -0.272, -0.289, -0.404])
+ASPECT_LOG_SPREAD = np.array([0.201, 0.467, 0.223, 0.215, 0.216, 0.265, 0.22, 0.218, 0.224, 0.207])
+ASPECT_SPREAD = 1.5
+CUT_COST = 0.35  # a digit cut from a connected mark: touching digits are rarer than digits written in one stroke
+SHORT_HEIGHT, SHORT_COST = 0.6, 15.0  # per line height a cut digit falls short of SHORT_HEIGHT: a 2's tail cut off
+GAP_COST = 12.0  # per line height of empty space between pieces taken as one digit: digits stand apart, strokes don't
+SIDE_BY_SIDE, SIDE_BY_SIDE_COST = 0.8, 2.0  # marks side by side each this much of their whole height are digits (11)
+HOPELESS = 5.0  # marks GAP_COST this high apart are not read together: alone they would have to read dreadfully
+SKIP_COST = 6.0  # per line height of a piece's extent left unread: specks cost little, plain ink a lot
+LINE_COST, LINE_SLACK = 3.0, 0.15  # per line height neighbours' feet (or tops) differ beyond LINE_SLACK
 
 
 def top3(probabilities: np.ndarray) -> list[tuple[int, float]]:
@@ -54,6 +70,7 @@ class Reading:
     digits: list[DigitReading]
     segmentation: Segmentation = field(repr=False)  # how the digits were found
     size: tuple[int, int]  # (width, height) of the upright original picture: the frame of the boxes
+    reason: str = ""  # why nothing was read, for the user (empty when digits were)
 
     @property
     def steps(self) -> dict[str, np.ndarray]:
@@ -108,35 +125,145 @@ def default_classifier() -> Classifier:
     return load_classifier()
 
 
-def read_segment(piece: Segment, classifier: Classifier) -> list[tuple[Segment, np.ndarray]]:
-    """Classify one mark; a too-wide one is cut at the neck where both halves read best (touching digits).
+@dataclass
+class Candidate:
+    """Some neighbouring pieces taken as one digit, what the network reads in them, and the priors' verdict."""
 
-    Cuts are judged on the network's own probabilities (SPLIT_CONFIDENCE was set on them), so a model's
-    calibration changes how sure a reading says it is, never which digits are found; the caller calibrates.
-    """
-    probabilities = classifier.predict_prepared(piece.image[None], calibrated=False)[0]
-    best, best_score = None, min(float(probabilities.max()), SPLIT_CONFIDENCE)
-    for column in split_candidates(piece.crop):
-        halves = split_segment(piece, column)
-        if halves is None:
-            continue
-        score = float(classifier.predict_prepared(np.array([h.image for h in halves]), calibrated=False)
-                      .max(axis=1).min())
-        if score > best_score:
-            best, best_score = halves, score
-    if best is None:
-        return [(piece, probabilities)]
-    return [read for half in best for read in read_segment(half, classifier)]
+    first: int  # pieces[first:stop]
+    stop: int
+    segment: Segment
+    rows: tuple[int, int]  # its ink's first and last row + 1 at working size
+    aspect: float  # its ink's width to height
+    prior: float
+    probabilities: np.ndarray = field(default=None, repr=False)  # the network's own (uncalibrated)
+
+    @property
+    def score(self) -> float:
+        """How likely this ink is one digit: the likeliest digit's log-probability and the log-prior of a digit of
+        that kind this wide, plus the shape prior."""
+        excess = np.maximum(0.0, np.log(max(self.aspect, 1e-3)) - ASPECT_LOG_MEAN) / (ASPECT_SPREAD * ASPECT_LOG_SPREAD)
+        return float(np.max(np.log(np.maximum(self.probabilities, 1e-6)) - excess**2 / 2)) + self.prior
+
+
+def shape_prior(pieces: list[Piece], box: tuple[int, int, int, int], line_height: float) -> float:
+    """Log-prior of a digit's shape (its box at working size) whatever digit it is: its height beside the line's (a
+    2's tail cut off is short), empty space between its pieces (strokes of one digit meet or nearly so), and pieces
+    that each span the whole height (two 1s side by side are no one digit's strokes)."""
+    height = max(box[3] - box[1], 1)
+    prior = -DIGIT_COST - gap_cost(pieces, line_height)
+    marks = {id(p.mark): p.mark for p in pieces if not p.mark.is_dash}.values()
+    if sum(m.height >= SIDE_BY_SIDE * height for m in marks) > 1:
+        prior -= SIDE_BY_SIDE_COST
+    if pieces[0].start > pieces[0].mark.x0 or pieces[-1].stop < pieces[-1].mark.x1:  # only part of a mark
+        # (a whole mark was judged by its size already, `plausible_digits`)
+        prior -= CUT_COST + SHORT_COST * max(0.0, SHORT_HEIGHT - height / line_height)
+    return prior
+
+
+def gap_cost(pieces: list[Piece], line_height: float) -> float:
+    """GAP_COST for the empty columns between pieces taken as one digit."""
+    cost, reach = 0.0, pieces[0].stop
+    for piece in pieces[1:]:
+        cost += GAP_COST * max(0, piece.start - reach) / line_height
+        reach = max(reach, piece.stop)
+    return cost
+
+
+def misalignment(left: Candidate, right: Candidate, line_height: float) -> float:
+    """How far two neighbouring digits stray from one line: digits of a number share their foot (or, of mixed sizes,
+    their top) within LINE_SLACK of the line's height; the strokes of one digit need not."""
+    offset = min(abs(left.rows[0] - right.rows[0]), abs(left.rows[1] - right.rows[1])) / line_height
+    return max(0.0, offset - LINE_SLACK)
+
+
+def line_height(pieces: list[Piece]) -> int:
+    """The tallest piece that may be a digit sets the line's height (at working size)."""
+    return max((p.height for p in pieces if not p.mark.is_dash), default=1)
+
+
+def candidates(segmentation: Segmentation) -> list[Candidate]:
+    """Every run of up to MAX_PIECES neighbouring pieces that may make a digit, with its prior: whole marks (not
+    dashes alone), or stretches of one mark between its necks (a cut mark's end joins no other mark: where digits
+    touch, a stray stroke beside them rarely belongs to the cut)."""
+    pieces = segmentation.pieces
+    height = line_height(pieces)
+    found = []
+    for first in range(len(pieces)):
+        for stop in range(first + 1, len(pieces) + 1):
+            run = pieces[first:stop]
+            one_mark = all(p.mark is run[0].mark for p in run)
+            if not one_mark and (len(run) > MAX_PIECES or any(p.is_cut for p in run)
+                                 or gap_cost(run, height) > HOPELESS):
+                break
+            if all(p.mark.is_dash for p in run) or (made := segmentation.candidate(run)) is None:
+                continue
+            segment, box = made
+            aspect = (box[2] - box[0]) / max(box[3] - box[1], 1)
+            prior = shape_prior(run, box, height)
+            found.append(Candidate(first, stop, segment, (box[1], box[3]), aspect, prior))
+    return found
+
+
+def best_reading(pieces: list[Piece], found: list[Candidate]) -> list[Candidate]:
+    """The digits, left to right, that maximise the total score over the pieces (dynamic programming over the last
+    digit read): each digit's score, LINE_COST for neighbours off one line, SKIP_COST per line height for a piece
+    left unread (dashes for free).  At least one digit whenever a candidate exists: ink that is plainly there is
+    never read as nothing."""
+    height = line_height(pieces)
+    skipped = np.concatenate([[0.0], np.cumsum([0.0 if p.mark.is_dash else SKIP_COST * p.extent / height
+                                                for p in pieces])])
+    ordered = sorted(found, key=lambda c: c.stop)
+    value: list[float] = []
+    previous: list[int | None] = []
+    for i, candidate in enumerate(ordered):
+        best, before = -skipped[candidate.first], None
+        for j in range(i):
+            other = ordered[j]
+            if other.stop <= candidate.first:
+                total = (value[j] - (skipped[candidate.first] - skipped[other.stop])
+                         - LINE_COST * misalignment(other, candidate, height))
+                if total > best:
+                    best, before = total, j
+        value.append(best + candidate.score)
+        previous.append(before)
+    if not ordered:
+        return []
+    last = max(range(len(ordered)), key=lambda i: value[i] - (skipped[-1] - skipped[ordered[i].stop]))
+    chosen = []
+    while last is not None:
+        chosen.append(ordered[last])
+        last = previous[last]
+    return chosen[::-1]
 
 
 def read_number(image, classifier: Classifier | None = None) -> Reading:
     """Read every digit in a picture (PIL image, numpy array, path or bytes), left to right.
 
-    Raises preprocess.ImageError with a one-line message when the input is not a readable image.
+    Which ink makes one digit (strokes that do not touch, touching digits, specks) is decided by what the network
+    reads in each candidate grouping (`best_reading`).  Raises preprocess.ImageError with a one-line message when the
+    input is not a readable image.
     """
     segmentation = segment(image)
     classifier = classifier or default_classifier()
-    found = [read for piece in segmentation.segments for read in read_segment(piece, classifier)]
-    calibrated = temper(np.array([p for _, p in found], np.float32).reshape(-1, 10), classifier.temperature)
-    digits = [DigitReading(int(p.argmax()), float(p.max()), p, s.box, s.image) for (s, _), p in zip(found, calibrated)]
-    return Reading(digits, segmentation, segmentation.size)
+    found = candidates(segmentation)
+    if not found and segmentation.at_a_glance:  # ink plainly there may show its digits only when looked at closer
+        segmentation = segment(image, closer=True)
+        found = candidates(segmentation)
+    if found:
+        probabilities = classifier.predict_prepared(np.array([c.segment.image for c in found]), calibrated=False)
+        for candidate, p in zip(found, probabilities, strict=True):
+            candidate.probabilities = p
+    chosen = best_reading(segmentation.pieces, found)
+    calibrated = temper(np.array([c.probabilities for c in chosen], np.float32).reshape(-1, 10), classifier.temperature)
+    digits = [DigitReading(int(p.argmax()), float(p.max()), p, c.segment.box, c.segment.image)
+              for c, p in zip(chosen, calibrated, strict=True)]
+    return Reading(digits, segmentation, segmentation.size, "" if digits else nothing_read(segmentation))
+
+
+def nothing_read(segmentation: Segmentation) -> str:
+    """Why a picture gave no digit, in words for the user."""
+    if not segmentation.ink.strength:
+        return "no ink: the picture is blank, or too faint or noisy for any stroke to stand out"
+    if not segmentation.marks:
+        return "no digit-like ink: only dust, specks or lines along the edges"
+    return "no digit-like ink: only dots or dashes, no stroke long enough for a digit"
