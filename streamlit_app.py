@@ -18,8 +18,14 @@ from digitlib.app.training import tab_of_my_run, train_page
 from digitlib.app.upload import upload_page
 from digitlib.app.visitors import keep_key_in_browser
 
-PAGES = {"Draw": draw_page, "Upload": upload_page, "Inside": inside_page, "Train": train_page, "Model": model_page,
-         "Corrections": corrections_page}
+PAGES = {
+    "Draw": draw_page,
+    "Upload": upload_page,
+    "Inside": inside_page,
+    "Train": train_page,
+    "Model": model_page,
+    "Corrections": corrections_page,
+}
 PAGES_NEEDING_A_MODEL = {draw_page, upload_page, inside_page, model_page}
 # A long file name stays on one line (cut with an ellipsis, whole in its tooltip-free text to screen readers); a wide
 # table scrolls inside its own box on a phone, with a scrollbar that shows there is more.

@@ -74,11 +74,17 @@ def main() -> None:
         sys.exit(f"no pictures under {', '.join(map(str, args.folders))}")
     paths = found * args.repeat
     load_classifier(args.model)
-    print(f"{len(found)} pictures from {', '.join(map(str, args.folders))}, each read {args.repeat} times a batch; "
-          f"{os.cpu_count()} cores; load average "
-          f"{os.getloadavg()[0]:.1f} at the start", flush=True)
-    print("| workers | best seconds | pictures/s | speed-up | errors | CPU s (ms per picture) | cores the batch got |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(
+        f"{len(found)} pictures from {', '.join(map(str, args.folders))}, each read {args.repeat} times a batch; "
+        f"{os.cpu_count()} cores; load average "
+        f"{os.getloadavg()[0]:.1f} at the start",
+        flush=True,
+    )
+    print(
+        "| workers | best seconds | pictures/s | speed-up | errors | CPU s (ms per picture) | cores the batch got |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        flush=True,
+    )
     first = None
     for jobs in args.jobs:
         rounds, errors = [], 0
@@ -93,8 +99,11 @@ def main() -> None:
         seconds, cpu_seconds = min(rounds)
         rate = len(paths) / seconds
         first = first or rate
-        print(f"| {jobs} | {seconds:.2f} | {rate:.1f} | {rate / first:.2f}x | {errors} | "
-              f"{cpu_seconds:.1f} ({1000 * cpu_seconds / len(paths):.1f}) | {cpu_seconds / seconds:.2f} |", flush=True)
+        print(
+            f"| {jobs} | {seconds:.2f} | {rate:.1f} | {rate / first:.2f}x | {errors} | "
+            f"{cpu_seconds:.1f} ({1000 * cpu_seconds / len(paths):.1f}) | {cpu_seconds / seconds:.2f} |",
+            flush=True,
+        )
     print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
 
 

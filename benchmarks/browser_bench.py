@@ -60,14 +60,18 @@ def main_thread_cpu(trace: bytes) -> tuple[list[float], list[float]]:
     """Per stroke, the CPU time of the page's main thread from the release to the reading painted, and in the
     AFTER_READING_MS after it: the sum of the thread time of its tasks, which a busy machine does not inflate."""
     events = json.loads(trace)["traceEvents"]
-    marks = {name: sorted((e["ts"], e["pid"], e["tid"]) for e in events if e.get("name") == name)
-             for name in ("stroke-released", "stroke-read")}
+    marks = {
+        name: sorted((e["ts"], e["pid"], e["tid"]) for e in events if e.get("name") == name)
+        for name in ("stroke-released", "stroke-read")
+    }
     if not marks["stroke-read"]:
         return [], []
     main = marks["stroke-read"][0][1:]  # the renderer's main thread, where the marks were made
-    tasks = sorted((e["ts"], e["dur"], e.get("tdur", 0)) for e in events
-                   if e.get("name") == "ThreadControllerImpl::RunTask" and e.get("ph") == "X"
-                   and (e["pid"], e["tid"]) == main)
+    tasks = sorted(
+        (e["ts"], e["dur"], e.get("tdur", 0))
+        for e in events
+        if e.get("name") == "ThreadControllerImpl::RunTask" and e.get("ph") == "X" and (e["pid"], e["tid"]) == main
+    )
     outermost, end = [], 0
     for start, duration, cpu in tasks:
         if start >= end:
@@ -106,8 +110,15 @@ def run_device(browser, url: str, device: dict, rounds: int, log: Path) -> dict:
                 server.append(strokes_logged[-1])
     cpu_until, cpu_after = main_thread_cpu(browser.stop_tracing())
     page.context.close()
-    return {"fresh": fresh, "latencies": latencies, "misses": misses, "server": server, "timelines": timelines,
-            "cpu_until": cpu_until, "cpu_after": cpu_after}
+    return {
+        "fresh": fresh,
+        "latencies": latencies,
+        "misses": misses,
+        "server": server,
+        "timelines": timelines,
+        "cpu_until": cpu_until,
+        "cpu_after": cpu_after,
+    }
 
 
 def report(name: str, result: dict) -> list[str]:
@@ -154,8 +165,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         tmp = Path(tmp)
         log = tmp / "timing.jsonl"
-        env = {"DIGITLIB_TIMING_LOG": str(log), "DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-               "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}
+        env = {
+            "DIGITLIB_TIMING_LOG": str(log),
+            "DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
+            "DIGITLIB_STORE": str(tmp / "corrections.sqlite3"),
+        }
         browser = launch_chromium(playwright)  # up first: the start-up figure is the app's own
         started = time.perf_counter()
         process, url = start_app(REPO, env, tmp / "streamlit.log")
@@ -167,9 +181,10 @@ def main() -> None:
             time.sleep(0.5)
             first_server = server_times(log, 0)[0]
             page.context.close()
-            results = {name: run_device(browser, url, device, args.rounds, log)
-                       for name, device in (("Desktop, mouse, 1280x800", DESKTOP),
-                                            ("Phone, touch, 390x844", PHONE))}
+            results = {
+                name: run_device(browser, url, device, args.rounds, log)
+                for name, device in (("Desktop, mouse, 1280x800", DESKTOP), ("Phone, touch, 390x844", PHONE))
+            }
         finally:
             stop_app(process)
         browser.close()

@@ -34,18 +34,26 @@ def main() -> int:
     runs = []
     for overrides in CANDIDATES:
         load = os.getloadavg()[0]
-        result = bench.worker("time-to-accuracy", preset="fast", overrides=overrides, data_dir=args.data_dir,
-                              target=bench.TARGET_ACCURACY)
+        result = bench.worker(
+            "time-to-accuracy", preset="fast", overrides=overrides, data_dir=args.data_dir, target=bench.TARGET_ACCURACY
+        )
         runs.append({"overrides": overrides, "load_before": load, **result})
         if "error" in result:
             print(f"{overrides}: {result['error']}", flush=True)
             continue
         hit = result["first_at_target"]
         last = result["epochs"][-1]
-        print(f"{overrides} load {load:.2f}: "
-              + (f"{bench.TARGET_ACCURACY:.1%} at epoch {hit['epoch']} after {hit['process_seconds']:.0f} s"
-                 if hit else f"not reached; {last['test_accuracy']:.4f} after {last['process_seconds']:.0f} s")
-              + "  per epoch: " + " ".join(f"{e['test_accuracy']:.4f}" for e in result["epochs"]), flush=True)
+        print(
+            f"{overrides} load {load:.2f}: "
+            + (
+                f"{bench.TARGET_ACCURACY:.1%} at epoch {hit['epoch']} after {hit['process_seconds']:.0f} s"
+                if hit
+                else f"not reached; {last['test_accuracy']:.4f} after {last['process_seconds']:.0f} s"
+            )
+            + "  per epoch: "
+            + " ".join(f"{e['test_accuracy']:.4f}" for e in result["epochs"]),
+            flush=True,
+        )
     if args.out:
         args.out.write_text(json.dumps(runs, indent=2))
     return 0

@@ -187,10 +187,14 @@ async def measure(url: str, sessions: int, seconds: float, args, picture: bytes)
     await asyncio.gather(*(client.open() for client in clients))
     deadline = time.monotonic() + seconds
     rng = np.random.default_rng(sessions)
-    clients = await asyncio.gather(*(
-        uploader(client, deadline, args, tally, picture) if index % 4 == 3
-        else drawer(client, deadline, args, tally, np.random.default_rng(rng.integers(2**32)))
-        for index, client in enumerate(clients)))
+    clients = await asyncio.gather(
+        *(
+            uploader(client, deadline, args, tally, picture)
+            if index % 4 == 3
+            else drawer(client, deadline, args, tally, np.random.default_rng(rng.integers(2**32)))
+            for index, client in enumerate(clients)
+        )
+    )
     await asyncio.gather(*(client.close() for client in clients))
     return tally
 
@@ -199,18 +203,29 @@ def percentile(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if values else "n/a"
 
 
-def row(sessions: int, training: str, alive: bool, tally: Tally, use: ServerUse, server_cpu: float,
-        client_cpu: float, load_before: float, seconds: float) -> str:
+def row(
+    sessions: int,
+    training: str,
+    alive: bool,
+    tally: Tally,
+    use: ServerUse,
+    server_cpu: float,
+    client_cpu: float,
+    load_before: float,
+    seconds: float,
+) -> str:
     readings = len(tally.draw_seconds) + len(tally.upload_seconds)
     memory = f"{use.peak_server / 2**20:.0f}" + (f" ({use.peak_with_job / 2**20:,.0f})" if use.job else "")
-    return (f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | {readings / seconds:.1f} | "
-            f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | {tally.slow_downs} | "
-            f"{percentile(tally.draw_seconds + tally.upload_seconds, 99)} | "
-            f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
-            f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-            f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | "
-            f"{client_cpu:.0f} ({1000 * client_cpu / max(readings, 1):.0f}) | "
-            f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |")
+    return (
+        f"| {sessions} | {training} training{'' if alive else ' (run had ended!)'} | {readings / seconds:.1f} | "
+        f"{len(tally.draw_seconds)} | {len(tally.upload_seconds)} | {len(tally.errors)} | {tally.slow_downs} | "
+        f"{percentile(tally.draw_seconds + tally.upload_seconds, 99)} | "
+        f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
+        f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
+        f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | "
+        f"{client_cpu:.0f} ({1000 * client_cpu / max(readings, 1):.0f}) | "
+        f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |"
+    )
 
 
 async def main_async(args) -> list[str]:
@@ -223,8 +238,14 @@ async def main_async(args) -> list[str]:
         if args.servers:
             url, server_pids = start_behind_proxy(tmp, args)
         else:
-            server, url = start_app(REPO, {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-                                           "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}, tmp / "streamlit.log")
+            server, url = start_app(
+                REPO,
+                {
+                    "DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
+                    "DIGITLIB_STORE": str(tmp / "corrections.sqlite3"),
+                },
+                tmp / "streamlit.log",
+            )
             server_pids = [server.pid]
         try:
             await measure(url, 1, 5, args, picture)  # warm-up: model loaded, first readings made
@@ -238,8 +259,19 @@ async def main_async(args) -> list[str]:
                         use = ServerUse(server_pids, trainer.process.pid if trainer else None)
                         tally = await measure(url, sessions, args.seconds, args, picture)
                         server_cpu = use.stop()
-                        rows.append(row(sessions, training, trainer is None or trainer.active, tally, use, server_cpu,
-                                        sum(me.cpu_times()[:2]) - client_cpu, load_before, args.seconds))
+                        rows.append(
+                            row(
+                                sessions,
+                                training,
+                                trainer is None or trainer.active,
+                                tally,
+                                use,
+                                server_cpu,
+                                sum(me.cpu_times()[:2]) - client_cpu,
+                                load_before,
+                                args.seconds,
+                            )
+                        )
                         print(rows[-1], flush=True)
                         for error in sorted(set(tally.errors)):
                             print(f"    {tally.errors.count(error)} x {error}", flush=True)
@@ -259,18 +291,25 @@ def start_behind_proxy(tmp: Path, args) -> tuple[str, list[int]]:
     process ids."""
     database = args.database or os.environ.get("DIGITLIB_TEST_DATABASE_URL", "")
     env = os.environ | {"PYTHON": sys.executable} | ({"DIGITLIB_STORE": database} if database else {})
-    started = subprocess.run(["bash", REPO / "deploy" / "run-local.sh", "--start", tmp / "deploy", str(args.servers),
-                              str(args.port)], env=env, capture_output=True, text=True, check=False)
+    started = subprocess.run(
+        ["bash", REPO / "deploy" / "run-local.sh", "--start", tmp / "deploy", str(args.servers), str(args.port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if started.returncode:
         subprocess.run(["bash", REPO / "deploy" / "run-local.sh", "--stop", tmp / "deploy"], check=False)
         sys.exit(f"deploy/run-local.sh failed:\n{started.stderr}")
     return started.stdout.strip(), [int(pid) for pid in (tmp / "deploy" / "servers.pid").read_text().split()]
 
 
-HEADER = ["| sessions | training | readings/s | drawings read | uploads read | errors | slow-down notices | p99 s | "
-          "draw p50 s | draw p99 s | upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
-          "server CPU s (ms per reading) | client CPU s (ms per reading) | load average (1 min) before → after |",
-          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+HEADER = [
+    "| sessions | training | readings/s | drawings read | uploads read | errors | slow-down notices | p99 s | "
+    "draw p50 s | draw p99 s | upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
+    "server CPU s (ms per reading) | client CPU s (ms per reading) | load average (1 min) before → after |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+]
 
 
 def main() -> None:
@@ -278,12 +317,14 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--training", nargs="+", choices=["without", "with"], default=["without", "with"])
-    parser.add_argument("--training-warmup", type=float, default=25, help="seconds between starting training and "
-                        "measuring")
+    parser.add_argument(
+        "--training-warmup", type=float, default=25, help="seconds between starting training and measuring"
+    )
     parser.add_argument("--timeout", type=float, default=20, help="seconds a reading may take before it is an error")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds a visitor takes to draw the next digit")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "load_results.md"),
-                        help="markdown table ('' for none)")
+    parser.add_argument(
+        "--out", default=str(REPO / "benchmarks" / "load_results.md"), help="markdown table ('' for none)"
+    )
     parser.add_argument("--servers", type=int, default=0, help="app servers behind nginx (0: one server, no proxy)")
     parser.add_argument("--port", type=int, default=18500, help="the proxy's port with --servers (servers: the next)")
     parser.add_argument("--database", help="the servers' database URL with --servers")
@@ -296,7 +337,8 @@ def main() -> None:
             f"# Load benchmark\n\n`{command.strip()}` on {os.cpu_count()} cores, "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; each row {args.seconds:.0f} s; a drawing every "
             f"{args.pause:g} s after the last one was read and cleared. Latency: the stroke (or the upload) leaving "
-            "the client to the reading arriving.\n\n" + "\n".join(HEADER + rows) + "\n")
+            "the client to the reading arriving.\n\n" + "\n".join(HEADER + rows) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -51,11 +51,15 @@ def draw_tab(page, phone, out: Path) -> None:
 def upload_and_model_tabs(page, out: Path) -> None:
     driver.open_upload_tab(page)
     page.locator('input[type="file"]').set_input_files(
-        [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(load_mnist(), "2026")},
-         {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image at all"}])
+        [
+            {"name": "year.png", "mimeType": "image/png", "buffer": number_picture(load_mnist(), "2026")},
+            {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image at all"},
+        ]
+    )
     page.get_by_text("broken.png: not a readable image").wait_for()
     page.locator('[class*="st-key-upload-"]').filter(has_text="year.png").first.locator(
-        '[data-testid="stMetricValue"]').first.wait_for()
+        '[data-testid="stMetricValue"]'
+    ).first.wait_for()
     save(page, out / "upload.png")
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Misclassified test digits").wait_for()
@@ -72,8 +76,9 @@ def real_photos_and_train_tab(page, phone, out: Path) -> None:
     """Each device: the 8-digit photo and the 28x28 number read on the Upload tab, the Model and Train tabs."""
     for device, suffix in ((page, ""), (phone, "-phone")):
         driver.open_upload_tab(device)
-        device.locator('input[type="file"]').set_input_files([REALWORLD_MULTI / EIGHT_DIGITS,
-                                                              REALWORLD_MULTI / PIXEL_ART])
+        device.locator('input[type="file"]').set_input_files(
+            [REALWORLD_MULTI / EIGHT_DIGITS, REALWORLD_MULTI / PIXEL_ART]
+        )
         for index in range(2):
             device.locator(f".st-key-upload-{index} [data-testid='stMetricValue']").first.wait_for()
         save(device, out / f"upload-photo{suffix}.png", top_of=device.locator(".st-key-upload-0"))
@@ -144,8 +149,9 @@ def main() -> None:
             draw_tab(page, phone, args.out)
             upload_and_model_tabs(page, args.out)
             if REALWORLD_MULTI.is_dir():
-                real_photos_and_train_tab(driver.open_app(browser, url, driver.DESKTOP),
-                                          driver.open_app(browser, url, driver.PHONE), args.out)
+                real_photos_and_train_tab(
+                    driver.open_app(browser, url, driver.DESKTOP), driver.open_app(browser, url, driver.PHONE), args.out
+                )
             inside_tab(driver.open_app(browser, url, driver.DESKTOP), args.out)
         finally:
             driver.stop_app(process)

@@ -1,10 +1,10 @@
 """digitlib: read handwritten digits and numbers with a CNN trained on MNIST.
 
-    from digitlib import load_classifier, read_number
-    reading = read_number("number.png")            # the shipped default model
-    reading.text, reading.confidence               # every digit, left to right; the weakest digit's confidence
-    [(d.digit, d.top3, d.box) for d in reading.digits]
-    read_number("seven.jpg", load_classifier("strong")).digit   # another model; .digit for a single digit
+from digitlib import load_classifier, read_number
+reading = read_number("number.png")            # the shipped default model
+reading.text, reading.confidence               # every digit, left to right; the weakest digit's confidence
+[(d.digit, d.top3, d.box) for d in reading.digits]
+read_number("seven.jpg", load_classifier("strong")).digit   # another model; .digit for a single digit
 """
 
 from digitlib.data import DataError, load_mnist

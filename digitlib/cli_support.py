@@ -17,12 +17,19 @@ def option(*flags: str, **settings) -> argparse.ArgumentParser:
     return parent
 
 
-DATA_DIR = option("--data-dir", help="folder with the MNIST IDX .gz files or mnist.npz "
-                  f"(default: ${data.ENV_VAR}, then the Keras cache)")
-MODEL = option("--model", default=DEFAULT_MODEL, help=f"model name in models/ or a model directory (default: {DEFAULT_MODEL})")
+DATA_DIR = option(
+    "--data-dir",
+    help=f"folder with the MNIST IDX .gz files or mnist.npz (default: ${data.ENV_VAR}, then the Keras cache)",
+)
+MODEL = option(
+    "--model", default=DEFAULT_MODEL, help=f"model name in models/ or a model directory (default: {DEFAULT_MODEL})"
+)
 JSON = option("--json", action="store_true", help="print JSON instead of text")
-STORE = option("--store", help="corrections database: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://... "
-               "(default: $DIGITLIB_STORE, then the user's data directory); the shared pool's digits are used")
+STORE = option(
+    "--store",
+    help="corrections database: a SQLite file or a SQLAlchemy URL such as postgresql+psycopg://... "
+    "(default: $DIGITLIB_STORE, then the user's data directory); the shared pool's digits are used",
+)
 SEED = option("--seed", type=int)
 
 
@@ -54,5 +61,6 @@ def require_keras_model(name: str | None, option: str) -> None:
     directory = model_dir(name)
     read_card(directory)  # a damaged card fails here too
     if not (directory / "model.keras").is_file():
-        raise ModelError(f"{directory / 'model.keras'}: not found; {option} needs a model saved by "
-                         "`python -m digitlib train`.")
+        raise ModelError(
+            f"{directory / 'model.keras'}: not found; {option} needs a model saved by `python -m digitlib train`."
+        )

@@ -127,18 +127,25 @@ def sure_digits(tiny_classifier, mnist) -> list[tuple[np.ndarray, int]]:
     probabilities = tiny_classifier.predict_batch(x_test[:2000])
     chosen = []
     for digit in range(10):
-        sure = np.flatnonzero((y_test[:2000] == digit) & (probabilities.argmax(1) == digit) & (probabilities.max(1) > 0.95))
+        sure = np.flatnonzero(
+            (y_test[:2000] == digit) & (probabilities.argmax(1) == digit) & (probabilities.max(1) > 0.95)
+        )
         assert sure.size, f"the tiny model reads no {digit} surely; it is too weak for the classifier tests"
         chosen.append((x_test[sure[0]], digit))
     return chosen
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path = REPO,
-            entry: tuple[str, ...] = ("-m", "digitlib")) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict | None = None, cwd: Path = REPO, entry: tuple[str, ...] = ("-m", "digitlib")
+) -> subprocess.CompletedProcess:
     """Run ``python -m digitlib ARGS`` as a user would (or ``python ENTRY ARGS``), capturing its output."""
     return subprocess.run(
         [sys.executable, *entry, *map(str, args)],
-        cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
         timeout=600,
     )
 

@@ -56,15 +56,18 @@ def test_a_damaged_model_is_named_and_the_app_carries_on(app, shipped_model, tmp
     (tmp_path / "trained" / "broken" / "model.tflite").write_bytes(b"not a model")
     at = pick_model(open_tab(app.run(), "Draw"), "broken")
     assert not at.exception, at.exception
-    assert any("broken/model.tflite" in message and "not a usable LiteRT model" in message
-               for message in texts(at.sidebar.error))
+    assert any(
+        "broken/model.tflite" in message and "not a usable LiteRT model" in message
+        for message in texts(at.sidebar.error)
+    )
     assert any("Pick a model" in message for message in texts(at.info))
 
 
 def test_a_model_without_a_complete_card_says_what_is_missing(app, shipped_model, repo, tmp_path):
     (tmp_path / "trained" / "cardless").mkdir(parents=True)
     (tmp_path / "trained" / "cardless" / "model.tflite").write_bytes(
-        (repo / "models" / shipped_model / "model.tflite").read_bytes())
+        (repo / "models" / shipped_model / "model.tflite").read_bytes()
+    )
     at = pick_model(open_tab(app.run(), "Model"), "cardless")
     assert not at.exception, at.exception
     assert any("lacks test_accuracy" in message for message in texts(at.warning))
@@ -79,12 +82,14 @@ def test_empty_canvas_shows_a_hint_not_a_prediction(app, shipped_model):
 def test_upload_reads_good_files_and_names_each_bad_one(app, shipped_model, mnist):
     at = open_tab(app.run(), "Upload")
     good = png_bytes(number_image(mnist, "2026"))
-    at.file_uploader[0].set_value([
-        ("number.png", good, "image/png"),
-        ("notes.png", b"this is text, not a picture", "image/png"),
-        ("truncated.png", good[:120], "image/png"),
-        ("digit.jpg", jpeg_bytes(number_image(mnist, "7")), "image/jpeg"),
-    ]).run()
+    at.file_uploader[0].set_value(
+        [
+            ("number.png", good, "image/png"),
+            ("notes.png", b"this is text, not a picture", "image/png"),
+            ("truncated.png", good[:120], "image/png"),
+            ("digit.jpg", jpeg_bytes(number_image(mnist, "7")), "image/jpeg"),
+        ]
+    ).run()
     assert not at.exception, at.exception
     errors = texts(at.error)
     assert len(errors) == 2
@@ -166,11 +171,25 @@ def test_training_curves_have_a_legend_axis_titles_and_mark_each_run(app, shippe
     polished.mkdir(parents=True)
     (polished / "model.tflite").write_bytes((source / "model.tflite").read_bytes())
     card = json.loads((source / "card.json").read_text())
-    history = {"loss": [0.5, 0.3, 0.2], "val_loss": [0.4, 0.3, 0.25], "accuracy": [0.9, 0.95, 0.97],
-               "val_accuracy": [0.92, 0.95, 0.96]}
-    card |= {"name": "polished", "epochs": 2, "history": {metric: values[:2] for metric, values in history.items()},
-             "initialised_from": {"name": "first-run", "epochs": 3, "training_seconds": 100.0, "history": history,
-                                  "test_accuracy": 0.98, "config": {"learning_rate": 0.002}}}
+    history = {
+        "loss": [0.5, 0.3, 0.2],
+        "val_loss": [0.4, 0.3, 0.25],
+        "accuracy": [0.9, 0.95, 0.97],
+        "val_accuracy": [0.92, 0.95, 0.96],
+    }
+    card |= {
+        "name": "polished",
+        "epochs": 2,
+        "history": {metric: values[:2] for metric, values in history.items()},
+        "initialised_from": {
+            "name": "first-run",
+            "epochs": 3,
+            "training_seconds": 100.0,
+            "history": history,
+            "test_accuracy": 0.98,
+            "config": {"learning_rate": 0.002},
+        },
+    }
     (polished / "card.json").write_text(json.dumps(card))
     at = pick_model(open_tab(app.run(), "Model"), "polished")
     assert not at.exception, at.exception
@@ -201,8 +220,9 @@ def test_switching_models_changes_the_model_shown(app):
 def until_the_run_ends(at: AppTest, timeout: float = 600) -> AppTest:
     """Rerun the page (as its polling fragment would) until it no longer shows a run in progress."""
     deadline = time.monotonic() + timeout
-    while (any(button.label == "Stop training" for button in at.button)
-           or any("in progress" in message for message in texts(at.info))):
+    while any(button.label == "Stop training" for button in at.button) or any(
+        "in progress" in message for message in texts(at.info)
+    ):
         assert time.monotonic() < deadline, "the run did not end"
         time.sleep(0.5)
         at.run()
@@ -220,8 +240,9 @@ def run_in_progress(at: AppTest, timeout: float = 300) -> AppTest:
 
 
 @pytest.mark.slow
-def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_after(app, shipped_model, mnist,
-                                                                                       tmp_path):
+def test_fine_tuning_on_stored_corrections_runs_as_a_job_and_reports_before_and_after(
+    app, shipped_model, mnist, tmp_path
+):
     from digitlib.store.corrections import CorrectionStore
 
     (x_train, y_train), _ = mnist

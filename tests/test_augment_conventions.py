@@ -39,6 +39,7 @@ PLAIN_ONE = drawn(((14, 4), (14, 23)))
 OPEN_FOUR = drawn(((9, 4), (6, 16)), ((5, 16), (23, 16)), ((18, 4), (18, 24)))
 SEVEN = drawn(((6, 5), (21, 5)), ((21, 5), (12, 24)))
 
+
 def curved_nine() -> np.ndarray:
     """A loop with a tail that bends down to the left, like most of MNIST's 9s."""
     image = np.zeros((28, 28), np.float32)
@@ -120,7 +121,7 @@ def test_with_conventions_appends_edited_copies_with_their_labels(mnist):
     x, y = x[:3000], y[:3000]
     more_x, more_y = with_conventions(x, y, seed=0)
     assert np.array_equal(more_x[: len(x)], x) and np.array_equal(more_y[: len(y)], y)
-    added = more_y[len(y):]
+    added = more_y[len(y) :]
     assert set(added.tolist()) == set(CONVENTIONS)
     for label, (_, share) in CONVENTIONS.items():
         assert 0.3 * share * (y == label).sum() <= (added == label).sum() <= share * (y == label).sum() + 1
@@ -132,7 +133,7 @@ def flag_reach(image: np.ndarray) -> float:
     ink = image >= INK
     rows = np.flatnonzero(ink.any(axis=1))
     top, quarter = rows[0], max(2, round(0.4 * (rows[-1] - rows[0])))
-    return float(np.flatnonzero(ink[top]).mean() - np.flatnonzero(ink[top: top + quarter].any(axis=0)).min())
+    return float(np.flatnonzero(ink[top]).mean() - np.flatnonzero(ink[top : top + quarter].any(axis=0)).min())
 
 
 def test_mnist_ones_get_their_flag(mnist):

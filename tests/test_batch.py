@@ -24,8 +24,13 @@ def pictures(tmp_path_factory) -> list[str]:
         paths.append(str(path))
     (folder / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (folder / "empty.jpg").write_bytes(b"")
-    return paths[:3] + [str(folder / "damaged.png")] + paths[3:6] + [str(folder / "empty.jpg"),
-                                                                      str(folder / "missing.png")] + paths[6:]
+    return (
+        paths[:3]
+        + [str(folder / "damaged.png")]
+        + paths[3:6]
+        + [str(folder / "empty.jpg"), str(folder / "missing.png")]
+        + paths[6:]
+    )
 
 
 def test_two_workers_give_the_readings_one_gives_in_input_order_with_bad_files_named(pictures):

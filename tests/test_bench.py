@@ -90,8 +90,17 @@ class TestQuickRun:
 
     def test_report_shows_every_section(self, quick):
         text = bench_report.report(quick)
-        for heading in ("Machine:", "Load average", f"### Model `{quick['models'][0]['name']}`", "### Training",
-                        "Time to 99.5%", "### Goals", "first prediction", "bare LiteRT", "`model.predict(x)`"):
+        for heading in (
+            "Machine:",
+            "Load average",
+            f"### Model `{quick['models'][0]['name']}`",
+            "### Training",
+            "Time to 99.5%",
+            "### Goals",
+            "first prediction",
+            "bare LiteRT",
+            "`model.predict(x)`",
+        ):
             assert heading in text, heading
         assert all(label in text for label in bench.INPUTS)
 

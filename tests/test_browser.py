@@ -32,7 +32,9 @@ from tests.support.browser_driver import (
 )
 from tests.support.digit_pictures import number_picture
 
-REALWORLD = Path(os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev"))
+REALWORLD = Path(
+    os.environ.get("DIGITLIB_REALWORLD_DIR", Path(__file__).resolve().parents[2] / "shared" / "realworld-dev")
+)
 pytestmark = [
     pytest.mark.browser,
     NEEDS_CHROMIUM,
@@ -51,8 +53,10 @@ def test_a_vertical_stroke_reads_1_and_start_to_first_prediction_is_timed(server
     draw(page, DIGIT_STROKES["1"])
     assert wait_for_number(page, "1") == "1"
     with capsys.disabled():  # shown even without -s: the figure is this test's report
-        print(f"\nstreamlit run -> first prediction shown in the browser: {time.perf_counter() - started:.2f} s "
-              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(
+            f"\nstreamlit run -> first prediction shown in the browser: {time.perf_counter() - started:.2f} s "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        )
 
 
 def test_on_a_laptop_the_reading_sits_beside_the_canvas_above_the_fold(page):
@@ -106,8 +110,11 @@ def test_a_number_drawn_in_a_row_is_read_with_its_digits_in_detail(request, devi
 def test_an_uploaded_image_is_read_as_a_number(page, mnist):
     open_upload_tab(page)
     page.locator('input[type="file"]').set_input_files(
-        [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, "2026")},
-         {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image at all"}])
+        [
+            {"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, "2026")},
+            {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image at all"},
+        ]
+    )
     result = page.locator('[class*="st-key-upload-"]').filter(has_text="year.png").first
     result.locator('[data-testid="stMetricValue"]').first.wait_for()
     assert result.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "2026"
@@ -124,8 +131,10 @@ def test_the_model_tab_shows_the_active_model_card(page, repo):
     page.get_by_text("Misclassified test digits").wait_for()
 
 
-@pytest.mark.skipif(not (REALWORLD / "multi").is_dir() and not os.environ.get("CI"),
-                    reason=f"{REALWORLD}/multi not present (CI has ../shared beside the clone)")
+@pytest.mark.skipif(
+    not (REALWORLD / "multi").is_dir() and not os.environ.get("CI"),
+    reason=f"{REALWORLD}/multi not present (CI has ../shared beside the clone)",
+)
 def test_the_real_world_numbers_upload_and_read_right(page):
     page.reload(wait_until="networkidle")
     open_upload_tab(page)

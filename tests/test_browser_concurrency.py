@@ -48,7 +48,8 @@ def test_three_visitors_at_once_each_see_their_own_reading(visitors, mnist):
     *drawers, uploader = visitors
     open_upload_tab(uploader)
     uploader.locator('input[type="file"]').set_input_files(
-        [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, UPLOADED)}])
+        [{"name": "year.png", "mimeType": "image/png", "buffer": number_picture(mnist, UPLOADED)}]
+    )
     for page, digit in zip(drawers, DRAWN):
         draw(page, DIGIT_STROKES[digit])
 

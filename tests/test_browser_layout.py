@@ -30,7 +30,8 @@ def test_on_a_phone_nothing_sticks_out_and_long_names_keep_one_line(layout_serve
     page = open_app(browser, layout_server, PHONE)
     page.get_by_role("tab", name="Upload").click()
     page.locator('input[type="file"]').set_input_files(
-        [{"name": LONG_NAME, "mimeType": "image/png", "buffer": number_picture(mnist, "31")}])
+        [{"name": LONG_NAME, "mimeType": "image/png", "buffer": number_picture(mnist, "31")}]
+    )
     name = page.locator('[class*="st-key-picture-name-"] p').first
     name.wait_for()
     settled(page)

@@ -48,7 +48,8 @@ def test_a_correction_is_seen_deleted_and_downloaded_only_by_its_author(stranger
     alice, bob = strangers
     open_upload_tab(alice)
     alice.locator('input[type="file"]').set_input_files(
-        [{"name": "seven.png", "mimeType": "image/png", "buffer": number_picture(mnist, "7")}])
+        [{"name": "seven.png", "mimeType": "image/png", "buffer": number_picture(mnist, "7")}]
+    )
     alice.get_by_label("Wrong? The right number:").fill("1")
     alice.get_by_role("button", name="Save", exact=True).click()
     alice.get_by_text("Saved 1 (only you see it)").wait_for()

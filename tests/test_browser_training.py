@@ -31,8 +31,11 @@ RUN_TIMEOUT_MS = 300_000  # a run on a busy shared machine; the default one take
 def server_process(url: str) -> psutil.Process:
     """The streamlit process serving ``url`` (a child of this test process)."""
     port = str(urlparse(url).port)
-    return next(child for child in psutil.Process().children(recursive=True)
-                if "streamlit" in " ".join(child.cmdline()) and port in child.cmdline())
+    return next(
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "streamlit" in " ".join(child.cmdline()) and port in child.cmdline()
+    )
 
 
 class PeakMemory:
@@ -67,7 +70,9 @@ def train_tab(browser, url: str):  # noqa: F811 - the fixture's value, passed in
 
 
 def training_children(process: psutil.Process) -> list[psutil.Process]:
-    return [child for child in process.children(recursive=True) if "digitlib.training.jobs" in " ".join(child.cmdline())]
+    return [
+        child for child in process.children(recursive=True) if "digitlib.training.jobs" in " ".join(child.cmdline())
+    ]
 
 
 def default_run(page) -> tuple[float, float, str, str]:
@@ -83,24 +88,31 @@ def default_run(page) -> tuple[float, float, str, str]:
     return accuracy, seconds, estimate, page.get_by_text("Where the time went").inner_text()
 
 
-def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(
-        server, browser, capsys):  # noqa: F811
+def warned(message, seen: list) -> None:
+    """Keep the browser console's warnings and errors."""
+    if message.type in ("warning", "error"):
+        seen.append(message.text)
+
+
+def test_the_default_run_reaches_98_5_percent_and_the_server_never_loads_tensorflow(server, browser, capsys):  # noqa: F811
     """Twice: the first estimate rests on the figures measured beforehand, the second on the first run."""
     url, _ = server
     streamlit = server_process(url)
     for attempt in (1, 2):
         page = train_tab(browser, url)
         console = []  # the live loss chart, redrawn on every poll, once filled the console with Vega warnings
-        page.on("console", lambda message: console.append(message.text) if message.type in ("warning", "error") else None)
+        page.on("console", lambda message, seen=console: warned(message, seen))
         memory = PeakMemory(streamlit)
         accuracy, seconds, estimate, where = default_run(page)
         memory.stop()
         assert console == []
         with capsys.disabled():
-            print(f"\ndefault run {attempt} in the browser: test accuracy {accuracy:.2f}%, click to model shown "
-                  f"{seconds:.1f} s; {estimate.lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
-                  f"cores)\n{where}\nserver RSS {memory.before / 2**20:.0f} MB before, {memory.peak / 2**20:.0f} MB "
-                  f"at its peak (+{(memory.peak - memory.before) / 2**20:.0f} MB)")
+            print(
+                f"\ndefault run {attempt} in the browser: test accuracy {accuracy:.2f}%, click to model shown "
+                f"{seconds:.1f} s; {estimate.lower()} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+                f"cores)\n{where}\nserver RSS {memory.before / 2**20:.0f} MB before, {memory.peak / 2**20:.0f} MB "
+                f"at its peak (+{(memory.peak - memory.before) / 2**20:.0f} MB)"
+            )
         assert accuracy >= 98.5
         assert not any("tensorflow" in m.path for m in streamlit.memory_maps()), "the server loaded TensorFlow"
         assert not training_children(streamlit)
@@ -141,7 +153,9 @@ def test_a_second_visitor_sees_the_run_a_reload_reconnects_and_stop_ends_it(serv
     assert other.get_by_role("button", name="Start training").is_enabled()
     other.get_by_text("The other run has ended: you can start yours now.").wait_for()  # said, not just gone
     with capsys.disabled():
-        print(f"\nStop clicked → training process gone {gone:.2f} s, 'Stopped' shown {shown:.2f} s "
-              f"(load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"\nStop clicked → training process gone {gone:.2f} s, 'Stopped' shown {shown:.2f} s "
+            f"(load average {os.getloadavg()[0]:.1f})"
+        )
     for page in (owner, other):
         page.context.close()

@@ -67,7 +67,8 @@ def sidebar_models(page) -> list[str]:
 def save_a_correction(page, mnist_picture: bytes) -> None:
     open_tab(page, "Upload", "Upload one or more images")
     page.locator('input[type="file"]').set_input_files(
-        [{"name": "seven.png", "mimeType": "image/png", "buffer": mnist_picture}])
+        [{"name": "seven.png", "mimeType": "image/png", "buffer": mnist_picture}]
+    )
     page.get_by_label("Wrong? The right number:").fill("1")
     page.get_by_role("button", name="Save", exact=True).click()
     page.get_by_text("Saved 1 (only you see it)").wait_for()
@@ -118,8 +119,11 @@ def test_the_drawing_its_reading_and_the_brush_survive_other_tabs(visitors_serve
     settled(page)
     draw_number(page, "4071")
     assert wait_for_number(page, "4071") == "4071"
-    for tab, ready in (("Model", "Test accuracy"), ("Upload", "Upload one or more images"),
-                       ("Inside", "Your drawing reads 4071")):
+    for tab, ready in (
+        ("Model", "Test accuracy"),
+        ("Upload", "Upload one or more images"),
+        ("Inside", "Your drawing reads 4071"),
+    ):
         open_tab(page, tab, ready)
         open_tab(page, "Draw", "Number read")
         assert wait_for_number(page, "4071") == "4071"  # the reading is back...
@@ -139,8 +143,11 @@ def test_uploaded_pictures_survive_other_tabs_and_can_be_removed(visitors_server
     page = open_app(browser, visitors_server[0], DESKTOP)
     open_tab(page, "Upload", "Upload one or more images")
     page.locator('input[type="file"]').set_input_files(
-        [{"name": f"{number}.png", "mimeType": "image/png", "buffer": number_picture(mnist, number)}
-         for number in ("2026", "31")])
+        [
+            {"name": f"{number}.png", "mimeType": "image/png", "buffer": number_picture(mnist, number)}
+            for number in ("2026", "31")
+        ]
+    )
     for number in ("2026", "31"):
         page.locator(".st-key-upload-0, .st-key-upload-1").filter(has_text=f"{number}.png").first.wait_for()
     open_tab(page, "Draw", HINT)

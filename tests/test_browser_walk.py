@@ -27,8 +27,10 @@ from tests.support.browser_driver import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), NEEDS_CHROMIUM]
 # Server log lines that are not a problem: LiteRT's greeting and Streamlit's own start-up lines.
-QUIET = re.compile(r"INFO: Created TensorFlow Lite XNNPACK delegate|Uvicorn server started|You can now view|URL: http|"
-                   r"Stopping\.\.\.|^\s*$")
+QUIET = re.compile(
+    r"INFO: Created TensorFlow Lite XNNPACK delegate|Uvicorn server started|You can now view|URL: http|"
+    r"Stopping\.\.\.|^\s*$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,12 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
     with app_server(repo, tmp_path) as url:
         page = open_app(browser, url, DESKTOP)
         console = []
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}")
-                if message.type in ("warning", "error") else None)
+        page.on(
+            "console",
+            lambda message: console.append(f"{message.type}: {message.text}")
+            if message.type in ("warning", "error")
+            else None,
+        )
         page.on("pageerror", lambda error: console.append(f"page error: {error}"))
 
         draw_number(page, "407")
@@ -73,7 +79,8 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
         settled(page)
         page.get_by_role("tab", name="Upload").click()
         page.locator('input[type="file"]').set_input_files(
-            [{"name": "year.png", "mimeType": "image/png", "buffer": png(scan_of(mnist, "2026"))}])
+            [{"name": "year.png", "mimeType": "image/png", "buffer": png(scan_of(mnist, "2026"))}]
+        )
         page.get_by_label("Wrong? The right number:").fill("2027")
         page.get_by_role("button", name="Save", exact=True).click()
         page.get_by_text("Saved 2027").wait_for()
@@ -94,8 +101,12 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
         page.get_by_text("A picture").click()
         page.get_by_text("Picture (from the Upload tab)").wait_for()
         settled(page)
-        for tab, ready in (("Train", "Estimated time"), ("Model", "Misclassified test digits"),
-                           ("Corrections", "Carry on from a download"), ("Draw", "Number read")):
+        for tab, ready in (
+            ("Train", "Estimated time"),
+            ("Model", "Misclassified test digits"),
+            ("Corrections", "Carry on from a download"),
+            ("Draw", "Number read"),
+        ):
             page.get_by_role("tab", name=tab).click()
             page.get_by_text(ready).first.wait_for()
             settled(page)
@@ -121,9 +132,15 @@ def y4m(picture: Image.Image, frames: int = 10) -> bytes:
 def test_a_photo_taken_with_the_camera_is_read(playwright, repo, mnist, tmp_path):
     video = tmp_path / "number.y4m"
     video.write_bytes(y4m(scan_of(mnist, "385", size=(640, 480))))
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}"])
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
     with app_server(repo, tmp_path) as url:
         context = browser.new_context(**DESKTOP, permissions=["camera"])
         page = context.new_page()

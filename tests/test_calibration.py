@@ -101,9 +101,11 @@ def test_held_out_digits_are_the_training_runs_validation_split(mnist):
     (x_train, _), _ = mnist
     x_val, y_val = held_out_digits({"config": {"seed": 0, "val_fraction": 0.1}})
     assert len(x_val) == len(y_val) == len(x_train) // 10
-    for card in ({"config": {"seed": 0, "val_fraction": 0.0}},  # trained on every image
-                 {"config": {"seed": 0, "val_fraction": 0.1}, "initialised_from": {"config": {"seed": 1, "val_fraction": 0.1}}},
-                 {"config": {"seed": 0, "holdout_fraction": 0.25}}):  # a fine-tune's card
+    for card in (
+        {"config": {"seed": 0, "val_fraction": 0.0}},  # trained on every image
+        {"config": {"seed": 0, "val_fraction": 0.1}, "initialised_from": {"config": {"seed": 1, "val_fraction": 0.1}}},
+        {"config": {"seed": 0, "holdout_fraction": 0.25}},
+    ):  # a fine-tune's card
         with pytest.raises(ValueError, match="held-out validation split"):
             held_out_digits(card)
 
@@ -129,8 +131,9 @@ def test_calibrate_model_refits_from_untempered_probabilities(model_copy):
 
 
 def test_unsure_table_shows_what_a_warning_threshold_catches():
-    probabilities = np.array([[0.95, 0.05] + [0] * 8, [0.55, 0.45] + [0] * 8, [0.85, 0.15] + [0] * 8,
-                              [0.65, 0.35] + [0] * 8])
+    probabilities = np.array(
+        [[0.95, 0.05] + [0] * 8, [0.55, 0.45] + [0] * 8, [0.85, 0.15] + [0] * 8, [0.65, 0.35] + [0] * 8]
+    )
     table = unsure_table(probabilities, [0, 0, 1, 1])  # right at 95% and 55%, wrong at 85% and 65%
     assert table["0.7"] == {"errors_flagged": 0.5, "correct_flagged": 0.5}
     assert table["0.9"] == {"errors_flagged": 1.0, "correct_flagged": 0.5}

@@ -22,8 +22,9 @@ from digitlib.preprocess import mnist_format, segment
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def canvas_stroke(brush: int, height: int, angle: float, transparent: bool, rounded_by: str,
-                  shift: int = 0) -> np.ndarray:
+def canvas_stroke(
+    brush: int, height: int, angle: float, transparent: bool, rounded_by: str, shift: int = 0
+) -> np.ndarray:
     """A straight stroke with round caps through the canvas centre, `height` px tall between its end points'
     centres, leaning `angle` degrees: RGBA uint8 as st_canvas returns it."""
     dx, dy = np.sin(np.radians(angle)) * height / 2, np.cos(np.radians(angle)) * height / 2
@@ -33,8 +34,14 @@ def canvas_stroke(brush: int, height: int, angle: float, transparent: bool, roun
     if rounded_by == "opencv":  # anti-aliased, round caps
         picture = np.zeros((CANVAS_HEIGHT, CANVAS_WIDTH, 4), np.uint8)
         picture[:] = ground
-        cv2.line(picture, tuple(round(v) for v in start), tuple(round(v) for v in end), (0, 0, 0, 255), brush,
-                 lineType=cv2.LINE_AA)
+        cv2.line(
+            picture,
+            tuple(round(v) for v in start),
+            tuple(round(v) for v in end),
+            (0, 0, 0, 255),
+            brush,
+            lineType=cv2.LINE_AA,
+        )
         return picture
     image = Image.new("RGBA", (CANVAS_WIDTH, CANVAS_HEIGHT), ground)
     draw = ImageDraw.Draw(image)
@@ -50,8 +57,14 @@ def straight_strokes(draw) -> np.ndarray:
     brush = draw(st.integers(*BRUSHES))
     height = draw(st.integers(round(2.5 * brush), CANVAS_HEIGHT - brush - 4))
     angle = draw(st.floats(-25, 25))
-    return canvas_stroke(brush, height, angle, draw(st.booleans()), draw(st.sampled_from(["pillow", "opencv"])),
-                         draw(st.integers(-250, 250)))
+    return canvas_stroke(
+        brush,
+        height,
+        angle,
+        draw(st.booleans()),
+        draw(st.sampled_from(["pillow", "opencv"])),
+        draw(st.integers(-250, 250)),
+    )
 
 
 @EXAMPLES

@@ -87,7 +87,12 @@ def test_batches_agree_with_single_predictions(tiny_classifier, mnist):
 
 @pytest.mark.parametrize(
     "convert",
-    [lambda x: x / 255.0, lambda x: (x / 255.0).astype(np.float32), lambda x: x.astype(np.int64), lambda x: x[..., None]],
+    [
+        lambda x: x / 255.0,
+        lambda x: (x / 255.0).astype(np.float32),
+        lambda x: x.astype(np.int64),
+        lambda x: x[..., None],
+    ],
     ids=["float64 in [0,1]", "float32 in [0,1]", "int64 pixels", "(N, 28, 28, 1)"],
 )
 def test_predict_batch_accepts_equivalent_encodings(tiny_classifier, mnist, convert):
@@ -137,8 +142,9 @@ def test_prediction_never_imports_tensorflow(tiny_run, sure_digits, tmp_path, re
         "print(result.digit, heavy)\n"
     )
     env = {"DIGITLIB_MODELS_DIR": str(models), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", script, str(image_path)], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(image_path)], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{label} []"
 

@@ -13,10 +13,13 @@ from PIL import Image
 from digitlib.store.corrections import CorrectionStore
 
 # `python -m digitlib ARGS` that says on stdout, as it exits, whether TensorFlow (or Keras) was ever imported.
-TENSORFLOW_REPORTING_CLI = ("-c", """import atexit, runpy, sys
+TENSORFLOW_REPORTING_CLI = (
+    "-c",
+    """import atexit, runpy, sys
 atexit.register(lambda: print("tensorflow imported:", bool({"tensorflow", "keras"} & set(sys.modules))))
 runpy.run_module("digitlib", run_name="__main__", alter_sys=True)
-""")
+""",
+)
 
 
 @pytest.fixture()
@@ -43,8 +46,20 @@ def assert_one_clear_error(done, *mentions: str) -> None:
 def cli_training(cli, tmp_path_factory):
     """A tiny training run through the CLI: (its output directory, the finished process)."""
     out = tmp_path_factory.mktemp("cli") / "cli-model"
-    done = cli("train", "--preset", "baseline", "--epochs", "1", "--train-size", "1000", "--batch-size", "32",
-               "--no-augment", "--out", out)
+    done = cli(
+        "train",
+        "--preset",
+        "baseline",
+        "--epochs",
+        "1",
+        "--train-size",
+        "1000",
+        "--batch-size",
+        "32",
+        "--no-augment",
+        "--out",
+        out,
+    )
     return out, done
 
 
@@ -153,29 +168,49 @@ def places(tmp_path) -> dict[str, str]:
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "mnist.npz").write_bytes(b"truncated download")
     (tmp_path / "empty").mkdir()
-    return {"store": str(store.path), "damaged": str(tmp_path / "damaged"), "empty": str(tmp_path / "empty"),
-            "tmp": str(tmp_path), "out": str(tmp_path / "never-written")}
+    return {
+        "store": str(store.path),
+        "damaged": str(tmp_path / "damaged"),
+        "empty": str(tmp_path / "empty"),
+        "tmp": str(tmp_path),
+        "out": str(tmp_path / "never-written"),
+    }
 
 
 # Every mistake a command can report before it needs TensorFlow (most never need it): arguments, then what
 # the error line names.  {out} is a path that must not be written.
 MISTAKES = {
-    "train, missing data directory": ("train --preset baseline --epochs 1 --data-dir {tmp}/no-mnist-here --out {out}",
-                                      "{tmp}/no-mnist-here", "--data-dir"),
+    "train, missing data directory": (
+        "train --preset baseline --epochs 1 --data-dir {tmp}/no-mnist-here --out {out}",
+        "{tmp}/no-mnist-here",
+        "--data-dir",
+    ),
     "train, damaged data file": ("train --data-dir {damaged} --out {out}", "{damaged}/mnist.npz"),
     "train, folder without MNIST": ("train --data-dir {empty} --out {out}", "{empty}", "neither"),
     "train, zero epochs": ("train --epochs 0 --out {out}", "epochs"),
     "train, unknown architecture": ("train --arch transformer --out {out}", "architecture"),
     "train, unknown preset": ("train --preset huge --out {out}", "preset"),
-    "train, missing model to continue": ("train --init-from {tmp}/gone --out {out}", "{tmp}/gone/model.keras",
-                                         "--init-from"),
+    "train, missing model to continue": (
+        "train --init-from {tmp}/gone --out {out}",
+        "{tmp}/gone/model.keras",
+        "--init-from",
+    ),
     "finetune, zero epochs": ("finetune --store {store} --epochs 0 --out {out}", "epochs"),
-    "finetune, missing base model": ("finetune --store {store} --base {tmp}/gone --out {out}",
-                                     "{tmp}/gone/model.keras", "--base"),
-    "finetune, missing data directory": ("finetune --store {store} --data-dir {tmp}/none --out {out}", "{tmp}/none",
-                                         "--data-dir"),
-    "finetune, missing store": ("finetune --store {tmp}/typo.sqlite3 --out {out}", "{tmp}/typo.sqlite3",
-                                "no corrections database"),
+    "finetune, missing base model": (
+        "finetune --store {store} --base {tmp}/gone --out {out}",
+        "{tmp}/gone/model.keras",
+        "--base",
+    ),
+    "finetune, missing data directory": (
+        "finetune --store {store} --data-dir {tmp}/none --out {out}",
+        "{tmp}/none",
+        "--data-dir",
+    ),
+    "finetune, missing store": (
+        "finetune --store {tmp}/typo.sqlite3 --out {out}",
+        "{tmp}/typo.sqlite3",
+        "no corrections database",
+    ),
     "evaluate, missing data directory": ("evaluate --data-dir {tmp}/none --out {out}", "{tmp}/none", "--data-dir"),
     "robustness, missing data directory": ("robustness --data-dir {tmp}/none", "{tmp}/none", "--data-dir"),
     "robustness, no digits": ("robustness --count 0", "--count"),

@@ -23,8 +23,7 @@ from tests.support.digit_pictures import STROKES, brush_drawing
 
 THREADS, CALLS = 20, 200
 MODELS = available_models()
-pytestmark = [pytest.mark.timeout(600),
-              pytest.mark.skipif(not MODELS, reason="no shipped model in models/ yet")]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.skipif(not MODELS, reason="no shipped model in models/ yet")]
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -43,10 +42,14 @@ def calls(classifier, mnist) -> list[tuple[str, Callable[[], object]]]:
 
     def number(source) -> Callable[[], tuple]:
         return lambda: (lambda r: (r.text, tuple(d.probabilities.tobytes() for d in r.digits)))(
-            read_number(source, classifier))
+            read_number(source, classifier)
+        )
 
-    work = [(f"canvas {d} width {w}", reading(np.asarray(brush_drawing(d, width=w, transparent=True))))
-            for d in STROKES for w in (12, 30)]
+    work = [
+        (f"canvas {d} width {w}", reading(np.asarray(brush_drawing(d, width=w, transparent=True))))
+        for d in STROKES
+        for w in (12, 30)
+    ]
     work += [(f"PNG of {d}", reading(png_bytes(brush_drawing(d)))) for d in STROKES]
     work += [(f"MNIST test digit {i}", reading(x_test[i])) for i in range(8)]
     work += [("number from MNIST digits", number(255 - np.pad(np.hstack(list(x_test[:4])), 8)))]
@@ -84,13 +87,18 @@ def test_twenty_threads_get_exactly_what_one_thread_gets(calls):
     results, errors, seconds = run_threads(calls)
 
     assert errors == []
-    mismatches = [(thread, call, calls[(thread * 7 + call) % len(calls)][0])
-                  for thread, got in enumerate(results) for call, result in enumerate(got)
-                  if result != sequential[(thread * 7 + call) % len(calls)]]
+    mismatches = [
+        (thread, call, calls[(thread * 7 + call) % len(calls)][0])
+        for thread, got in enumerate(results)
+        for call, result in enumerate(got)
+        if result != sequential[(thread * 7 + call) % len(calls)]
+    ]
     assert mismatches == []
-    print(f"\n{THREADS} threads x {CALLS} calls on {len(calls)} mixed inputs: {THREADS * CALLS / seconds:.0f} calls/s "
-          f"concurrently ({seconds:.1f} s) vs {len(calls) / one_pass:.0f} calls/s in one thread "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"\n{THREADS} threads x {CALLS} calls on {len(calls)} mixed inputs: {THREADS * CALLS / seconds:.0f} calls/s "
+        f"concurrently ({seconds:.1f} s) vs {len(calls) / one_pass:.0f} calls/s in one thread "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
 
 
 def test_concurrent_loads_of_one_model_all_work(classifier):

@@ -209,7 +209,9 @@ def test_unusable_directory_says_what_to_do(tmp_path, make_dir):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cut=st.integers(min_value=0), flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4))
+@given(
+    cut=st.integers(min_value=0), flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4)
+)
 def test_any_damage_to_a_gzip_file_is_a_data_error(tmp_path, cut, flips):
     """Truncation and random byte flips anywhere give DataError (or, if harmless, the data), never another error."""
     directory = write_idx_dir(tmp_path / "fuzz", tiny_mnist())

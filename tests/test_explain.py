@@ -88,13 +88,23 @@ def test_saliency_runs_without_tensorflow(tiny_run, sure_digits):
     assert not imports_tensorflow(
         "from digitlib.inside.explain import saliency\n"
         f"heat = saliency(load_classifier({str(tiny_run.directory)!r}), np.array({image.tolist()}, np.uint8))\n"
-        "assert heat.max() == 1.0\n")
+        "assert heat.max() == 1.0\n"
+    )
 
 
 def imports_tensorflow(code: str) -> bool:
     """Whether ``code`` (run in a fresh process, with NumPy and load_classifier imported) imported TensorFlow."""
-    done = subprocess.run([sys.executable, "-c", "import sys, numpy as np\nfrom digitlib import load_classifier\n"
-                           f"{code}print('tensorflow' in sys.modules)\n"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, numpy as np\nfrom digitlib import load_classifier\n"
+            f"{code}print('tensorflow' in sys.modules)\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip() == "True"
 
@@ -123,8 +133,9 @@ def keras_layers(repo) -> dict:
     """Per shipped model: the Keras conv and pooling layers' (name, output shape), the first kernel; read in a
     child process, so this process never imports TensorFlow."""
     directories = [str(repo / "models" / name) for name in SHIPPED]
-    done = subprocess.run([sys.executable, "-c", KERAS_LAYERS, *directories], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", KERAS_LAYERS, *directories], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     return {Path(directory).name: facts for directory, facts in report.items()}
@@ -141,8 +152,9 @@ def drawn_digit() -> np.ndarray:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_feature_maps_follow_the_keras_layers_in_order_and_shape(name, keras_layers, drawn_digit):
     maps = feature_maps(load_classifier(name), drawn_digit)
-    assert [(layer, list(activation.shape)) for layer, activation in maps] == \
-        [(layer, shape) for layer, shape in keras_layers[name]["layers"]]
+    assert [(layer, list(activation.shape)) for layer, activation in maps] == [
+        (layer, shape) for layer, shape in keras_layers[name]["layers"]
+    ]
     assert all(activation.dtype == np.float32 for _, activation in maps)
 
 
@@ -209,7 +221,8 @@ def test_feature_maps_run_without_tensorflow(drawn_digit):
         "from digitlib.inside.explain import feature_maps, first_layer_filters\n"
         "clf = load_classifier('compact')\n"
         f"maps = feature_maps(clf, np.array({drawn_digit.tolist()}, np.float32))\n"
-        "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n")
+        "assert len(maps) == 5 and first_layer_filters(clf).shape == (3, 3, 1, 32)\n"
+    )
 
 
 def test_skipping_blank_patches_gives_the_map_every_patch_gives_in_small_runs(mnist, monkeypatch):

@@ -19,8 +19,7 @@ STYLE_DIGITS = (0, 1, 6, 9)  # the digits a strong backward slant makes the tiny
 
 def backward_slant(images: np.ndarray) -> np.ndarray:
     """One writer's consistent style: every digit leaning hard to the left (shear about the centre)."""
-    return np.stack([ndimage.affine_transform(im, [[1, 0], [-0.7, 1]], offset=[0, 0.7 * 14], order=1)
-                     for im in images])
+    return np.stack([ndimage.affine_transform(im, [[1, 0], [-0.7, 1]], offset=[0, 0.7 * 14], order=1) for im in images])
 
 
 def slanted(x: np.ndarray, y: np.ndarray, per_digit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,8 +101,14 @@ def test_mix_repeats_corrections_to_their_share():
 
 @pytest.mark.parametrize(
     "settings",
-    [{"epochs": 0}, {"batch_size": 0}, {"learning_rate": -1.0}, {"store_share": 1.0}, {"mnist_images": 10},
-     {"holdout_fraction": 0.9}],
+    [
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"learning_rate": -1.0},
+        {"store_share": 1.0},
+        {"mnist_images": 10},
+        {"holdout_fraction": 0.9},
+    ],
 )
 def test_nonsense_settings_are_refused(settings):
     with pytest.raises(ValueError):
@@ -126,8 +131,19 @@ def test_empty_store_and_untrainable_base_are_reported(tiny_run, handwriting, tm
 
 def test_cli_fine_tunes_and_reports_before_and_after(cli, tiny_run, handwriting, tmp_path):
     store, _ = handwriting
-    done = cli("finetune", "--store", store.path, "--base", tiny_run.directory, "--epochs", "1",
-               "--mnist-images", "500", "--out", tmp_path / "mine")
+    done = cli(
+        "finetune",
+        "--store",
+        store.path,
+        "--base",
+        tiny_run.directory,
+        "--epochs",
+        "1",
+        "--mnist-images",
+        "500",
+        "--out",
+        tmp_path / "mine",
+    )
     assert done.returncode == 0, done.stderr
     assert "MNIST test accuracy" in done.stdout and "held-out corrections (12)" in done.stdout
     assert (tmp_path / "mine" / "model.tflite").is_file()

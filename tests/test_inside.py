@@ -102,8 +102,12 @@ def test_without_a_drawing_a_typed_digit_is_followed_through_every_layer(app):
     assert not at.exception, at.exception
     assert at.radio(key="inside_source").value == "A typed digit"
     typed = load_classifier("compact")
-    assert layer_headings(at) == ["input", *(name for name, _ in feature_maps(typed, np.zeros((28, 28)))),
-                                  "dense", "softmax"]
+    assert layer_headings(at) == [
+        "input",
+        *(name for name, _ in feature_maps(typed, np.zeros((28, 28)))),
+        "dense",
+        "softmax",
+    ]
     captions = texts(at.caption)
     assert any("learned filters slide over the 28x28 input" in c for c in captions)
     assert any("strongest response in every 2x2 block" in c for c in captions)
@@ -137,8 +141,9 @@ def test_the_upload_tabs_pictures_are_offered_and_a_bad_one_named(app, mnist):
     _, (x_test, y_test) = mnist
     seven = 255 - np.kron(x_test[np.flatnonzero(y_test == 7)[0]], np.ones((5, 5), np.uint8))  # a scan: dark on white
     at = open_tab(at, "Upload")
-    at.file_uploader[0].set_value([("notes.png", b"not a picture", "image/png"),
-                                   ("seven.png", png_bytes(seven), "image/png")]).run()
+    at.file_uploader[0].set_value(
+        [("notes.png", b"not a picture", "image/png"), ("seven.png", png_bytes(seven), "image/png")]
+    ).run()
     at = open_tab(at, "Inside")
     at.radio(key="inside_source").set_value("A picture").run()
     picker = at.selectbox(key="inside_picture")
@@ -196,8 +201,10 @@ def test_the_playground_shows_both_reads_and_where_the_naive_one_breaks(app, dra
     at = playground(app, drawn_four)
     assert not at.exception, at.exception
     assert next(box for box in at.selectbox if box.label == "The digit it really is").value == 4
-    assert readings(at) == {"naive resize-and-invert": ("reads 4", "100% sure it is 4"),
-                            "digitlib's pipeline": ("reads 4", "100% sure it is 4")}
+    assert readings(at) == {
+        "naive resize-and-invert": ("reads 4", "100% sure it is 4"),
+        "digitlib's pipeline": ("reads 4", "100% sure it is 4"),
+    }
     at.slider(key="play_shift").set_value(56).run()
     assert not at.exception
     naive, pipeline = readings(at)["naive resize-and-invert"], readings(at)["digitlib's pipeline"]
@@ -235,8 +242,9 @@ def test_every_model_reads_the_digit_side_by_side(app, drawn_four, tmp_path, rep
     assert list(table["digit"]) == [4] * 4
     assert (table["confidence"] > 0.5).all() and (table["confidence"] <= 1).all()
     assert (table["inference (ms)"] > 0).all()
-    assert list(table["parameters"]) == [load_classifier(name).card["parameters"]
-                                         for name in ("baseline", "compact", "strong", "baseline")]
+    assert list(table["parameters"]) == [
+        load_classifier(name).card["parameters"] for name in ("baseline", "compact", "strong", "baseline")
+    ]
     assert texts(at.main.caption)[-4:] == list(table["model"])
     assert len([c for c in at.get("vega_lite_chart") if '"probability"' in c.proto.spec]) == 4
 
@@ -248,7 +256,6 @@ def test_the_model_tab_offers_its_files_without_showing_server_paths(app, repo):
     at = open_tab(app.run(), "Model")
     assert not at.exception
     buttons = at.get("download_button")
-    assert [b.proto.label for b in buttons] == ["Keras model (.keras)", "LiteRT model (.tflite)",
-                                                "Model card (.json)"]
+    assert [b.proto.label for b in buttons] == ["Keras model (.keras)", "LiteRT model (.tflite)", "Model card (.json)"]
     shown = " ".join(texts(at.markdown) + texts(at.caption) + [b.proto.label + b.proto.help for b in buttons])
     assert str(repo) not in shown and "/models/" not in shown

@@ -50,8 +50,11 @@ def wait_for(run, phase: str, timeout: float = 300) -> None:
 
 def leftovers(out: Path) -> list[Path]:
     """The model folder or any staging folder of it."""
-    return [path for path in out.parent.iterdir()
-            if path.name == out.name or (path.name.startswith(f".{out.name}.") and not path.name.endswith(".lock"))]
+    return [
+        path
+        for path in out.parent.iterdir()
+        if path.name == out.name or (path.name.startswith(f".{out.name}.") and not path.name.endswith(".lock"))
+    ]
 
 
 def processes_in_group(pgid: int) -> list[int]:
@@ -175,16 +178,19 @@ print(json.dumps({"state": run.state, "tensorflow": "tensorflow" in sys.modules,
 
 
 def test_the_process_that_starts_a_run_never_imports_tensorflow(models, mnist, repo, capsys):
-    result = subprocess.run([sys.executable, "-c", SERVER_SIDE, str(models / "m")], cwd=repo,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVER_SIDE, str(models / "m")], cwd=repo, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["state"] == "finished"
     assert not report["tensorflow"] and not report["keras"]
     assert report["grew_mb"] < report["child_peak_mb"] / 4  # the run's memory is the child's, not this process's
     with capsys.disabled():
-        print(f"\nstarting process grew {report['grew_mb']:.1f} MB during a run; "
-              f"child peak {report['child_peak_mb']:.0f} MB")
+        print(
+            f"\nstarting process grew {report['grew_mb']:.1f} MB during a run; "
+            f"child peak {report['child_peak_mb']:.0f} MB"
+        )
 
 
 def test_a_child_that_crashes_ends_with_its_last_words(runner, models):

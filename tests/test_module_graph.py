@@ -55,7 +55,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         path.pop()
@@ -79,15 +79,19 @@ def test_the_walk_sees_imports_inside_functions_and_type_checking_blocks(tmp_pat
     (package / "__init__.py").write_text("")
     (package / "reading" / "__init__.py").write_text("")
     (package / "reading" / "classifier.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from digitlib.reading.reader import Reading\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from digitlib.reading.reader import Reading\n"
+    )
     (package / "reading" / "reader.py").write_text("def read():\n    from digitlib.reading import classifier\n")
     graph = import_graph(package)
     assert graph["digitlib.reading.reader"] == {"digitlib.reading.classifier"}
-    assert find_cycle(graph) in (["digitlib.reading.classifier", "digitlib.reading.reader", "digitlib.reading.classifier"],
-                                 ["digitlib.reading.reader", "digitlib.reading.classifier", "digitlib.reading.reader"])
+    assert find_cycle(graph) in (
+        ["digitlib.reading.classifier", "digitlib.reading.reader", "digitlib.reading.classifier"],
+        ["digitlib.reading.reader", "digitlib.reading.classifier", "digitlib.reading.reader"],
+    )
 
 
-@pytest.mark.parametrize("graph, expected", [({"a": {"b"}, "b": {"c"}, "c": set()}, None),
-                                             ({"a": {"b"}, "b": {"a"}}, ["a", "b", "a"])])
+@pytest.mark.parametrize(
+    "graph, expected", [({"a": {"b"}, "b": {"c"}, "c": set()}, None), ({"a": {"b"}, "b": {"a"}}, ["a", "b", "a"])]
+)
 def test_find_cycle(graph, expected):
     assert find_cycle(graph) == expected

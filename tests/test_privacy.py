@@ -29,8 +29,11 @@ def places(repo, tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("DIGITLIB_STORE", str(tmp_path / "corrections.sqlite3"))
     monkeypatch.delenv(access.OWNER_PASSWORD_VAR, raising=False)
     monkeypatch.chdir(repo)
-    monkeypatch.setattr(access, "WRONG_OWNER_PASSWORDS", access.WrongPasswords(access.MAX_WRONG_OWNER_PASSWORDS,
-                                                                                access.WRONG_OWNER_PASSWORD_WINDOW))
+    monkeypatch.setattr(
+        access,
+        "WRONG_OWNER_PASSWORDS",
+        access.WrongPasswords(access.MAX_WRONG_OWNER_PASSWORDS, access.WRONG_OWNER_PASSWORD_WINDOW),
+    )
     return tmp_path
 
 
@@ -42,8 +45,9 @@ def visitor(repo, password: str | None = None) -> AppTest:
     return at.run()
 
 
-def save_correction(at: AppTest, mnist, number: str, right: str, share: bool = False,
-                    share_picture: bool = False) -> AppTest:
+def save_correction(
+    at: AppTest, mnist, number: str, right: str, share: bool = False, share_picture: bool = False
+) -> AppTest:
     at = open_tab(at, "Upload")
     at.file_uploader[0].set_value((f"{number}.png", png_bytes(number_image(mnist, number)), "image/png")).run()
     at.text_input(key="label-upload-0").set_value(right)
@@ -105,8 +109,9 @@ def sign_in(at: AppTest, password: str) -> AppTest:
 
 
 @pytest.mark.parametrize("configured_by", ["secrets", "environment"])
-def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(places, repo, mnist, monkeypatch,
-                                                                           configured_by):
+def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(
+    places, repo, mnist, monkeypatch, configured_by
+):
     save_correction(visitor(repo), mnist, "7", "1", share=True)
     if configured_by == "environment":
         monkeypatch.setenv(access.OWNER_PASSWORD_VAR, PASSWORD)
@@ -119,7 +124,9 @@ def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(place
     at = sign_in(at, PASSWORD)
     assert "Owner mode" in texts(at.sidebar.success)
 
-    assert "Save into the app's models/ folder, for every visitor (owner)" in [c.label for c in open_tab(at, "Train").checkbox]
+    assert "Save into the app's models/ folder, for every visitor (owner)" in [
+        c.label for c in open_tab(at, "Train").checkbox
+    ]
     at = open_tab(at, "Corrections")
     assert any(text.startswith("#### Shared pool (owner): 1 digits") for text in texts(at.markdown))
     assert "Download as .npz" in labels(at, "download_button")
@@ -219,9 +226,15 @@ def test_no_tab_shows_a_server_path(places, repo, mnist, password):
         assert not at.exception, at.exception
         pages.append(all_text(at))
     picker = at.sidebar.selectbox[0]
-    pages.append(all_text(picker.select(next(option for option in picker.options if option.startswith("broken"))).run()))
-    found = [(tab, place) for tab, text in zip([*tabs, "broken model"], pages) for place in server_paths(repo)
-             if place in text]
+    pages.append(
+        all_text(picker.select(next(option for option in picker.options if option.startswith("broken"))).run())
+    )
+    found = [
+        (tab, place)
+        for tab, text in zip([*tabs, "broken model"], pages)
+        for place in server_paths(repo)
+        if place in text
+    ]
     assert found == []
     assert "broken/model.tflite" in pages[-1]  # the message is still there, named without the server's folders
 

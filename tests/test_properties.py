@@ -22,8 +22,15 @@ from digitlib.preprocess import ImageError, segment, to_mnist
 pytestmark = pytest.mark.timeout(600)
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-DTYPES = st.one_of(hnp.boolean_dtypes(), hnp.integer_dtypes(), hnp.unsigned_integer_dtypes(), hnp.floating_dtypes(),
-                   hnp.complex_number_dtypes(), hnp.byte_string_dtypes(max_len=2), st.just(np.dtype(object)))
+DTYPES = st.one_of(
+    hnp.boolean_dtypes(),
+    hnp.integer_dtypes(),
+    hnp.unsigned_integer_dtypes(),
+    hnp.floating_dtypes(),
+    hnp.complex_number_dtypes(),
+    hnp.byte_string_dtypes(max_len=2),
+    st.just(np.dtype(object)),
+)
 ANY_ARRAY = hnp.arrays(DTYPES, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=40))
 
 
@@ -40,8 +47,11 @@ def drawings(draw) -> np.ndarray:
     channels = draw(st.sampled_from([None, 1, 3, 4]))
     if channels:
         image = np.repeat(image[..., None], channels, axis=2)
-    scale, dtype = draw(st.sampled_from([(1.0, np.float32), (1.0, np.float64), (255, np.uint8), (255, np.int64),
-                                         (65535, np.uint16), (1.0, bool)]))
+    scale, dtype = draw(
+        st.sampled_from(
+            [(1.0, np.float32), (1.0, np.float64), (255, np.uint8), (255, np.int64), (65535, np.uint16), (1.0, bool)]
+        )
+    )
     return (image * scale).astype(dtype)
 
 
@@ -105,8 +115,10 @@ def test_any_bytes_give_mnist_images_or_an_image_error(data):
 
 
 @EXAMPLES
-@given(st.lists(st.tuples(st.integers(0, len(GOOD_FILE) - 1), st.integers(0, 255)), min_size=1, max_size=8),
-       st.integers(1, len(GOOD_FILE)))
+@given(
+    st.lists(st.tuples(st.integers(0, len(GOOD_FILE) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+    st.integers(1, len(GOOD_FILE)),
+)
 def test_a_damaged_png_gives_mnist_images_or_an_image_error(changes, length):
     damaged = bytearray(GOOD_FILE)
     for position, value in changes:

@@ -17,15 +17,20 @@ from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app
 from tests.support.digit_pictures import number_picture
 from tests.support.streamlit_client import AppSession, drawn_digit
 
-pytestmark = [pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
-              pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
+    pytest.mark.timeout(300),
+]
 
 
 @pytest.fixture(scope="module")
 def server(repo, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("protocol")
-    process, url = start_app(repo, {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
-                                    "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")}, tmp / "streamlit.log")
+    process, url = start_app(
+        repo,
+        {"DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"), "DIGITLIB_STORE": str(tmp / "corrections.sqlite3")},
+        tmp / "streamlit.log",
+    )
     yield url
     stop_app(process)
 

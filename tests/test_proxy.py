@@ -19,8 +19,11 @@ from tests.support.databases import fresh_database, server_url
 from tests.support.digit_pictures import number_picture
 from tests.support.streamlit_client import AppSession, drawn_digit  # the load benchmark's client
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
-              pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
+]
 
 VISITORS = 12  # each lands on one of two servers at random: all on one server is a 1-in-2048 chance
 
@@ -32,8 +35,13 @@ def proxy(repo, tmp_path_factory):
     folder = tmp_path_factory.mktemp("deploy")
     script = repo / "deploy" / "run-local.sh"
     port = free_port()
-    started = subprocess.run(["bash", script, "--start", folder, "2", str(port)], capture_output=True, text=True,
-                             env=os.environ | {"PYTHON": sys.executable, "DIGITLIB_STORE": url}, timeout=240)
+    started = subprocess.run(
+        ["bash", script, "--start", folder, "2", str(port)],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHON": sys.executable, "DIGITLIB_STORE": url},
+        timeout=240,
+    )
     try:
         assert started.returncode == 0, started.stderr
         yield started.stdout.strip(), [int(pid) for pid in (folder / "servers.pid").read_text().split()]
@@ -44,8 +52,10 @@ def proxy(repo, tmp_path_factory):
 
 def sessions_per_server(server_pids: list[int]) -> list[int]:
     """Open connections each server holds (a visitor's WebSocket is one)."""
-    return [sum(1 for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED)
-            for pid in server_pids]
+    return [
+        sum(1 for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED)
+        for pid in server_pids
+    ]
 
 
 def test_visitors_through_the_proxy_stay_on_one_server_each_and_fill_both(proxy, mnist):

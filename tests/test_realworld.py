@@ -35,8 +35,13 @@ def folder(mnist, tmp_path_factory):
 
 def test_cases_follow_the_folder_layout(folder, tmp_path):
     cases = find_cases(folder)
-    assert sorted((c.kind, c.label) for c in cases) == [("multi", "18"), ("multi", "602"), ("single", "3"),
-                                                        ("single", "5"), ("single", "7")]
+    assert sorted((c.kind, c.label) for c in cases) == [
+        ("multi", "18"),
+        ("multi", "602"),
+        ("single", "3"),
+        ("single", "5"),
+        ("single", "7"),
+    ]
     with pytest.raises(ValueError, match="no pictures"):
         find_cases(tmp_path)
 

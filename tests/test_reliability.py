@@ -69,8 +69,11 @@ Outcome = Read | NoDigit | Refused
 
 def agrees(actual: Outcome, expected: Outcome) -> bool:
     if isinstance(expected, Refused):
-        return (isinstance(actual, Refused) and "\n" not in actual.message
-                and expected.message.lower() in actual.message.lower())
+        return (
+            isinstance(actual, Refused)
+            and "\n" not in actual.message
+            and expected.message.lower() in actual.message.lower()
+        )
     return actual == expected
 
 
@@ -151,10 +154,14 @@ def plain(colour, size=(280, 280), mode="RGB") -> Callable[[], bytes]:
     return lambda: encoded(Image.new(mode, size, colour), "PNG")
 
 
-MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-               b"trailer<</Root 1 0 R>>\n%%EOF\n")
-SVG = (b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280">'
-       b'<path d="M70 50 H210 L120 250" stroke="black" stroke-width="30" fill="none"/></svg>\n')
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+SVG = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="280" height="280">'
+    b'<path d="M70 50 H210 L120 250" stroke="black" stroke-width="30" fill="none"/></svg>\n'
+)
 
 
 @dataclass(frozen=True)
@@ -167,13 +174,16 @@ class Kind:
 SEVEN = Read("7")
 KINDS: dict[str, Kind] = {
     "0-byte file": Kind("empty.png", lambda: b"", Refused("empty")),
-    "text renamed .png": Kind("notes.png", lambda: b"shopping list: eggs, milk\n" * 20, Refused("not a readable image")),
+    "text renamed .png": Kind(
+        "notes.png", lambda: b"shopping list: eggs, milk\n" * 20, Refused("not a readable image")
+    ),
     "PDF renamed .png": Kind("scan.png", lambda: MINIMAL_PDF, Refused("PDF is not supported")),
     "SVG": Kind("seven.svg", lambda: SVG, Refused("SVG is not supported: export it as PNG")),
     "truncated PNG": Kind("cut.png", lambda: encoded(drawn(), "PNG")[:1500], Refused("not a readable image")),
     "truncated JPEG": Kind("cut.jpg", lambda: encoded(drawn(), "JPEG")[:1500], Refused("not a readable image")),
-    "file larger than MAX_BYTES": Kind("padded.png", lambda: encoded(drawn(), "PNG").ljust(MAX_BYTES + 1, b"\0"),
-                                       Refused("too large")),
+    "file larger than MAX_BYTES": Kind(
+        "padded.png", lambda: encoded(drawn(), "PNG").ljust(MAX_BYTES + 1, b"\0"), Refused("too large")
+    ),
     "30000x30000 PNG (decompression bomb)": Kind("bomb.png", lambda: png_bomb(30_000, 30_000), Refused("too large")),
     "12000x12000 PNG": Kind("big.png", lambda: png_bomb(12_000, 12_000), Refused("too large")),
     "10000x10000 JPEG": Kind("huge.jpg", huge_jpeg, SEVEN),
@@ -243,7 +253,10 @@ def test_read_number_gives_a_reading_or_one_clear_message(classifier, corpus_dir
 @pytest.mark.parametrize("kind", NOT_IMAGES)
 def test_what_is_not_an_image_is_refused_with_a_reason(classifier, kind):
     source, reason = NOT_IMAGES[kind]
-    for actual in (outcome(lambda: read_number(source, classifier).text), outcome(lambda: read_number(source, classifier).text)):
+    for actual in (
+        outcome(lambda: read_number(source, classifier).text),
+        outcome(lambda: read_number(source, classifier).text),
+    ):
         assert agrees(actual, Refused(reason)), actual
 
 
@@ -279,9 +292,14 @@ runpy.run_module("digitlib", run_name="__main__", alter_sys=True)
 def run_measured(cli_args: list, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
     """Run `python -m digitlib CLI_ARGS` to completion; also its peak resident memory in MB."""
     with tempfile.NamedTemporaryFile("r") as peak:
-        done = subprocess.run([sys.executable, "-c", PEAK_REPORTING_CLI, peak.name, *map(str, cli_args)], cwd=REPO,
-                              env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK_REPORTING_CLI, peak.name, *map(str, cli_args)],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         kilobytes = peak.read().strip()
     return done, int(kilobytes) / 1024 if kilobytes else float("inf")
 
@@ -404,8 +422,7 @@ def test_cli_names_the_damaged_model_file_and_what_to_do(damaged_models, tmp_pat
     models, damaged = damaged_models
     picture = tmp_path / "seven.png"
     picture.write_bytes(encoded(drawn(), "PNG"))
-    done, _ = run_measured(["predict", picture],
-                           env={"DIGITLIB_MODELS_DIR": str(models)})
+    done, _ = run_measured(["predict", picture], env={"DIGITLIB_MODELS_DIR": str(models)})
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr
@@ -424,7 +441,9 @@ def test_app_starts_says_what_is_wrong_and_the_spare_model_still_reads(damaged_m
         sidebar = " ".join(str(message.value) for message in [*at.sidebar.error, *at.sidebar.warning])
         # the file is named without the server's folders above models/ (visitors never see server paths)
         shown = str(damaged.relative_to(models.parent))
-        assert (shown in sidebar and str(models.parent) not in sidebar) or f"'{DEFAULT_MODEL}' is not in" in sidebar, sidebar
+        assert (shown in sidebar and str(models.parent) not in sidebar) or f"'{DEFAULT_MODEL}' is not in" in sidebar, (
+            sidebar
+        )
         picker = at.sidebar.selectbox[0]
         picker.select(next(option for option in picker.options if option.startswith("spare"))).run()
         at = upload(at, [("seven.png", encoded(drawn(), "PNG"))])
@@ -458,8 +477,13 @@ TINY_TRAINING = ["--preset", "baseline", "--train-size", "300", "--batch-size", 
 
 
 def start_training(out: Path, log: Path, *settings: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "digitlib", "train", *TINY_TRAINING, *settings, "--out", str(out)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("w"), stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "digitlib", "train", *TINY_TRAINING, *settings, "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def when_fitting(out: Path, log: Path) -> bool:
@@ -527,6 +551,7 @@ def test_two_runs_into_one_folder_at_once_leave_one_complete_model(tmp_path, mni
 def corpus_table(model: str | None = None) -> str:
     """The corpus as a Markdown table, with what `predict` gives for each kind now."""
     classifier = load_classifier(model)
+
     def reading(source) -> str:
         return describe(outcome(lambda: read_number(source, classifier).text))
 

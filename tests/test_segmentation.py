@@ -49,8 +49,9 @@ def test_a_four_in_two_strokes_that_do_not_touch_is_one_digit(classifier, stem_t
 
 
 def test_a_five_whose_flag_stands_apart_is_one_digit(classifier):
-    five = pen_drawing([[(60, 45), (55, 100), (90, 90), (115, 115), (110, 160), (80, 175), (50, 165)],
-                        [(88, 38), (160, 30)]])
+    five = pen_drawing(
+        [[(60, 45), (55, 100), (90, 90), (115, 115), (110, 160), (80, 175), (50, 165)], [(88, 38), (160, 30)]]
+    )
     assert ndimage.label(five < 128, structure=np.ones((3, 3)))[1] == 2
     assert read_number(five, classifier).text == "5"
 
@@ -78,15 +79,19 @@ def test_digits_touching_along_a_stroke_are_cut_apart(classifier, digits, number
 def wide_zero(gap: int) -> np.ndarray:
     """A 0 far wider than tall, slanted, its outline left open by `gap` of its 40 points."""
     turns = np.linspace(0, 2 * np.pi, 40)[gap:]
-    return pen_drawing([[(int(100 + 80 * np.cos(a) - 20 * np.sin(a)), int(100 + 40 * np.sin(a))) for a in turns]],
-                       width=6)
+    return pen_drawing(
+        [[(int(100 + 80 * np.cos(a) - 20 * np.sin(a)), int(100 + 40 * np.sin(a))) for a in turns]], width=6
+    )
 
 
-@pytest.mark.parametrize("picture, digit", [
-    (pen_drawing([[(40, 70), (65, 45), (100, 45), (112, 75), (60, 150), (110, 140), (190, 105)]], width=6), "2"),
-    (wide_zero(0), "0"),
-    (wide_zero(3), "0"),
-])
+@pytest.mark.parametrize(
+    "picture, digit",
+    [
+        (pen_drawing([[(40, 70), (65, 45), (100, 45), (112, 75), (60, 150), (110, 140), (190, 105)]], width=6), "2"),
+        (wide_zero(0), "0"),
+        (wide_zero(3), "0"),
+    ],
+)
 def test_a_lone_wide_digit_is_not_cut(classifier, picture, digit):
     """A 2 with a long tail, a wide open 0: alone in the picture a blob is cut only at a clear neck, though its
     halves may each read well (a 6 and a 1) and the whole is wider than its digit usually is."""
@@ -156,10 +161,13 @@ def test_a_bold_digit_cropped_tight_is_read(classifier, digits):
     assert reading.text == "2" and not reading.reason
 
 
-@pytest.mark.parametrize("picture, reason", [
-    (np.full((60, 60), 255, np.uint8), "no ink"),
-    (np.pad(np.full((3, 3), 0, np.uint8), 40, constant_values=255), "no digit-like ink"),
-])
+@pytest.mark.parametrize(
+    "picture, reason",
+    [
+        (np.full((60, 60), 255, np.uint8), "no ink"),
+        (np.pad(np.full((3, 3), 0, np.uint8), 40, constant_values=255), "no digit-like ink"),
+    ],
+)
 def test_an_empty_reading_says_why(classifier, picture, reason):
     reading = read_number(picture, classifier)
     assert reading.is_empty and reading.reason.startswith(reason)

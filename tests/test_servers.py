@@ -22,8 +22,11 @@ from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app
 from tests.support.databases import fresh_database, server_url
 from tests.support.streamlit_client import AppSession, WidgetState, drawn_digit  # the load benchmark's client
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600),
-              pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
+]
 
 PASSWORD = "correct horse battery staple"
 READING = "Number read"
@@ -43,9 +46,17 @@ def servers(repo, database, tmp_path_factory, mnist):
     try:
         for name in "ab":
             tmp = tmp_path_factory.mktemp(f"server-{name}")
-            started.append(start_app(repo, {"DIGITLIB_STORE": database, "DIGITLIB_OWNER_PASSWORD": PASSWORD,
-                                            "DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained")},
-                                     tmp / "streamlit.log"))
+            started.append(
+                start_app(
+                    repo,
+                    {
+                        "DIGITLIB_STORE": database,
+                        "DIGITLIB_OWNER_PASSWORD": PASSWORD,
+                        "DIGITLIB_TRAINED_MODELS_DIR": str(tmp / "trained"),
+                    },
+                    tmp / "streamlit.log",
+                )
+            )
         yield [url for _, url in started]
     finally:
         for process, _ in started:
@@ -98,8 +109,9 @@ def test_a_model_the_owner_trains_on_one_server_is_refused_a_rival_and_then_usab
         return refused_on_b, seen_on_a
 
     refused_on_b, seen_on_a = asyncio.run(scenario())
-    assert any("Not started" in alert and "another server" in alert for alert in refused_on_b.alerts), \
+    assert any("Not started" in alert and "another server" in alert for alert in refused_on_b.alerts), (
         refused_on_b.alerts
+    )
     assert any("run is in progress on this server" in alert for alert in seen_on_a.alerts), seen_on_a.alerts
 
     name = wait_for_published(database)

@@ -93,8 +93,7 @@ def test_wrong_passwords_older_than_the_window_no_longer_count(two_servers):
 def test_one_of_many_racing_claims_wins_the_lease_and_it_frees_on_release_or_expiry(two_servers):
     a, b = two_servers
     with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda i: (a if i % 2 else b).claim("training", f"run-{i}", 30, f"run {i}"),
-                                 range(8)))
+        outcomes = list(pool.map(lambda i: (a if i % 2 else b).claim("training", f"run-{i}", 30, f"run {i}"), range(8)))
     winners = [i for i, outcome in enumerate(outcomes) if outcome is None]
     assert len(winners) == 1
     winner = f"run-{winners[0]}"

@@ -40,8 +40,11 @@ def test_new_store_is_a_versioned_wal_database(sqlite_store):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if not name.startswith("sqlite_")] == ["corrections"]
+    assert [
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not name.startswith("sqlite_")
+    ] == ["corrections"]
 
 
 def test_add_browse_delete(store):
@@ -109,6 +112,7 @@ def test_empty_store_exports_empty_arrays(store, tmp_path):
 
 def test_many_threads_adding_at_once_lose_nothing(store):
     """16 sessions writing at once, each as its own owner, as the app's sessions share one store object."""
+
     def add_many(worker: int) -> list[int]:
         mine = store.for_owner(f"session-{worker}")
         return [i for n in range(20) for i in mine.add([digit_image(worker * 100 + n)], str(n % 10))]
@@ -307,11 +311,27 @@ GOOD_X, GOOD_Y = np.stack([digit_image(1), digit_image(2)]), np.array([3, 4], np
         (npz_of(x_train=np.array([None, 1], dtype=object), y_train=GOOD_Y), "can't be read"),
         (npz_of(x_train=GOOD_X[:0], y_train=GOOD_Y[:0]), "no digits"),
         (npz_of(x_train=np.zeros((11, 28, 28), np.uint8), y_train=np.zeros(11, np.uint8)), "more than 10 digits"),
-        (npz_of(x_train=np.zeros((100_000, 28, 28), np.uint8), y_train=np.zeros(100_000, np.uint8)),
-         "more than 10 digits"),  # 78 MB of zeros in a 76 kB file: refused before decompression
+        (
+            npz_of(x_train=np.zeros((100_000, 28, 28), np.uint8), y_train=np.zeros(100_000, np.uint8)),
+            "more than 10 digits",
+        ),  # 78 MB of zeros in a 76 kB file: refused before decompression
     ],
-    ids=["text", "empty", "truncated", "npy", "other-keys", "float", "20x28", "label-12", "labels-short",
-         "label-strings", "pickled-objects", "no-digits", "too-many", "zip-bomb"],
+    ids=[
+        "text",
+        "empty",
+        "truncated",
+        "npy",
+        "other-keys",
+        "float",
+        "20x28",
+        "label-12",
+        "labels-short",
+        "label-strings",
+        "pickled-objects",
+        "no-digits",
+        "too-many",
+        "zip-bomb",
+    ],
 )
 def test_a_bad_upload_of_a_download_is_refused_with_a_reason(upload, message):
     with pytest.raises(ValueError, match=message):
@@ -321,12 +341,16 @@ def test_a_bad_upload_of_a_download_is_refused_with_a_reason(upload, message):
 def test_a_version_1_file_is_upgraded_and_its_rows_join_the_shared_pool(tmp_path):
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE corrections (id INTEGER PRIMARY KEY AUTOINCREMENT, label INTEGER NOT NULL, "
-                 "created TEXT NOT NULL, image BLOB NOT NULL, original BLOB)")
+    conn.execute(
+        "CREATE TABLE corrections (id INTEGER PRIMARY KEY AUTOINCREMENT, label INTEGER NOT NULL, "
+        "created TEXT NOT NULL, image BLOB NOT NULL, original BLOB)"
+    )
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO corrections (label, created, image) VALUES (7, '2026-01-01T00:00:00+00:00', ?)",
-                 (digit_image(7).tobytes(),))
+    conn.execute(
+        "INSERT INTO corrections (label, created, image) VALUES (7, '2026-01-01T00:00:00+00:00', ?)",
+        (digit_image(7).tobytes(),),
+    )
     conn.commit()
     conn.close()
     store = CorrectionStore(path)

@@ -130,8 +130,9 @@ def test_evaluation_is_the_same_whatever_the_count(test_digits):
 
 
 def test_evaluate_synthetic_cli(tmp_path, capsys):
-    assert main(["evaluate-synthetic", "--count", "3", "--json", "--examples", str(tmp_path),
-                 "--example-count", "2"]) == 0
+    assert (
+        main(["evaluate-synthetic", "--count", "3", "--json", "--examples", str(tmp_path), "--example-count", "2"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["overall"]["pictures"] == 3 and result["count"] == 3 and result["seed"] == 0
     assert 0 <= result["overall"]["exact_rate"] <= 1 and result["overall"]["digit_error_rate"] >= 0

@@ -56,6 +56,12 @@ def test_training_modules_import_tensorflow_silently(repo):
 
     (TF_CPP_MIN_LOG_LEVEL=0 asks for every notice, so the user's own setting is left out.)"""
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", "import digitlib.training.train, keras; keras.ops.ones(1)"], cwd=repo,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", "import digitlib.training.train, keras; keras.ops.ones(1)"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and done.stderr == "", done.stderr

@@ -63,8 +63,19 @@ def test_split_is_disjoint_sized_and_reproducible():
 # --- the test run's tiny training run (conftest.tiny_run): 2 epochs of the baseline CNN on 2,000 real digits.
 
 CARD_FIELDS = {
-    "name", "architecture", "parameters", "epochs", "training_seconds", "data_checksums_md5", "library_versions",
-    "test_accuracy", "per_class_accuracy", "confusion_matrix", "history", "training_images", "validation_images",
+    "name",
+    "architecture",
+    "parameters",
+    "epochs",
+    "training_seconds",
+    "data_checksums_md5",
+    "library_versions",
+    "test_accuracy",
+    "per_class_accuracy",
+    "confusion_matrix",
+    "history",
+    "training_images",
+    "validation_images",
 }
 
 
@@ -226,7 +237,9 @@ def test_failed_save_leaves_previous_model_untouched(inject, tiny_run, mnist, tm
     before = snapshot(out)
     untrained = build("baseline")  # saving is under test, not fitting: skip straight to it
     history = {"loss": [2.3], "accuracy": [0.1]}
-    monkeypatch.setattr(train_module, "fit", lambda *args: (untrained, history, 0.1, {"train": 100, "conventions": 0, "validation": 0}))
+    monkeypatch.setattr(
+        train_module, "fit", lambda *args: (untrained, history, 0.1, {"train": 100, "conventions": 0, "validation": 0})
+    )
     (x_train, y_train), (x_test, y_test) = mnist
     small = (x_train[:100], y_train[:100]), (x_test[:300], y_test[:300])
     inject(monkeypatch)

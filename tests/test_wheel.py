@@ -29,8 +29,15 @@ HEAVY = ["tensorflow", "keras", "streamlit", "sqlalchemy", "matplotlib", "psycop
 
 def run(*command, cwd: Path, env: dict | None = None) -> str:
     env = os.environ | {"PIP_DISABLE_PIP_VERSION_CHECK": "1"} | (env or {})
-    done = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True, timeout=800,
-                          stdin=subprocess.DEVNULL, env=env)
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=800,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
     assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done.stdout
 
@@ -62,7 +69,8 @@ def test_the_installed_wheel_reads_pictures_with_its_own_models_and_no_heavy_dep
         "reading = read_number('seven.png')\n"
         "print(json.dumps({'text': reading.text, 'models': available_models(), 'models_dir': str(MODELS_DIR),\n"
         "                  'package': digitlib.__file__, 'heavy': heavy,\n"
-        "                  'same': load_classifier('compact') is load_classifier('compact')}))\n")
+        "                  'same': load_classifier('compact') is load_classifier('compact')}))\n"
+    )
     found = json.loads(run(installed, "-c", script, cwd=tmp_path))
     assert found["text"] == "7"
     assert found["models"] == available_models()
@@ -73,8 +81,9 @@ def test_the_installed_wheel_reads_pictures_with_its_own_models_and_no_heavy_dep
     assert found["same"]
     assert not list(Path(found["models_dir"]).glob("*/*.keras"))  # training files stay out of the wheel
 
-    lines = run(installed, "-m", "digitlib", "predict", "--json", "seven.png", "broken.png", "four.png",
-                cwd=tmp_path).splitlines()
+    lines = run(
+        installed, "-m", "digitlib", "predict", "--json", "seven.png", "broken.png", "four.png", cwd=tmp_path
+    ).splitlines()
     records = [json.loads(line) for line in lines]
     assert [record["path"] for record in records] == ["seven.png", "broken.png", "four.png"]
     assert [record.get("prediction") for record in records] == ["7", None, "4"]
@@ -85,8 +94,9 @@ def test_a_models_directory_setting_overrides_the_wheels_models(installed, tmp_p
     (tmp_path / "empty").mkdir()
     script = "from digitlib import available_models; print(available_models())"
     assert run(installed, "-c", script, cwd=tmp_path).strip() == str(available_models())
-    assert run(installed, "-c", script, cwd=tmp_path, env={"DIGITLIB_MODELS_DIR": str(tmp_path / "empty")}).strip() \
-        == "[]"
+    assert (
+        run(installed, "-c", script, cwd=tmp_path, env={"DIGITLIB_MODELS_DIR": str(tmp_path / "empty")}).strip() == "[]"
+    )
 
 
 def test_every_dependency_and_extra_is_pinned_in_the_requirements_within_its_range(repo):

@@ -99,8 +99,10 @@ def owner_sign_in(wrong_passwords=None) -> None:
             if not within_rate("owner-tries", 1, MAX_OWNER_TRIES_PER_MINUTE):
                 st.error("Too many tries: wait a minute.")
             elif wrong_passwords.locked():
-                st.error("Too many wrong passwords on this server lately: owner sign-in is closed for up to "
-                         f"{WRONG_OWNER_PASSWORD_WINDOW // 60} minutes.")
+                st.error(
+                    "Too many wrong passwords on this server lately: owner sign-in is closed for up to "
+                    f"{WRONG_OWNER_PASSWORD_WINDOW // 60} minutes."
+                )
             elif hmac.compare_digest(given.encode(), password.encode()):
                 st.session_state.owner = True
                 st.rerun()
@@ -115,18 +117,23 @@ def admitted_uploads(pictures: list, on_too_much: Callable[[], None]) -> list:
     if sum(picture.size for picture in pictures) > MAX_UPLOADED_MEGABYTES * 2**20:
         st.session_state.uploader_version = st.session_state.get("uploader_version", 0) + 1  # frees the files
         on_too_much()
-        st.warning(f"Together these pictures pass {MAX_UPLOADED_MEGABYTES} MB, more than one visitor may keep "
-                   "here: they were removed. Upload fewer or smaller pictures.")
+        st.warning(
+            f"Together these pictures pass {MAX_UPLOADED_MEGABYTES} MB, more than one visitor may keep "
+            "here: they were removed. Upload fewer or smaller pictures."
+        )
         return []
     if len(pictures) > MAX_PICTURES_PER_BATCH:
-        st.warning(f"Reading the first {MAX_PICTURES_PER_BATCH} of {len(pictures)} pictures: remove some to read "
-                   "the others.")
+        st.warning(
+            f"Reading the first {MAX_PICTURES_PER_BATCH} of {len(pictures)} pictures: remove some to read the others."
+        )
         pictures = pictures[:MAX_PICTURES_PER_BATCH]
     admitted = st.session_state.setdefault("admitted_uploads", {})
     new = [picture for picture in pictures if picture.id not in admitted]
     if new and not within_rate("pictures", len(new), MAX_PICTURES_PER_MINUTE):
-        st.warning(f"At most {MAX_PICTURES_PER_MINUTE} new pictures a minute, so the app stays quick for everyone: "
-                   "the newest ones are read in a minute (touch any control to retry).")
+        st.warning(
+            f"At most {MAX_PICTURES_PER_MINUTE} new pictures a minute, so the app stays quick for everyone: "
+            "the newest ones are read in a minute (touch any control to retry)."
+        )
         pictures = [picture for picture in pictures if picture.id in admitted]
     admitted.update((picture.id, True) for picture in pictures if picture.id not in admitted)
     while len(admitted) > 4 * MAX_PICTURES_PER_MINUTE:  # oldest first: the memory of what was read stays small

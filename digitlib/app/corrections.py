@@ -26,7 +26,7 @@ from digitlib.store.files import npz_bytes, read_npz
 SAMPLES_PER_PAGE = 30
 EMPTY_COLLECTION = {
     "mine": "No corrections yet. When the Draw or Upload tab misreads a number, type the right one under the reading "
-            "and save it: it shows up here, and the model can be fine-tuned on it.",
+    "and save it: it shows up here, and the model can be fine-tuned on it.",
     "pool": "No visitor has given digits to the shared pool yet.",
 }
 MAX_RESTORE_MEGABYTES = 8  # a full session (MAX_SESSION_CORRECTIONS digits) compresses to well under this
@@ -44,11 +44,15 @@ def corrections_page() -> None:
         return
     restore_form(store)  # first, so what it adds is counted below in the same run
     count = len(store)
-    st.write(f"**{count}** corrected digit{'' if count == 1 else 's'} of yours. Correct a wrong reading on the Draw "
-             "or Upload tab; fine-tune the model on them below.")
-    st.caption(f"Only you see them, in this browser (a reload or a new tab finds them; another browser or device "
-               f"doesn't). They are deleted from the server {KEEP_VISITOR_DATA.days} days after they were saved: "
-               "download them to keep them, and upload that download here to carry on, on any device.")
+    st.write(
+        f"**{count}** corrected digit{'' if count == 1 else 's'} of yours. Correct a wrong reading on the Draw "
+        "or Upload tab; fine-tune the model on them below."
+    )
+    st.caption(
+        f"Only you see them, in this browser (a reload or a new tab finds them; another browser or device "
+        f"doesn't). They are deleted from the server {KEEP_VISITOR_DATA.days} days after they were saved: "
+        "download them to keep them, and upload that download here to carry on, on any device."
+    )
     if show_collection(store, "mine"):
         finetune_section(store)
     if is_owner() and (pool := shared_store()) is not None:
@@ -64,23 +68,41 @@ def show_collection(store: CorrectionStore, key: str) -> bool:
     if not any(counts.values()):
         st.info(EMPTY_COLLECTION[key])
         return False
-    plain_chart({"digit": [str(d) for d in counts], "samples": list(counts.values())}, "digit",
-                {"samples": "#0072B2"}, "bar", "digit", "corrected samples", 200,
-                alt="Corrected samples per digit: " + ", ".join(f"{d}: {n}" for d, n in counts.items()))
+    plain_chart(
+        {"digit": [str(d) for d in counts], "samples": list(counts.values())},
+        "digit",
+        {"samples": "#0072B2"},
+        "bar",
+        "digit",
+        "corrected samples",
+        200,
+        alt="Corrected samples per digit: " + ", ".join(f"{d}: {n}" for d, n in counts.items()),
+    )
     browse_samples(store, key)
     npz, idx = st.columns(2)
-    npz.download_button("Download as .npz", lambda: npz_bytes(*store.arrays()), file_name=f"corrections-{key}.npz",
-                        mime="application/octet-stream", key=f"npz-{key}")
-    idx.download_button("Download as MNIST IDX (zip)", lambda: idx_zip(store),
-                        file_name=f"corrections-{key}-idx.zip", mime="application/zip", key=f"idx-{key}")
+    npz.download_button(
+        "Download as .npz",
+        lambda: npz_bytes(*store.arrays()),
+        file_name=f"corrections-{key}.npz",
+        mime="application/octet-stream",
+        key=f"npz-{key}",
+    )
+    idx.download_button(
+        "Download as MNIST IDX (zip)",
+        lambda: idx_zip(store),
+        file_name=f"corrections-{key}-idx.zip",
+        mime="application/zip",
+        key=f"idx-{key}",
+    )
     return True
 
 
 def restore_form(store: CorrectionStore) -> None:
     """Carry on from an earlier session: its .npz download is checked, then added whole, or nothing changes."""
     with st.expander("Carry on from a download"), st.form("restore", clear_on_submit=True, border=False):
-        upload = st.file_uploader("A corrections .npz downloaded from this app", type=["npz"],
-                                  max_upload_size=MAX_RESTORE_MEGABYTES)
+        upload = st.file_uploader(
+            "A corrections .npz downloaded from this app", type=["npz"], max_upload_size=MAX_RESTORE_MEGABYTES
+        )
         if st.form_submit_button("Add its digits") and upload is not None:
             fingerprint = hashlib.sha256(upload.getvalue()).hexdigest()
             restored = visitor_record().get("restored", [])
@@ -103,34 +125,47 @@ def finetune_section(store: CorrectionStore) -> None:
     st.markdown("#### Fine-tune on this handwriting")
     base = Path(st.session_state.get("active_model", shipped_models_dir() / DEFAULT_MODEL))
     if len(store) < MIN_FINETUNE_CORRECTIONS:
-        st.info(f"Fine-tuning needs at least {MIN_FINETUNE_CORRECTIONS} corrected digits (you have {len(store)}): "
-                "a quarter of them is held out to measure whether it helped, and fewer can't show that.")
+        st.info(
+            f"Fine-tuning needs at least {MIN_FINETUNE_CORRECTIONS} corrected digits (you have {len(store)}): "
+            "a quarter of them is held out to measure whether it helped, and fewer can't show that."
+        )
         job_panel("finetune")
         return
     epochs = st.number_input("Epochs", 1, 20, 3, key="finetune_epochs")
-    st.caption("A quarter of the corrections is held out to measure the change; MNIST is mixed in so it isn't forgotten.")
+    st.caption(
+        "A quarter of the corrections is held out to measure the change; MNIST is mixed in so it isn't forgotten."
+    )
     busy = job_runner().active() is not None
     watch_for_others_runs(busy)
     if st.button(f"Fine-tune {base.name}", type="primary", disabled=busy):
         out = trained_models_dir() / f"{base.name}-finetuned-{datetime.now():%Y%m%d-%H%M%S}"
-        start_job("finetune", {"store_path": store.address, "store_owner": store.owner, "base_model": str(base),
-                               "epochs": int(epochs)}, out)
+        start_job(
+            "finetune",
+            {"store_path": store.address, "store_owner": store.owner, "base_model": str(base), "epochs": int(epochs)},
+            out,
+        )
     if (run := job_panel("finetune")) is not None:
-        for column, (figure, name) in zip(st.columns(2), (("mnist_test_accuracy", "MNIST test accuracy"),
-                                                           ("held_out_accuracy", "held-out corrections"))):
+        for column, (figure, name) in zip(
+            st.columns(2),
+            (("mnist_test_accuracy", "MNIST test accuracy"), ("held_out_accuracy", "held-out corrections")),
+        ):
             before, after = run.card["finetune"]["before"][figure], run.card["finetune"]["after"][figure]
             change = None if None in (before, after) else after - before
-            column.metric(name, "n/a" if after is None else percent(after),
-                          delta=None if change is None else f"{change:+.1%}" if abs(change) >= DELTA_SHOWN
-                          else "no change", delta_color="normal" if change and abs(change) >= DELTA_SHOWN else "off")
+            column.metric(
+                name,
+                "n/a" if after is None else percent(after),
+                delta=None if change is None else f"{change:+.1%}" if abs(change) >= DELTA_SHOWN else "no change",
+                delta_color="normal" if change and abs(change) >= DELTA_SHOWN else "off",
+            )
         show_new_model(run.out, run.card)
 
 
 def browse_samples(store: CorrectionStore, key: str) -> None:
     """Pages of stored samples, newest first, each with a delete button."""
     shown_digit, page_number = st.columns(2)
-    digit = shown_digit.selectbox("Show", [None, *range(10)], format_func=lambda d: "all digits" if d is None else str(d),
-                                  key=f"show-{key}")
+    digit = shown_digit.selectbox(
+        "Show", [None, *range(10)], format_func=lambda d: "all digits" if d is None else str(d), key=f"show-{key}"
+    )
     page = page_number.number_input("Page", 1, None, 1, key=f"page-{key}")
     samples = store.samples(SAMPLES_PER_PAGE, (page - 1) * SAMPLES_PER_PAGE, digit)
     for row in range(0, len(samples), 10):

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 640, 240  # a row of digits fits; the network reads each digit at 28x28 anyway
 COLUMNS = [CANVAS_WIDTH + 32, 420]  # the canvas and its controls | the reading: side by side at 1280x800
-EMPTY_CANVAS_HINT = "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
+EMPTY_CANVAS_HINT = (
+    "Draw a digit, or a whole number in a row, in the box: the reading appears here as you lift the pen."
+)
 DEFAULT_BRUSH = 18  # pixels on the 640x240 canvas: about MNIST's stroke once a digit is shrunk to 20x20
 BRUSH_RANGE = (6, 40)  # the brush slider's ends: a hairline to a marker
 TIMING_LOG = "DIGITLIB_TIMING_LOG"  # a file path: each stroke's server time is appended as a JSON line (benchmarks)
@@ -43,13 +45,17 @@ def canvas_fit_css() -> str:
     library maps touches through its on-screen size.  Container queries measure the column, not the window.
     """
     share = COLUMNS[0] / sum(COLUMNS)  # of the width the two columns share, beside a 2 rem gap; all of it on a phone
-    rules = [".st-key-drawing-area { container-type: inline-size; container-name: drawing; }",
-             f".st-key-drawing-controls {{ max-width: calc((100% - 2rem) * {share:.4f}); }}",
-             "@media (max-width: 640px) { .st-key-drawing-controls { max-width: none; } }"]
+    rules = [
+        ".st-key-drawing-area { container-type: inline-size; container-name: drawing; }",
+        f".st-key-drawing-controls {{ max-width: calc((100% - 2rem) * {share:.4f}); }}",
+        "@media (max-width: 640px) { .st-key-drawing-controls { max-width: none; } }",
+    ]
     for width in range(CANVAS_WIDTH, 224, -16):
         zoom = (width - 16) / CANVAS_WIDTH
-        rules.append(f"@container drawing (max-width: {width}px) "
-                     f"{{ .st-key-drawing-area [class*='st-key-canvas-'] {{ zoom: {zoom:.3f}; }} }}")
+        rules.append(
+            f"@container drawing (max-width: {width}px) "
+            f"{{ .st-key-drawing-area [class*='st-key-canvas-'] {{ zoom: {zoom:.3f}; }} }}"
+        )
     return "<style>" + "\n".join(rules) + "</style>"
 
 
@@ -67,7 +73,8 @@ if (!window.digitlibSendOnLift) {
   window.addEventListener("pointerup", event => {
     const host = event.composedPath().find(node => node.classList?.contains("st-key-drawing-area"));
     const canvas = event.composedPath().find(node => node.classList?.contains("upper-canvas"));
-    send = host && canvas && canvas.getRootNode().querySelector('button[aria-label="Update the app with this drawing"]');
+    const update = 'button[aria-label="Update the app with this drawing"]';
+    send = host && canvas && canvas.getRootNode().querySelector(update);
   }, {capture: true});
   const press = () => { if (send) { const button = send; send = null; button.click(); } };
   window.addEventListener("mouseup", press);
@@ -110,8 +117,12 @@ def log_timing(**figures) -> None:
     inflate) for benchmarks/browser_bench.py; nothing is written unless it asks."""
     if path := os.environ.get(TIMING_LOG):
         with open(path, "a") as log:
-            log.write(json.dumps({"time": time.time()} | {k: round(v, 2) if isinstance(v, float) else v
-                                                          for k, v in figures.items()}) + "\n")
+            log.write(
+                json.dumps(
+                    {"time": time.time()} | {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()}
+                )
+                + "\n"
+            )
 
 
 def clear_canvas() -> None:
@@ -199,14 +210,28 @@ def drawing_and_reading(clf: Classifier) -> None:
         with glance:
             probability_chart(reading)
     with drawing.container(key="drawing-area"):
-        st_canvas(stroke_width=st.session_state.get("stroke_width", DEFAULT_BRUSH), stroke_color="#000000",
-                  background_color="#FFFFFF", width=CANVAS_WIDTH, height=CANVAS_HEIGHT, return_image_data=True,
-                  initial_drawing=st.session_state.get("canvas_start"), key=key)
+        st_canvas(
+            stroke_width=st.session_state.get("stroke_width", DEFAULT_BRUSH),
+            stroke_color="#000000",
+            background_color="#FFFFFF",
+            width=CANVAS_WIDTH,
+            height=CANVAS_HEIGHT,
+            return_image_data=True,
+            initial_drawing=st.session_state.get("canvas_start"),
+            key=key,
+        )
     if pictures:
         with glance:
             correction_form(reading, sent.image_bytes, key="canvas")
         show_details(reading, clf, pictures)
-        log_timing(text=reading.text, digits=len(reading.digits), canvas_ms=1000 * (got - started),
-                   reading_ms=1000 * (read - got), glance_ms=1000 * (shown - read),
-                   after_reading_ms=1000 * (time.perf_counter() - shown), total_ms=1000 * (time.perf_counter() - started),
-                   cpu_until_shown_ms=1000 * (shown_cpu - started_cpu), cpu_total_ms=1000 * (time.thread_time() - started_cpu))
+        log_timing(
+            text=reading.text,
+            digits=len(reading.digits),
+            canvas_ms=1000 * (got - started),
+            reading_ms=1000 * (read - got),
+            glance_ms=1000 * (shown - read),
+            after_reading_ms=1000 * (time.perf_counter() - shown),
+            total_ms=1000 * (time.perf_counter() - started),
+            cpu_until_shown_ms=1000 * (shown_cpu - started_cpu),
+            cpu_total_ms=1000 * (time.thread_time() - started_cpu),
+        )

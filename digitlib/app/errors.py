@@ -18,8 +18,14 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~])/(?:[\w.+-]+/)+([\w.+-]*)")  # /a/b/c 
 
 def without_server_paths(message: str) -> str:
     """A message for visitors with this server's folders (models, repository, temp, home) cut down to names."""
-    places = [(trained_models_dir(), ""), (trained_models_root(), ""), (shipped_models_dir(), "models/"),
-              (Path.cwd(), ""), (Path(tempfile.gettempdir()), ""), (Path.home(), "")]
+    places = [
+        (trained_models_dir(), ""),
+        (trained_models_root(), ""),
+        (shipped_models_dir(), "models/"),
+        (Path.cwd(), ""),
+        (Path(tempfile.gettempdir()), ""),
+        (Path.home(), ""),
+    ]
     for place, short in places:
         message = message.replace(f"{place}/", short).replace(str(place), short.rstrip("/") or "…")
     return ABSOLUTE_PATH.sub(r"\1", message)  # any other folder (a data directory, a database file): its name

@@ -59,8 +59,13 @@ def one_of(text: str, digits: list[np.ndarray], what: str) -> np.ndarray:
     """The digit of a number that the visitor picks (the only one, for a single digit)."""
     if len(digits) == 1:
         return digits[0]
-    position = st.segmented_control(f"{what} reads {text}: which digit?", range(len(digits)), default=0,
-                                    format_func=lambda i: f"{ordinal(i + 1)}: {text[i]}", key=f"position-{what}")
+    position = st.segmented_control(
+        f"{what} reads {text}: which digit?",
+        range(len(digits)),
+        default=0,
+        format_func=lambda i: f"{ordinal(i + 1)}: {text[i]}",
+        key=f"position-{what}",
+    )
     return digits[position or 0]
 
 
@@ -70,8 +75,9 @@ def uploaded_digit(clf: Classifier) -> np.ndarray | None:
     if not pictures:
         st.info("Upload a picture on the Upload tab first: its digits can be looked at here.")
         return None
-    picture = st.selectbox("Picture (from the Upload tab)", pictures, format_func=lambda p: p.name,
-                           key="inside_picture")
+    picture = st.selectbox(
+        "Picture (from the Upload tab)", pictures, format_func=lambda p: p.name, key="inside_picture"
+    )
     try:
         reading = read_number(picture.data, clf)
     except ImageError as exc:
@@ -114,23 +120,32 @@ def stage_caption(stage: Stage, previous: Stage | None, last_dense: bool) -> str
     size = "x".join(map(str, stage.activation.shape[:2]))
     if stage.kind == "conv":
         came_in = "the 28x28 input" if previous is None else f"the {previous.activation.shape[-1]} maps before"
-        return (f"{stage.activation.shape[-1]} learned filters slide over {came_in}; each {size} map lights up "
-                "where its pattern (an edge, a curve, a stroke's end) appears. Strongest maps first.")
+        return (
+            f"{stage.activation.shape[-1]} learned filters slide over {came_in}; each {size} map lights up "
+            "where its pattern (an edge, a curve, a stroke's end) appears. Strongest maps first."
+        )
     if stage.kind == "pool":
-        return (f"Keeps the strongest response in every 2x2 block: the maps shrink to {size}, so a feature still "
-                "counts when the digit moves by a pixel.")
+        return (
+            f"Keeps the strongest response in every 2x2 block: the maps shrink to {size}, so a feature still "
+            "counts when the digit moves by a pixel."
+        )
     if stage.kind == "dense" and last_dense:
-        return ("Ten scores, one per digit, each a weighted sum of everything before: the highest score wins.")
+        return "Ten scores, one per digit, each a weighted sum of everything before: the highest score wins."
     if stage.kind == "dense":
-        return (f"{stage.activation.size} units, each weighing all the numbers of the last maps: they combine the "
-                "parts into whole-digit evidence.")
+        return (
+            f"{stage.activation.size} units, each weighing all the numbers of the last maps: they combine the "
+            "parts into whole-digit evidence."
+        )
     return "Softmax turns the ten scores into probabilities that add up to 1: the reading and how sure it is."
 
 
 def layers_view(clf: Classifier, image: np.ndarray) -> None:
     stages, filters = cached_path(clf, model_key(clf), image)
-    every_channel = st.checkbox("Show every channel", key="every_channel",
-                                help=f"Otherwise the {CHANNELS_SHOWN} most active maps of each layer.")
+    every_channel = st.checkbox(
+        "Show every channel",
+        key="every_channel",
+        help=f"Otherwise the {CHANNELS_SHOWN} most active maps of each layer.",
+    )
     st.markdown("**input** · 28x28, 1 channel")
     st.caption("The digit as MNIST has it: white ink on black, fitted into 20x20 and centred by its mass.")
     st.image(enlarged(image))
@@ -149,21 +164,31 @@ def layers_view(clf: Classifier, image: np.ndarray) -> None:
             previous = stage
         elif stage.kind == "dense":
             axis = "digit" if index == last_dense else "unit"
-            plain_chart({axis: [str(unit) for unit in range(stage.activation.size)],
-                         "activation": [round(float(value), 4) for value in stage.activation]}, axis,
-                        {"activation": "#0072B2"}, "bar", axis, "activation", 200,
-                        alt=f"The activation of each of the {stage.activation.size} {axis}s of {stage.name}.")
+            plain_chart(
+                {
+                    axis: [str(unit) for unit in range(stage.activation.size)],
+                    "activation": [round(float(value), 4) for value in stage.activation],
+                },
+                axis,
+                {"activation": "#0072B2"},
+                "bar",
+                axis,
+                "activation",
+                200,
+                alt=f"The activation of each of the {stage.activation.size} {axis}s of {stage.name}.",
+            )
         else:
             probability_bars([("output", stage.activation)], alt="The ten outputs: the probability of each digit 0-9.")
 
 
 def show_filters(filters: np.ndarray, order: list[int]) -> None:
     """The first layer's 3x3 filters in the order of the maps above, so a filter sits where its map does."""
-    grid, _ = channel_grid(filters[:, :, 0, :], order=order, scale=TILE_PIXELS // filters.shape[0], signed=True,
-                           gap=8)
+    grid, _ = channel_grid(filters[:, :, 0, :], order=order, scale=TILE_PIXELS // filters.shape[0], signed=True, gap=8)
     st.image(grid, caption="the filters that made these maps, in the same order")
-    st.caption("Each filter is 3x3 weights (red: the pixel counts for, blue: against, white: ignored). A map is bright "
-               "where the picture under the filter looks like it: mostly edges at one angle, and stroke sides.")
+    st.caption(
+        "Each filter is 3x3 weights (red: the pixel counts for, blue: against, white: ignored). A map is bright "
+        "where the picture under the filter looks like it: mostly edges at one angle, and stroke sides."
+    )
 
 
 # ---------------------------------------------------------------- playground
@@ -180,37 +205,58 @@ def reset_sliders() -> None:
 
 
 def playground_view(clf: Classifier, image: np.ndarray) -> None:
-    st.caption("Most digit demos resize the picture to 28x28 and invert it. MNIST digits are centred, 20x20 and of "
-               "one stroke width; change yours and compare that naive demo with digitlib's pipeline.")
+    st.caption(
+        "Most digit demos resize the picture to 28x28 and invert it. MNIST digits are centred, 20x20 and of "
+        "one stroke width; change yours and compare that naive demo with digitlib's pipeline."
+    )
     read = int(clf.predict_prepared(image[None])[0].argmax())
     truth_column, plot_column, reset_column = st.columns([2, 3, 1], vertical_alignment="bottom")
     truth = truth_column.selectbox("The digit it really is", range(10), index=read, key=f"truth-{digest(image)}")
-    chosen = plot_column.selectbox("Plot the confidence against", list(CHANGES),
-                                   format_func=lambda c: CHANGES[c].label, key="sweep_change")
+    chosen = plot_column.selectbox(
+        "Plot the confidence against", list(CHANGES), format_func=lambda c: CHANGES[c].label, key="sweep_change"
+    )
     reset_column.button("Reset sliders", width="stretch", on_click=reset_sliders)
     settings = {}
     for column, (name, change) in zip(st.columns(3) * 2, CHANGES.items()):
         st.session_state.setdefault(f"play_{name}", change.neutral)  # the state alone sets the value: no clash
-        settings[name] = column.slider(change.label, change.low, change.high, step=change.step, format="%g",
-                                       key=f"play_{name}")
+        settings[name] = column.slider(
+            change.label, change.low, change.high, step=change.step, format="%g", key=f"play_{name}"
+        )
     picture = changed_picture(image, settings)
     reads = read_both_ways(clf, picture)
     changed, naive, pipeline = st.columns(3)
-    changed.image(as_picture(picture), width=PICTURE_PIXELS,
-                  caption=f"the changed digit ({picture.shape[1]}x{picture.shape[0]})")
-    for column, way, seen, probabilities in ((naive, "naive resize-and-invert", reads.naive_image,
-                                              reads.naive_probabilities),
-                                             (pipeline, "digitlib's pipeline", reads.pipeline_image,
-                                              reads.pipeline_probabilities)):
-        column.image(enlarged(seen).resize((PICTURE_PIXELS, PICTURE_PIXELS), Image.NEAREST), width=PICTURE_PIXELS,
-                     caption=f"handed to the network by {way}")
-        column.metric(way, f"reads {int(probabilities.argmax())}", delta_color="off", delta_arrow="off",
-                      delta=f"{probabilities[truth]:.0%} sure it is {truth}")
+    changed.image(
+        as_picture(picture), width=PICTURE_PIXELS, caption=f"the changed digit ({picture.shape[1]}x{picture.shape[0]})"
+    )
+    for column, way, seen, probabilities in (
+        (naive, "naive resize-and-invert", reads.naive_image, reads.naive_probabilities),
+        (pipeline, "digitlib's pipeline", reads.pipeline_image, reads.pipeline_probabilities),
+    ):
+        column.image(
+            enlarged(seen).resize((PICTURE_PIXELS, PICTURE_PIXELS), Image.NEAREST),
+            width=PICTURE_PIXELS,
+            caption=f"handed to the network by {way}",
+        )
+        column.metric(
+            way,
+            f"reads {int(probabilities.argmax())}",
+            delta_color="off",
+            delta_arrow="off",
+            delta=f"{probabilities[truth]:.0%} sure it is {truth}",
+        )
     others = tuple(sorted((name, value) for name, value in settings.items() if name != chosen))
     table = cached_sweep(clf, model_key(clf), image, others, chosen, truth)
-    plain_chart(table, "strength", {"naive": "#e4572e", "pipeline": "#1f77b4"}, "line", CHANGES[chosen].label,
-                f"confidence it is {truth}", 260, alt=f"The confidence that it is {truth} as "
-                f"{CHANGES[chosen].label.lower()} runs over its range, read naively and by the pipeline.")
+    plain_chart(
+        table,
+        "strength",
+        {"naive": "#e4572e", "pipeline": "#1f77b4"},
+        "line",
+        CHANGES[chosen].label,
+        f"confidence it is {truth}",
+        260,
+        alt=f"The confidence that it is {truth} as "
+        f"{CHANGES[chosen].label.lower()} runs over its range, read naively and by the pipeline.",
+    )
     st.caption("The other sliders stay where they are while this one runs over its range.")
 
 
@@ -228,8 +274,10 @@ def timed_probabilities(clf: Classifier, image: np.ndarray) -> tuple[np.ndarray,
 
 
 def compare_view(clf: Classifier, image: np.ndarray) -> None:
-    st.caption(f"Every model shipped or trained here reads the same digit (inference only, median of {TIMING_RUNS} "
-               "runs, on this server now).")
+    st.caption(
+        f"Every model shipped or trained here reads the same digit (inference only, median of {TIMING_RUNS} "
+        "runs, on this server now)."
+    )
     rows, charts = [], []
     for directory in model_directories():
         try:
@@ -239,20 +287,35 @@ def compare_view(clf: Classifier, image: np.ndarray) -> None:
             continue
         probabilities, milliseconds = timed_probabilities(model, image)
         digit = int(probabilities.argmax())
-        rows.append({"model": model_label(directory), "digit": digit, "confidence": float(probabilities[digit]),
-                     "inference (ms)": milliseconds, "parameters": model.card.get("parameters")})
+        rows.append(
+            {
+                "model": model_label(directory),
+                "digit": digit,
+                "confidence": float(probabilities[digit]),
+                "inference (ms)": milliseconds,
+                "parameters": model.card.get("parameters"),
+            }
+        )
         charts.append((model_label(directory), probabilities))
     picture, table = st.columns([1, 5])
     picture.image(enlarged(image), caption="the digit read")
-    table.dataframe(rows, hide_index=True, column_config={  # narrow columns: the table fits a phone's width
-        "model": st.column_config.TextColumn(width="small"),
-        "digit": st.column_config.NumberColumn(width=40),
-        "confidence": st.column_config.NumberColumn("sure", format="percent", width=60,
-                                                    help="how sure the model is of the digit it read"),
-        "inference (ms)": st.column_config.NumberColumn("ms", format="%.2f", width=50,
-                                                        help="milliseconds to read one digit"),
-        "parameters": st.column_config.NumberColumn("weights", format="localized", width=80,
-                                                    help="the model's parameters")})
+    table.dataframe(
+        rows,
+        hide_index=True,
+        column_config={  # narrow columns: the table fits a phone's width
+            "model": st.column_config.TextColumn(width="small"),
+            "digit": st.column_config.NumberColumn(width=40),
+            "confidence": st.column_config.NumberColumn(
+                "sure", format="percent", width=60, help="how sure the model is of the digit it read"
+            ),
+            "inference (ms)": st.column_config.NumberColumn(
+                "ms", format="%.2f", width=50, help="milliseconds to read one digit"
+            ),
+            "parameters": st.column_config.NumberColumn(
+                "weights", format="localized", width=80, help="the model's parameters"
+            ),
+        },
+    )
     per_row = 3
     for row in range(0, len(charts), per_row):
         for column, (label, probabilities) in zip(st.columns(per_row), charts[row : row + per_row]):

@@ -14,8 +14,18 @@ from digitlib.app.models import cached_classifier, model_label
 from digitlib.reading.classifier import MODEL_FILE, Classifier
 
 MNIST_TRAINING_IMAGES = 60_000
-CARD_FIELDS = ["test_accuracy", "test_images", "parameters", "epochs", "training_images", "training_seconds",
-               "architecture", "created", "per_class_accuracy", "history"]
+CARD_FIELDS = [
+    "test_accuracy",
+    "test_images",
+    "parameters",
+    "epochs",
+    "training_images",
+    "training_seconds",
+    "architecture",
+    "created",
+    "per_class_accuracy",
+    "history",
+]
 
 
 def training_runs(card: dict) -> list[dict]:
@@ -46,8 +56,10 @@ def run_row(number: int, run: dict, last: bool, model_name: str) -> str:
     name = "this model" if last else f"`{run.get('name', '?')}`"
     if not last and run.get("name") == model_name:
         name += " (an earlier version of it)"
-    return (f"| {number}. {name} | {run.get('epochs', '?')} | {images} | {augmented} | "
-            f"{'n/a' if rate is None else f'{rate:g}'} | {duration(run.get('training_seconds'))} | {accuracy} |")
+    return (
+        f"| {number}. {name} | {run.get('epochs', '?')} | {images} | {augmented} | "
+        f"{'n/a' if rate is None else f'{rate:g}'} | {duration(run.get('training_seconds'))} | {accuracy} |"
+    )
 
 
 def show_story(card: dict) -> None:
@@ -55,13 +67,21 @@ def show_story(card: dict) -> None:
     runs = training_runs(card)
     st.markdown("#### How it was trained")
     if len(runs) > 1:
-        st.write(f"In {len(runs)} runs, each starting from the weights the one before left: "
-                 f"{sum(run.get('epochs', 0) for run in runs)} epochs in {duration(sum(run.get('training_seconds', 0) for run in runs))}.")
-    st.markdown("\n".join([
-        "| run | epochs | training images | augmented | learning rate | time | MNIST test accuracy after |",
-        "|---|---:|---:|---|---:|---:|---:|",
-        *(run_row(i, run, run is card, card.get("name")) for i, run in enumerate(runs, start=1)),
-    ]))
+        epochs = sum(run.get("epochs", 0) for run in runs)
+        seconds = sum(run.get("training_seconds", 0) for run in runs)
+        st.write(
+            f"In {len(runs)} runs, each starting from the weights the one before left: "
+            f"{epochs} epochs in {duration(seconds)}."
+        )
+    st.markdown(
+        "\n".join(
+            [
+                "| run | epochs | training images | augmented | learning rate | time | MNIST test accuracy after |",
+                "|---|---:|---:|---|---:|---:|---:|",
+                *(run_row(i, run, run is card, card.get("name")) for i, run in enumerate(runs, start=1)),
+            ]
+        )
+    )
     recorded = len(runs)  # the curves run across the last runs that kept their epoch-by-epoch history
     while recorded and runs[recorded - 1].get("history", {}).get("loss"):
         recorded -= 1
@@ -69,10 +89,14 @@ def show_story(card: dict) -> None:
     if recorded:
         missing = ", ".join(f"`{run.get('name', '?')}`" for run in runs[:recorded])
         st.caption(f"The curves start at run {recorded + 1}: the card keeps only the totals of {missing}.")
-    history = {metric: [value for run in with_history for value in run["history"].get(metric, [])]
-               for metric in card["history"]}
-    boundaries = [(run.get("name", f"run {i}"), len(run["history"]["loss"]))
-                  for i, run in enumerate(with_history, start=recorded + 1)]
+    history = {
+        metric: [value for run in with_history for value in run["history"].get(metric, [])]
+        for metric in card["history"]
+    }
+    boundaries = [
+        (run.get("name", f"run {i}"), len(run["history"]["loss"]))
+        for i, run in enumerate(with_history, start=recorded + 1)
+    ]
     show_curves(history, boundaries if len(boundaries) > 1 else ())
 
 
@@ -81,32 +105,54 @@ def model_page(clf: Classifier) -> None:
     st.subheader(model_label(clf.directory))
     missing = [name for name in CARD_FIELDS if name not in card]
     if missing:
-        st.warning(f"{clf.directory.name}/card.json: the model card is missing or lacks {', '.join(missing)}, so "
-                   "its training can't be shown. `python -m digitlib train` writes a complete card.")
+        st.warning(
+            f"{clf.directory.name}/card.json: the model card is missing or lacks {', '.join(missing)}, so "
+            "its training can't be shown. `python -m digitlib train` writes a complete card."
+        )
         return
     runs = training_runs(card)
     accuracy, parameters, epochs, seconds = st.columns(4)
-    accuracy.metric("Test accuracy", f"{card['test_accuracy']:.2%}", help=f"on {card['test_images']:,} MNIST test images")
+    accuracy.metric(
+        "Test accuracy", f"{card['test_accuracy']:.2%}", help=f"on {card['test_images']:,} MNIST test images"
+    )
     parameters.metric("Parameters", f"{card['parameters']:,}")
-    epochs.metric("Epochs", sum(run.get("epochs", 0) for run in runs),
-                  help=" + ".join(str(run.get("epochs", "?")) for run in runs) + f" over {len(runs)} run(s), "
-                       f"on {card['training_images']:,} training images")
-    seconds.metric("Training time", duration(sum(run.get("training_seconds", 0) for run in runs)),
-                   help=" + ".join(duration(run.get("training_seconds")) for run in runs) + " on a 2-core CPU")
+    epochs.metric(
+        "Epochs",
+        sum(run.get("epochs", 0) for run in runs),
+        help=" + ".join(str(run.get("epochs", "?")) for run in runs) + f" over {len(runs)} run(s), "
+        f"on {card['training_images']:,} training images",
+    )
+    seconds.metric(
+        "Training time",
+        duration(sum(run.get("training_seconds", 0) for run in runs)),
+        help=" + ".join(duration(run.get("training_seconds")) for run in runs) + " on a 2-core CPU",
+    )
     single_ms, per_second = inference_speed(str(clf.directory), (clf.directory / MODEL_FILE).stat().st_mtime)
-    st.caption(f"Inference here: {single_ms:.2f} ms for one image, {per_second:,.0f} images/s in batches. "
-               f"Architecture `{card['architecture']}`, created {card['created'][:10]}.")
+    st.caption(
+        f"Inference here: {single_ms:.2f} ms for one image, {per_second:,.0f} images/s in batches. "
+        f"Architecture `{card['architecture']}`, created {card['created'][:10]}."
+    )
     show_story(card)
 
     st.markdown("#### Test error per digit")
     errors = [round(100 * (1 - accuracy), 2) for accuracy in card["per_class_accuracy"]]
-    st.vega_lite_chart({"layer": [{  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
-        "data": {"values": [{"digit": str(d), "error": e} for d, e in enumerate(errors)]},
-        "mark": {"type": "bar", "tooltip": True},
-        "encoding": {"x": {"field": "digit", "type": "nominal", "title": "digit", "axis": {"labelAngle": 0}},
-                     "y": {"field": "error", "type": "quantitative", "title": "test error (%)", "stack": None}},
-    }]}, height=220, width="stretch",
-        alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)))
+    st.vega_lite_chart(
+        {
+            "layer": [
+                {  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
+                    "data": {"values": [{"digit": str(d), "error": e} for d, e in enumerate(errors)]},
+                    "mark": {"type": "bar", "tooltip": True},
+                    "encoding": {
+                        "x": {"field": "digit", "type": "nominal", "title": "digit", "axis": {"labelAngle": 0}},
+                        "y": {"field": "error", "type": "quantitative", "title": "test error (%)", "stack": None},
+                    },
+                }
+            ]
+        },
+        height=220,
+        width="stretch",
+        alt="Test error per digit: " + ", ".join(f"{d}: {e:.2f}%" for d, e in enumerate(errors)),
+    )
     st.markdown("#### Confusion matrix")
     confusion_chart(card.get("confusion_matrix"))
     st.markdown("#### Misclassified test digits")
@@ -125,24 +171,55 @@ def confusion_chart(matrix: list[list[int]] | None) -> None:
     if not matrix:
         st.caption("This model's card has no confusion matrix.")
         return
-    cells = [{"true": str(t), "read": str(r), "count": count}
-             for t, row in enumerate(matrix) for r, count in enumerate(row)]
+    cells = [
+        {"true": str(t), "read": str(r), "count": count} for t, row in enumerate(matrix) for r, count in enumerate(row)
+    ]
     dark_from = max(count for row in matrix for count in row) / 2  # the colour scale's darker half gets white text
     axis = {"labelAngle": 0, "labelFontSize": 13}
-    position = {"x": {"field": "read", "type": "ordinal", "title": "digit read", "axis": axis | {"orient": "top"}},
-                "y": {"field": "true", "type": "ordinal", "title": "true digit", "axis": axis | {"titleAngle": 0,
-                      "titleAlign": "right", "titleBaseline": "bottom", "titleY": -6}}}
-    st.vega_lite_chart({
-        "layer": [  # the data inside each layer: Streamlit sends it as it is, and Vega never sees an empty table
-            {"data": {"values": cells}, "mark": "rect", "encoding": position | {"color": {
-                "field": "count", "type": "quantitative", "scale": {"type": "symlog", "scheme": "blues"},
-                "legend": None}}},
-            {"data": {"values": cells}, "mark": {"type": "text", "fontSize": 12}, "encoding": position | {
-                "text": {"field": "count", "type": "quantitative"},
-                "color": {"condition": {"test": f"datum.count > {dark_from}", "value": "white"}, "value": "black"}}},
-        ],
-    }, height=360, width="stretch", alt="Confusion matrix on the MNIST test set: " + "; ".join(
-        f"true {t}: {row[t]} read right" for t, row in enumerate(matrix)))
+    position = {
+        "x": {"field": "read", "type": "ordinal", "title": "digit read", "axis": axis | {"orient": "top"}},
+        "y": {
+            "field": "true",
+            "type": "ordinal",
+            "title": "true digit",
+            "axis": axis | {"titleAngle": 0, "titleAlign": "right", "titleBaseline": "bottom", "titleY": -6},
+        },
+    }
+    st.vega_lite_chart(
+        {
+            "layer": [  # the data inside each layer: Streamlit sends it as it is, and Vega never sees an empty table
+                {
+                    "data": {"values": cells},
+                    "mark": "rect",
+                    "encoding": position
+                    | {
+                        "color": {
+                            "field": "count",
+                            "type": "quantitative",
+                            "scale": {"type": "symlog", "scheme": "blues"},
+                            "legend": None,
+                        }
+                    },
+                },
+                {
+                    "data": {"values": cells},
+                    "mark": {"type": "text", "fontSize": 12},
+                    "encoding": position
+                    | {
+                        "text": {"field": "count", "type": "quantitative"},
+                        "color": {
+                            "condition": {"test": f"datum.count > {dark_from}", "value": "white"},
+                            "value": "black",
+                        },
+                    },
+                },
+            ],
+        },
+        height=360,
+        width="stretch",
+        alt="Confusion matrix on the MNIST test set: "
+        + "; ".join(f"true {t}: {row[t]} read right" for t, row in enumerate(matrix)),
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -173,9 +250,11 @@ def inference_speed(directory: str, modified: float) -> tuple[float, float]:
     return 1000 * float(np.median(single)), len(images) / (time.perf_counter() - started)
 
 
-DOWNLOADS = (("model.keras", "Keras model (.keras)", "for training further"),
-             ("model.tflite", "LiteRT model (.tflite)", "what the app runs"),
-             ("card.json", "Model card (.json)", "how it was trained and how well it does"))
+DOWNLOADS = (
+    ("model.keras", "Keras model (.keras)", "for training further"),
+    ("model.tflite", "LiteRT model (.tflite)", "what the app runs"),
+    ("card.json", "Model card (.json)", "how it was trained and how well it does"),
+)
 
 
 def downloads(clf: Classifier) -> None:
@@ -184,8 +263,13 @@ def downloads(clf: Classifier) -> None:
     for column, (file, label, purpose) in zip(st.columns(len(DOWNLOADS)), DOWNLOADS):
         path = clf.directory / file
         if path.is_file():
-            column.download_button(label, path.read_bytes, file_name=f"{clf.name}-{file}", help=purpose,
-                                   mime="application/json" if file.endswith(".json") else "application/octet-stream",
-                                   key=f"download-{file}")
+            column.download_button(
+                label,
+                path.read_bytes,
+                file_name=f"{clf.name}-{file}",
+                help=purpose,
+                mime="application/json" if file.endswith(".json") else "application/octet-stream",
+                key=f"download-{file}",
+            )
         else:
             column.caption(f"{label}: not in this model's folder.")

@@ -29,8 +29,12 @@ def trained_models_dir() -> Path:
 def model_directories() -> list[Path]:
     """Shipped models first, then the owner's trained ones, then this visitor's."""
     shipped, root, own = shipped_models_dir(), trained_models_root(), trained_models_dir()
-    trained = [path.parent for folder in dict.fromkeys([root, own]) if folder.is_dir()
-               for path in sorted(folder.glob(f"*/{MODEL_FILE}"))]
+    trained = [
+        path.parent
+        for folder in dict.fromkeys([root, own])
+        if folder.is_dir()
+        for path in sorted(folder.glob(f"*/{MODEL_FILE}"))
+    ]
     return [shipped / name for name in available_models(shipped)] + trained
 
 

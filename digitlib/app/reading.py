@@ -52,8 +52,9 @@ def with_boxes(reading: Reading) -> Image.Image:
     for digit in reading.digits:
         x0, y0, x1, y1 = (round(v * scale) for v in digit.box)
         pen.rectangle((x0 - line, y0 + band - line, x1 + line, y1 + band + line), outline=BOX_COLOUR, width=line)
-        pen.text(((x0 + x1) / 2, y0 + band - 2 * line), str(digit.digit), fill=BOX_COLOUR, font_size=font_size,
-                 anchor="md")
+        pen.text(
+            ((x0 + x1) / 2, y0 + band - 2 * line), str(digit.digit), fill=BOX_COLOUR, font_size=font_size, anchor="md"
+        )
     return framed
 
 
@@ -67,18 +68,27 @@ def probability_chart(reading: Reading) -> None:
     """A single digit: its ten bars.  A number: one row per digit with its three likeliest readings, the first with
     a bar, so every digit of even an 8-digit number is read at a glance on a phone too."""
     if len(reading.digits) == 1:
-        probability_bars([("read", reading.digits[0].probabilities)],
-                         alt="The probability of each digit 0-9 (each bar is labelled with its digit and probability "
-                             "for screen readers; the number and confidence are written above).")
+        probability_bars(
+            [("read", reading.digits[0].probabilities)],
+            alt="The probability of each digit 0-9 (each bar is labelled with its digit and probability "
+            "for screen readers; the number and confidence are written above).",
+        )
         return
     rows = "".join(
         f"<tr><th scope='row'>{ordinal(i)}</th>"
-        + "".join(f"<td{' class=first' if rank == 0 else ''}><b>{digit}</b>"
-                  + (f"<span class='bar'><span style='width:{100 * p:.0f}%'></span></span>" if rank == 0 else "")
-                  + f"<small>{percent(p)}</small></td>" for rank, (digit, p) in enumerate(d.top3))
-        + "</tr>" for i, d in enumerate(reading.digits, start=1))
-    st.html(f"<style>{TOP3_CSS}</style><table class='top3'><thead><tr><th>digit</th><th>read as</th>"
-            f"<th>or</th><th>or</th></tr></thead><tbody>{rows}</tbody></table>")
+        + "".join(
+            f"<td{' class=first' if rank == 0 else ''}><b>{digit}</b>"
+            + (f"<span class='bar'><span style='width:{100 * p:.0f}%'></span></span>" if rank == 0 else "")
+            + f"<small>{percent(p)}</small></td>"
+            for rank, (digit, p) in enumerate(d.top3)
+        )
+        + "</tr>"
+        for i, d in enumerate(reading.digits, start=1)
+    )
+    st.html(
+        f"<style>{TOP3_CSS}</style><table class='top3'><thead><tr><th>digit</th><th>read as</th>"
+        f"<th>or</th><th>or</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 TOP3_CSS = """
@@ -104,19 +114,42 @@ def probability_bars(series: list[tuple[str, Sequence[float]]], alt: str) -> Non
     text, the browser swaps the data in the chart it already has instead of building a new one (a Vega-Lite
     compile and render, 10-20 ms of a phone page's main thread).  Vega-Lite labels each bar for screen readers.
     """
-    table = pyarrow.table({"digit": [str(digit) for _, probabilities in series for digit in range(len(probabilities))],
-                           "probability": [round(float(p), 4) for _, probabilities in series for p in probabilities],
-                           "read": [name for name, probabilities in series for _ in probabilities]})
+    table = pyarrow.table(
+        {
+            "digit": [str(digit) for _, probabilities in series for digit in range(len(probabilities))],
+            "probability": [round(float(p), 4) for _, probabilities in series for p in probabilities],
+            "read": [name for name, probabilities in series for _ in probabilities],
+        }
+    )
     encoding = {
-        "y": {"field": "digit", "type": "nominal", "sort": None, "title": "digit", "scale": {"paddingInner": 0.15},
-              "axis": {"labelAngle": 0, "labelFontSize": 13, "labelOverlap": False, "titleAngle": 0,
-                       "titleAlign": "right", "titleBaseline": "bottom", "titleY": -4}},
-        "x": {"field": "probability", "type": "quantitative", "title": "probability",
-              "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
+        "y": {
+            "field": "digit",
+            "type": "nominal",
+            "sort": None,
+            "title": "digit",
+            "scale": {"paddingInner": 0.15},
+            "axis": {
+                "labelAngle": 0,
+                "labelFontSize": 13,
+                "labelOverlap": False,
+                "titleAngle": 0,
+                "titleAlign": "right",
+                "titleBaseline": "bottom",
+                "titleY": -4,
+            },
+        },
+        "x": {
+            "field": "probability",
+            "type": "quantitative",
+            "title": "probability",
+            "scale": {"domain": [0, 1]},
+            "axis": {"format": ".0%", "tickCount": 5},
+        },
         "tooltip": [{"field": "read"}, {"field": "digit"}, {"field": "probability", "format": ".1%"}],
     }
-    st.vega_lite_chart(table, {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding},
-                       height=260, width="stretch", alt=alt)
+    st.vega_lite_chart(
+        table, {"mark": {"type": "bar", "tooltip": True}, "encoding": encoding}, height=260, width="stretch", alt=alt
+    )
 
 
 def show_number(reading: Reading) -> None:
@@ -130,8 +163,10 @@ def show_number(reading: Reading) -> None:
         if len(reading.digits) == 1:
             st.warning("Not sure. Top 3: " + ", ".join(f"**{d}** {percent(p)}" for d, p in reading.digits[0].top3))
         else:
-            st.warning(f"Not sure of the {', '.join(unsure)} digit{'s' if len(unsure) > 1 else ''}: see the top 3 "
-                       "of each below.")
+            st.warning(
+                f"Not sure of the {', '.join(unsure)} digit{'s' if len(unsure) > 1 else ''}: see the top 3 "
+                "of each below."
+            )
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -160,22 +195,29 @@ def show_details(reading: Reading, clf: Classifier, pictures: list[np.ndarray] |
     Few elements on purpose: the Draw tab sends these on every stroke, and each costs the browser a re-render.
     """
     pictures = pictures or [seen_and_saliency(digit, clf) for digit in reading.digits]
-    st.markdown("##### What the model saw, and what drove it\n:gray[:small[Left: the 28x28 picture the network "
-                "reads. Right: the same with the pixels whose blanking lowers the answer the most lit up (dark: no "
-                "influence, yellow: the most).]]")
+    st.markdown(
+        "##### What the model saw, and what drove it\n:gray[:small[Left: the 28x28 picture the network "
+        "reads. Right: the same with the pixels whose blanking lowers the answer the most lit up (dark: no "
+        "influence, yellow: the most).]]"
+    )
     count = len(reading.digits)
     with st.container(horizontal=True, gap="medium"):  # side by side, as many as fit, then the next row
         for position, (digit, picture) in enumerate(zip(reading.digits, pictures), start=1):
-            st.image(picture, caption=digit_caption(position, count, digit),
-                     alt=f"The {ordinal(position)} digit as the model saw it, read as {digit.digit}, "
-                         "and its saliency map")
+            st.image(
+                picture,
+                caption=digit_caption(position, count, digit),
+                alt=f"The {ordinal(position)} digit as the model saw it, read as {digit.digit}, and its saliency map",
+            )
 
 
 def show_reading(reading: Reading, original: bytes, clf: Classifier, key: str) -> None:
     """An uploaded picture: the original with a box per digit beside the glance, then the details."""
     picture, glance = st.columns([3, 2])
-    picture.image(with_boxes(reading), caption=f"digits found: {reading.text}",
-                  alt=f"The picture with a box around each of the {len(reading.digits)} digits found")
+    picture.image(
+        with_boxes(reading),
+        caption=f"digits found: {reading.text}",
+        alt=f"The picture with a box around each of the {len(reading.digits)} digits found",
+    )
     with glance:
         show_number(reading)
         probability_chart(reading)
@@ -189,15 +231,23 @@ def correction_form(reading: Reading, original: bytes, key: str) -> None:
     when it can't be saved, so it can be mended."""
     with st.form(f"correct-{key}", border=False):
         answer, save = st.columns([3, 2], vertical_alignment="bottom", wrap=False)
-        answer.text_input("Wrong? The right number:", placeholder=f"{len(reading.digits)} digit"
-                          f"{'s' if len(reading.digits) > 1 else ''}", key=f"label-{key}")
-        st.checkbox("Also give these digits to the shared pool that improves the app for everyone "
-                    "(only the 28x28 digits are kept, with their labels)", key=f"share-{key}")
-        st.checkbox("…and the original picture with them (only if the box above is ticked)",
-                    key=f"share-picture-{key}")
-        save.form_submit_button("Save", help="Keep the digits with the right labels (only you see them), to "
-                                "fine-tune on later", on_click=save_typed_correction,
-                                args=([digit.image for digit in reading.digits], original, key))
+        answer.text_input(
+            "Wrong? The right number:",
+            placeholder=f"{len(reading.digits)} digit{'s' if len(reading.digits) > 1 else ''}",
+            key=f"label-{key}",
+        )
+        st.checkbox(
+            "Also give these digits to the shared pool that improves the app for everyone "
+            "(only the 28x28 digits are kept, with their labels)",
+            key=f"share-{key}",
+        )
+        st.checkbox("…and the original picture with them (only if the box above is ticked)", key=f"share-picture-{key}")
+        save.form_submit_button(
+            "Save",
+            help="Keep the digits with the right labels (only you see them), to fine-tune on later",
+            on_click=save_typed_correction,
+            args=([digit.image for digit in reading.digits], original, key),
+        )
     if (outcome := st.session_state.pop(f"saved-{key}", None)) is not None:
         kind, message = outcome
         getattr(st, kind)(message)
@@ -230,8 +280,9 @@ def label_problem(label: str, count: int) -> str | None:
     return None
 
 
-def save_correction(store: CorrectionStore, images: list[np.ndarray], label: str, share: bool,
-                    picture: bytes | None) -> tuple[str, str]:
+def save_correction(
+    store: CorrectionStore, images: list[np.ndarray], label: str, share: bool, picture: bytes | None
+) -> tuple[str, str]:
     """Keep the digits for this visitor and, if they chose to, give them (and ``picture``) to the shared pool;
     returns the outcome as (kind of message, message)."""
     try:

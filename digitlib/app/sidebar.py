@@ -41,8 +41,13 @@ def model_picker() -> Classifier | None:
     # The widget starts on the active model and is keyed by it: a page's first rerun, which may report the widget
     # before the browser has caught up, can only repeat the active model, never pick one by itself; a model made
     # active elsewhere (the Train tab) mounts a fresh widget showing it.
-    choice = st.sidebar.selectbox("Active model", directories, index=directories.index(active), format_func=model_label,
-                                  key=f"model-choice-{digest(str(active))}")
+    choice = st.sidebar.selectbox(
+        "Active model",
+        directories,
+        index=directories.index(active),
+        format_func=model_label,
+        key=f"model-choice-{digest(str(active))}",
+    )
     st.sidebar.caption(model_origin(choice))
     if choice != active:  # the visitor picked: the page is drawn again around a widget keyed by the new model
         st.session_state.active_model = str(choice)
@@ -55,8 +60,11 @@ def model_picker() -> Classifier | None:
     if "test_accuracy" in clf.card:
         st.sidebar.caption(f"MNIST test accuracy {clf.card['test_accuracy']:.2%}")
     if is_owner() and choice != app_default_model(directories):
-        if st.sidebar.button("Make it every visitor's default", help="Saved on this server; sessions already open "
-                             "keep their choice. Lost with the server's disk unless the model is in models/."):
+        if st.sidebar.button(
+            "Make it every visitor's default",
+            help="Saved on this server; sessions already open "
+            "keep their choice. Lost with the server's disk unless the model is in models/.",
+        ):
             default_model_file().parent.mkdir(parents=True, exist_ok=True)
             default_model_file().write_text(str(choice))
     return clf

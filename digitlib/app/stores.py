@@ -106,8 +106,11 @@ def training_lease() -> TrainingLease | None:
 def wrong_owner_passwords() -> WrongPasswordsInDatabase | None:
     """Wrong owner passwords counted across every server on the database (None: this process counts them)."""
     state = shared_state()
-    return None if state is None else WrongPasswordsInDatabase(state, MAX_WRONG_OWNER_PASSWORDS,
-                                                               WRONG_OWNER_PASSWORD_WINDOW)
+    return (
+        None
+        if state is None
+        else WrongPasswordsInDatabase(state, MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW)
+    )
 
 
 def publish_owner_model(run) -> None:

@@ -82,8 +82,10 @@ def job_panel(kind: str) -> Run | None:
         st.error(f"The run failed. {mine.message if is_owner() else without_server_paths(mine.message)}")
     else:
         where = " · ".join(f"{stage} {seconds:.1f} s" for stage, seconds in mine.elapsed_by_stage().items())
-        st.caption(f"{mine.seconds:.0f} s from the click to the model; the training process peaked at "
-                   f"{mine.peak_mb:,.0f} MB. Where the time went: {where}.")
+        st.caption(
+            f"{mine.seconds:.0f} s from the click to the model; the training process peaked at "
+            f"{mine.peak_mb:,.0f} MB. Where the time went: {where}."
+        )
         return mine
     return None
 
@@ -97,8 +99,10 @@ def follow_run(token: str | None) -> None:
         st.rerun(scope="app")  # it has ended: show the outcome and enable starting again
     if token is None:
         st.session_state.saw_others_run = True  # so the page says when it has ended
-        st.info(f"A {run.kind} run is in progress on this server ({run.status()}). "
-                "You can start one when it ends; this page follows it.")
+        st.info(
+            f"A {run.kind} run is in progress on this server ({run.status()}). "
+            "You can start one when it ends; this page follows it."
+        )
         st.progress(run.fraction())
         return
     bar, stop = st.columns([5, 1], vertical_alignment="bottom")
@@ -117,17 +121,39 @@ def live_loss_chart(losses: list[float]) -> None:
     """The running loss so far, at most CHART_POINTS points; written out with fixed scales, so a poll that swaps the
     data never leaves Vega with an empty or conflicting chart to draw."""
     step = -(-len(losses) // CHART_POINTS)
-    points = [{"batch": batch, "loss": round(loss, 4)} for batch, loss in zip(range(step, len(losses) + 1, step),
-                                                                             losses[step - 1 :: step])]
+    points = [
+        {"batch": batch, "loss": round(loss, 4)}
+        for batch, loss in zip(range(step, len(losses) + 1, step), losses[step - 1 :: step])
+    ]
     st.caption("training loss, batch by batch")
-    st.vega_lite_chart({"layer": [{  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
-        "data": {"values": points},
-        "mark": {"type": "line", "color": SERIES["training"][0]},
-        "encoding": {"x": {"field": "batch", "type": "quantitative", "title": "batch", "axis": {"format": "d"},
-                           "scale": {"domain": [0, points[-1]["batch"]]}},
-                     "y": {"field": "loss", "type": "quantitative", "title": "loss",
-                           "scale": {"domain": [0, max(point["loss"] for point in points)]}}},
-    }]}, height=180, width="stretch", alt=f"training loss over {len(losses)} batches, last {losses[-1]:.3f}")
+    st.vega_lite_chart(
+        {
+            "layer": [
+                {  # the data inside a layer: Streamlit sends it as it is, Vega gets it whole
+                    "data": {"values": points},
+                    "mark": {"type": "line", "color": SERIES["training"][0]},
+                    "encoding": {
+                        "x": {
+                            "field": "batch",
+                            "type": "quantitative",
+                            "title": "batch",
+                            "axis": {"format": "d"},
+                            "scale": {"domain": [0, points[-1]["batch"]]},
+                        },
+                        "y": {
+                            "field": "loss",
+                            "type": "quantitative",
+                            "title": "loss",
+                            "scale": {"domain": [0, max(point["loss"] for point in points)]},
+                        },
+                    },
+                }
+            ]
+        },
+        height=180,
+        width="stretch",
+        alt=f"training loss over {len(losses)} batches, last {losses[-1]:.3f}",
+    )
 
 
 @st.fragment(run_every=IDLE_POLL_SECONDS)
@@ -156,35 +182,49 @@ def estimate_seconds(recipe: str, epochs: int, train_size: int) -> tuple[float, 
 
 @st.fragment
 def train_page() -> None:
-    st.write(f"Train a CNN on MNIST right here, in a process of its own. The default recipe, {APP_PRESETS[0]}, is "
-             f"{PRESETS[APP_PRESETS[0]].summary}; the shipped models were trained for much longer, with augmentation.")
+    st.write(
+        f"Train a CNN on MNIST right here, in a process of its own. The default recipe, {APP_PRESETS[0]}, is "
+        f"{PRESETS[APP_PRESETS[0]].summary}; the shipped models were trained for much longer, with augmentation."
+    )
     recipe = st.selectbox("Recipe", APP_PRESETS, key="recipe")
     st.caption(PRESETS[recipe].summary)
     epochs_column, batch_column, size_column = st.columns(3)
     epochs = epochs_column.number_input("Epochs", 1, 30, DEFAULTS["epochs"], key="epochs")
-    batch_size = batch_column.select_slider("Batch size", [32, 64, 128, 256, 512], DEFAULTS["batch_size"],
-                                            key="batch_size")
-    train_size = size_column.number_input("Training images", 500, 60_000, DEFAULTS["train_size"], step=500,
-                                          key="train_size")
-    into_repo = is_owner() and st.checkbox("Save into the app's models/ folder, for every visitor (owner)", key="into_repo")
+    batch_size = batch_column.select_slider(
+        "Batch size", [32, 64, 128, 256, 512], DEFAULTS["batch_size"], key="batch_size"
+    )
+    train_size = size_column.number_input(
+        "Training images", 500, 60_000, DEFAULTS["train_size"], step=500, key="train_size"
+    )
+    into_repo = is_owner() and st.checkbox(
+        "Save into the app's models/ folder, for every visitor (owner)", key="into_repo"
+    )
     seconds, basis = estimate_seconds(recipe, int(epochs), int(train_size))
-    st.caption(f"Estimated time: about {seconds:.0f} s ({basis}). You may leave this tab or reload the page: the "
-               f"run goes on, and this browser finds it again. Models you train are yours, listed in this browser "
-               f"for {KEEP_VISITOR_DATA.days} days.")
+    st.caption(
+        f"Estimated time: about {seconds:.0f} s ({basis}). You may leave this tab or reload the page: the "
+        f"run goes on, and this browser finds it again. Models you train are yours, listed in this browser "
+        f"for {KEEP_VISITOR_DATA.days} days."
+    )
     busy = job_runner().active() is not None
     watch_for_others_runs(busy)
     if st.button("Start training", type="primary", disabled=busy):
         out = (shipped_models_dir() if into_repo else trained_models_dir()) / f"{recipe}-{datetime.now():%Y%m%d-%H%M%S}"
-        start_job("train", {"epochs": int(epochs), "batch_size": int(batch_size), "train_size": int(train_size)},
-                  out, preset=recipe)
+        start_job(
+            "train",
+            {"epochs": int(epochs), "batch_size": int(batch_size), "train_size": int(train_size)},
+            out,
+            preset=recipe,
+        )
     if (run := job_panel("train")) is not None:
         show_new_model(run.out, run.card)
 
 
 def show_new_model(directory: Path, card: dict) -> None:
     """A model just trained or fine-tuned: how good, its curves, and a button to start using it."""
-    st.success(f"Saved **{directory.name}**: test accuracy "
-               f"{card['test_accuracy']:.2%} on {card['test_images']:,} MNIST test images.")
+    st.success(
+        f"Saved **{directory.name}**: test accuracy "
+        f"{card['test_accuracy']:.2%} on {card['test_images']:,} MNIST test images."
+    )
     show_curves(card["history"])
     if st.session_state.get("active_model") == str(directory):
         st.info(f"{directory.name} is the active model.")

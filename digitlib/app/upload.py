@@ -36,8 +36,10 @@ class Picture:
 
 def visitor_pictures() -> list[Picture]:
     """The pictures on the Upload tab: those carried over from an earlier visit to it, then those in its widgets."""
-    return [*st.session_state.get("carried_pictures", {}).values(),
-            *st.session_state.get("widget_pictures", {}).values()]
+    return [
+        *st.session_state.get("carried_pictures", {}).values(),
+        *st.session_state.get("widget_pictures", {}).values(),
+    ]
 
 
 def forget_pictures() -> None:
@@ -50,11 +52,17 @@ def upload_page(clf: Classifier) -> None:
     carried = st.session_state.setdefault("carried_pictures", {})
     if uploader_key() not in st.session_state:  # the widget is new (or came back empty): keep what it held
         carried.update(st.session_state.pop("widget_pictures", {}))
-    files = st.file_uploader("Photos or scans of digits and numbers (PNG, JPEG, WebP, GIF, BMP, TIFF)",
-                             type=UPLOAD_TYPES, accept_multiple_files=True, key=uploader_key())
+    files = st.file_uploader(
+        "Photos or scans of digits and numbers (PNG, JPEG, WebP, GIF, BMP, TIFF)",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=uploader_key(),
+    )
     photo = st.camera_input("Take a photo of a digit or number") if st.toggle("Use the camera", key="camera") else None
-    st.session_state.widget_pictures = {file.file_id: Picture(file.file_id, file.name, file.getvalue())
-                                        for file in [*files, *([photo] if photo else [])]}
+    st.session_state.widget_pictures = {
+        file.file_id: Picture(file.file_id, file.name, file.getvalue())
+        for file in [*files, *([photo] if photo else [])]
+    }
     sources = admitted_uploads(visitor_pictures(), on_too_much=forget_pictures)
     if not sources:
         st.info("Upload one or more images, or switch the camera on: each is read as a number.")

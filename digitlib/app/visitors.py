@@ -124,7 +124,10 @@ def keep_key_in_browser() -> None:
     """Hand the browser its key as a cookie (again on every visit, so it lasts KEEP_VISITOR_DATA after the last)."""
     visitor_id()
     seconds = int(KEEP_VISITOR_DATA.total_seconds())
-    st.html(f"""<script>
+    st.html(
+        f"""<script>
 document.cookie = "{COOKIE}={st.session_state.visitor_key}; Max-Age={seconds}; Path=/; SameSite=Strict"
     + (location.protocol === "https:" ? "; Secure" : "");
-</script>""", unsafe_allow_javascript=True)
+</script>""",
+        unsafe_allow_javascript=True,
+    )

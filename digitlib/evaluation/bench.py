@@ -65,9 +65,16 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(single_repeats=5, batch_images=300, batch_repeats=1, keras_repeats=2, fresh_processes=1,
-              train_images=256, archs=("fast",),
-              tta_overrides=(("train_size", 300), ("epochs", 1)))
+QUICK = Sizes(
+    single_repeats=5,
+    batch_images=300,
+    batch_repeats=1,
+    keras_repeats=2,
+    fresh_processes=1,
+    train_images=256,
+    archs=("fast",),
+    tta_overrides=(("train_size", 300), ("epochs", 1)),
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +152,7 @@ def bare_litert(model_path: Path, images: np.ndarray, chunk: int) -> Callable[[]
 def batch(clf: Classifier, images: np.ndarray, repeats: int) -> dict[str, float]:
     ours = throughput(lambda: clf.predict_batch(images), len(images), repeats)
     bare = throughput(bare_litert(clf.directory / MODEL_FILE, images, BATCH_CHUNK), len(images), repeats)
-    return {"images": len(images), "ours_images_per_s": ours, "bare_litert_images_per_s": bare,
-            "ratio": ours / bare}
+    return {"images": len(images), "ours_images_per_s": ours, "bare_litert_images_per_s": bare, "ratio": ours / bare}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,8 +175,9 @@ def child(args: list[str]) -> tuple[dict, float]:
     from spawning it to that line (interpreter start included, exit excluded)."""
     with tempfile.TemporaryFile("w+") as stderr:  # a file, not a pipe: chatty TensorFlow can't block it
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], cwd=PACKAGE_PARENT, stdout=subprocess.PIPE,
-                                stderr=stderr, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, *args], cwd=PACKAGE_PARENT, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
         answer = next((line for line in proc.stdout if line.startswith("{")), "")
         seconds = time.perf_counter() - started
         proc.communicate()
@@ -224,7 +231,8 @@ def keras_worker(model_dir: str, images_file: str, single_file: str, repeats: in
         "predict_single": latency(lambda: model.predict(single, verbose=0), repeats),
         "call_single": latency(lambda: model(single, training=False).numpy(), repeats),
         "predict_batch_images_per_s": throughput(
-            lambda: model.predict(images, batch_size=BATCH_CHUNK, verbose=0), len(images), 2),
+            lambda: model.predict(images, batch_size=BATCH_CHUNK, verbose=0), len(images), 2
+        ),
         "call_batch_images_per_s": throughput(call_in_chunks, len(images), 2),
     }
 
@@ -243,8 +251,9 @@ def training_worker(archs: list[str] | None, train_images: int, data_dir: str | 
             cfg = TrainConfig(arch=arch, epochs=2, train_size=train_images, val_fraction=0.0, augment=augment)
             fit(cfg, lambda p, ends=ends: ends.append(time.perf_counter()) if p.phase == "epoch" else None, mnist)
             results.setdefault(arch, {"parameters": build(arch).count_params(), "batch_size": cfg.batch_size})
-            results[arch]["augmented_images_per_s" if augment else "plain_images_per_s"] = (
-                train_images / (ends[1] - ends[0]))
+            results[arch]["augmented_images_per_s" if augment else "plain_images_per_s"] = train_images / (
+                ends[1] - ends[0]
+            )
     return results
 
 
@@ -272,15 +281,27 @@ def time_to_accuracy_worker(preset: str, overrides: dict, data_dir: str | None, 
         def on_epoch_end(self, epoch, logs=None):
             accuracy = float((self.model.predict(x_test, batch_size=1024, verbose=0).argmax(1) == y_test).mean())
             now = time.perf_counter()
-            self.epochs.append({"epoch": epoch + 1, "test_accuracy": accuracy,
-                                "training_seconds": now - self.fit_started, "process_seconds": now - started})
+            self.epochs.append(
+                {
+                    "epoch": epoch + 1,
+                    "test_accuracy": accuracy,
+                    "training_seconds": now - self.fit_started,
+                    "process_seconds": now - started,
+                }
+            )
             self.model.stop_training = accuracy >= target
 
     scores = TestAccuracy()
     fit(cfg, lambda p: None, mnist, callbacks=[scores])
     reached = next((e for e in scores.epochs if e["test_accuracy"] >= target), None)
-    return {"preset": preset, "config": asdict(cfg) | {"data_dir": None}, "target": target,
-            "reached": reached is not None, "first_at_target": reached, "epochs": scores.epochs}
+    return {
+        "preset": preset,
+        "config": asdict(cfg) | {"data_dir": None},
+        "target": target,
+        "reached": reached is not None,
+        "first_at_target": reached,
+        "epochs": scores.epochs,
+    }
 
 
 WORKERS: dict[str, Callable[..., dict]] = {
@@ -306,31 +327,49 @@ def version(*distributions: str) -> str | None:
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    packages = {"numpy": ("numpy",), "pillow": ("pillow",), "scipy": ("scipy",), "opencv": ("opencv-python-headless",),
-                "ai-edge-litert": ("ai-edge-litert",), "tensorflow": ("tensorflow-cpu", "tensorflow"),
-                "keras": ("keras",)}
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(ram, 1), "os": platform.platform(),
-            "python": platform.python_version(),
-            "versions": {key: version(*names) for key, names in packages.items()}}
+    packages = {
+        "numpy": ("numpy",),
+        "pillow": ("pillow",),
+        "scipy": ("scipy",),
+        "opencv": ("opencv-python-headless",),
+        "ai-edge-litert": ("ai-edge-litert",),
+        "tensorflow": ("tensorflow-cpu", "tensorflow"),
+        "keras": ("keras",),
+    }
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(ram, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {key: version(*names) for key, names in packages.items()},
+    }
 
 
 def no_models() -> list[str]:
-    raise ModelError(f"no models in {MODELS_DIR} to measure: train one with `python -m digitlib train` "
-                     "or name model directories with --models.")
+    raise ModelError(
+        f"no models in {MODELS_DIR} to measure: train one with `python -m digitlib train` "
+        "or name model directories with --models."
+    )
 
 
 def benchmark_model(clf: Classifier, images: np.ndarray, sizes: Sizes, workdir: Path, log) -> dict:
     inputs = {label: make() for label, make in INPUTS.items()}
     log(f"{clf.name}: single-image latency")
-    result = {"name": clf.name, "parameters": clf.card.get("parameters"),
-              "test_accuracy": clf.card.get("test_accuracy"),
-              "single_image": {label: single_image(clf, source, sizes.single_repeats)
-                               for label, source in inputs.items()}}
+    result = {
+        "name": clf.name,
+        "parameters": clf.card.get("parameters"),
+        "test_accuracy": clf.card.get("test_accuracy"),
+        "single_image": {label: single_image(clf, source, sizes.single_repeats) for label, source in inputs.items()},
+    }
     log(f"{clf.name}: batch throughput")
     result["batch"] = batch(clf, images, sizes.batch_repeats)
     log(f"{clf.name}: fresh process -> first prediction")
@@ -340,13 +379,23 @@ def benchmark_model(clf: Classifier, images: np.ndarray, sizes: Sizes, workdir: 
     log(f"{clf.name}: Keras reference (child process)")
     np.save(workdir / "images.npy", images)
     np.save(workdir / "single.npy", preprocess.segment(inputs[CANVAS_PNG]).segments[0].image)
-    result["keras"] = worker("keras", model_dir=str(clf.directory), images_file=str(workdir / "images.npy"),
-                             single_file=str(workdir / "single.npy"), repeats=sizes.keras_repeats)
+    result["keras"] = worker(
+        "keras",
+        model_dir=str(clf.directory),
+        images_file=str(workdir / "images.npy"),
+        single_file=str(workdir / "single.npy"),
+        repeats=sizes.keras_repeats,
+    )
     return result
 
 
-def run(models: list[str] | None = None, quick: bool = False, data_dir: str | None = None,
-        training: bool = True, log: Callable[[str], None] = lambda message: None) -> dict:
+def run(
+    models: list[str] | None = None,
+    quick: bool = False,
+    data_dir: str | None = None,
+    training: bool = True,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict:
     """Every measurement, as one JSON-ready dict (see ``report`` for the human view)."""
     sizes = QUICK if quick else FULL
     load_before = os.getloadavg()
@@ -358,11 +407,15 @@ def run(models: list[str] | None = None, quick: bool = False, data_dir: str | No
             result["models"].append(benchmark_model(load_classifier(name), images, sizes, Path(workdir), log))
     if training:
         log("training throughput per architecture (child process)")
-        result["training"] = worker("training", archs=sizes.archs, train_images=sizes.train_images,
-                                    data_dir=data_dir)
+        result["training"] = worker("training", archs=sizes.archs, train_images=sizes.train_images, data_dir=data_dir)
         log("time to 99.5% test accuracy with the fast preset (child process)")
-        result["time_to_accuracy"] = worker("time-to-accuracy", preset="fast", overrides=dict(sizes.tta_overrides),
-                                            data_dir=data_dir, target=TARGET_ACCURACY)
+        result["time_to_accuracy"] = worker(
+            "time-to-accuracy",
+            preset="fast",
+            overrides=dict(sizes.tta_overrides),
+            data_dir=data_dir,
+            target=TARGET_ACCURACY,
+        )
     result["load_average"] = {"start": load_before, "end": os.getloadavg()}
     return result
 

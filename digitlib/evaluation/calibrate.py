@@ -33,9 +33,13 @@ def unsure_table(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, dic
     "unsure" warning below it would catch, and how often it would cry wolf."""
     confidence = probabilities.max(axis=1)
     wrong = probabilities.argmax(axis=1) != np.asarray(labels)
-    return {f"{t:.1f}": {"errors_flagged": round(float((confidence[wrong] < t).mean()) if wrong.any() else 0.0, 4),
-                         "correct_flagged": round(float((confidence[~wrong] < t).mean()) if (~wrong).any() else 0.0, 4)}
-            for t in UNSURE_THRESHOLDS}
+    return {
+        f"{t:.1f}": {
+            "errors_flagged": round(float((confidence[wrong] < t).mean()) if wrong.any() else 0.0, 4),
+            "correct_flagged": round(float((confidence[~wrong] < t).mean()) if (~wrong).any() else 0.0, 4),
+        }
+        for t in UNSURE_THRESHOLDS
+    }
 
 
 @dataclass
@@ -57,10 +61,16 @@ def calibrate(raw_probabilities: np.ndarray, labels: np.ndarray, fitted_on: str)
     """Fit the temperature on untempered probabilities and report what it changes."""
     temperature = fit_temperature(raw_probabilities, labels)
     tempered = temper(raw_probabilities, temperature)
-    return Calibration(temperature, fitted_on, int(len(labels)),
-                       negative_log_likelihood(raw_probabilities, labels), negative_log_likelihood(tempered, labels),
-                       expected_calibration_error(raw_probabilities, labels),
-                       expected_calibration_error(tempered, labels), unsure_table(tempered, labels))
+    return Calibration(
+        temperature,
+        fitted_on,
+        int(len(labels)),
+        negative_log_likelihood(raw_probabilities, labels),
+        negative_log_likelihood(tempered, labels),
+        expected_calibration_error(raw_probabilities, labels),
+        expected_calibration_error(tempered, labels),
+        unsure_table(tempered, labels),
+    )
 
 
 def held_out_digits(card: dict, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -76,16 +86,20 @@ def held_out_digits(card: dict, data_dir: str | None = None) -> tuple[np.ndarray
         run = run.get("initialised_from")
     seed, val_fraction, train_size = next(iter(splits))
     if len(splits) != 1 or not isinstance(seed, int) or not val_fraction:
-        raise ValueError("this model's card does not name one held-out validation split for all its training runs: "
-                         "there are no digits it surely never trained on to calibrate with")
+        raise ValueError(
+            "this model's card does not name one held-out validation split for all its training runs: "
+            "there are no digits it surely never trained on to calibrate with"
+        )
     (x_train, y_train), _ = data.load_mnist(data_dir)
-    _, (x_val, y_val) = split_train_val(x_train, y_train, TrainConfig(seed=seed, val_fraction=val_fraction,
-                                                                      train_size=train_size))
+    _, (x_val, y_val) = split_train_val(
+        x_train, y_train, TrainConfig(seed=seed, val_fraction=val_fraction, train_size=train_size)
+    )
     return x_val, y_val
 
 
-def read_synthetic_digits(classifier: Classifier, x: np.ndarray, y: np.ndarray, count: int,
-                          seed: int) -> tuple[np.ndarray, np.ndarray]:
+def read_synthetic_digits(
+    classifier: Classifier, x: np.ndarray, y: np.ndarray, count: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Untempered probabilities and labels of the digits in ``count`` synthetic numbers made from (x, y).
 
     Only numbers where the pipeline found as many digits as were written count: then the i-th digit
@@ -107,9 +121,13 @@ def calibrate_model(classifier: Classifier, count: int = 1500, data_dir: str | N
     """Fit the model's temperature on synthetic numbers of its held-out digits and store it in its card."""
     x_val, y_val = held_out_digits(classifier.card, data_dir)
     probabilities, labels = read_synthetic_digits(classifier, x_val, y_val, count, CALIBRATION_SEED)
-    calibration = calibrate(probabilities, labels, f"digits found in {count} synthetic numbers (seed "
-                            f"{CALIBRATION_SEED}) written with the {len(x_val)} MNIST training images held out "
-                            "from training")
+    calibration = calibrate(
+        probabilities,
+        labels,
+        f"digits found in {count} synthetic numbers (seed "
+        f"{CALIBRATION_SEED}) written with the {len(x_val)} MNIST training images held out "
+        "from training",
+    )
     write_calibration(classifier.directory, calibration)
     classifier.temperature = calibration.temperature
     return calibration

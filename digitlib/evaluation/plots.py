@@ -40,8 +40,15 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], title: str = "Confusion ma
         for pred in range(10):
             value = counts[true, pred]
             if value:
-                ax.text(pred, true, str(value), ha="center", va="center", fontsize=7,
-                        color="grey" if true == pred else "black")
+                ax.text(
+                    pred,
+                    true,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="grey" if true == pred else "black",
+                )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")

@@ -67,8 +67,10 @@ class RealEvaluation:
     @property
     def per_class_accuracy(self) -> dict[str, float]:
         labels = sorted({o.case.label for o in self.of_kind("single")})
-        return {label: float(np.mean([o.correct for o in self.of_kind("single") if o.case.label == label]))
-                for label in labels}
+        return {
+            label: float(np.mean([o.correct for o in self.of_kind("single") if o.case.label == label]))
+            for label in labels
+        }
 
     @property
     def multi_exact(self) -> tuple[int, int]:
@@ -105,19 +107,32 @@ class RealEvaluation:
             "multi_exact_rate": round(self.multi_exact_rate, 6),
             "digit_error_rate": round(self.digit_error_rate, 6),
             "confident_errors": len(self.confident_errors),
-            "failures": [{"path": str(o.case.path), "label": o.case.label, "read": o.text, "error": o.error,
-                          "confidence": round(o.reading.confidence, 6) if o.reading else 0.0}
-                         for o in self.failures],
+            "failures": [
+                {
+                    "path": str(o.case.path),
+                    "label": o.case.label,
+                    "read": o.text,
+                    "error": o.error,
+                    "confidence": round(o.reading.confidence, 6) if o.reading else 0.0,
+                }
+                for o in self.failures
+            ],
         }
 
 
 def find_cases(directory: Path) -> list[Case]:
     """Every labelled picture in a folder laid out like realworld-dev; a clear error when there are none."""
     directory = Path(directory)
-    singles = [Case(p, p.parent.name, "single") for p in sorted(directory.glob("single/*/*"))
-               if p.suffix.lower() in IMAGE_SUFFIXES and p.parent.name.isdigit() and len(p.parent.name) == 1]
-    multis = [Case(p, p.name.split("__")[0], "multi") for p in sorted(directory.glob("multi/*"))
-              if p.suffix.lower() in IMAGE_SUFFIXES and p.name.split("__")[0].isdigit()]
+    singles = [
+        Case(p, p.parent.name, "single")
+        for p in sorted(directory.glob("single/*/*"))
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.parent.name.isdigit() and len(p.parent.name) == 1
+    ]
+    multis = [
+        Case(p, p.name.split("__")[0], "multi")
+        for p in sorted(directory.glob("multi/*"))
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.name.split("__")[0].isdigit()
+    ]
     if not singles and not multis:
         raise ValueError(f"{directory}: no pictures found in single/<digit>/* or multi/<number>__*")
     return singles + multis
@@ -152,8 +167,9 @@ def failure_gallery(evaluation: RealEvaluation, path: Path) -> Path:
         captions += [outcome.case.path.name[:18], f"{outcome.case.label}→{read}{confidence}"]
     if not images:
         images, captions = [np.zeros((28, 28), np.float32)], ["no failures"]
-    return plots.save(plots.gallery(images, captions, columns=8, title="Real-world failures: picture, model input, "
-                                    "label→read"), path)
+    return plots.save(
+        plots.gallery(images, captions, columns=8, title="Real-world failures: picture, model input, label→read"), path
+    )
 
 
 # ---------------------------------------------------------------- synthetic robustness
@@ -178,10 +194,12 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
     "clean": lambda x, rng: x,
     "shifted to a corner of 84x84": corner_shift,
     "scaled up 10x": lambda x, rng: ndimage.zoom(x, 10, order=1),
-    "thick brush (10x, strokes ~2x MNIST's)": lambda x, rng: ndimage.grey_dilation(ndimage.zoom(x, 10, order=1),
-                                                                                   footprint=disk(11)),
-    "hairline pen (10x, strokes ~1/4 MNIST's)": lambda x, rng: ndimage.grey_erosion(ndimage.zoom(x, 10, order=1),
-                                                                                    footprint=disk(8)),
+    "thick brush (10x, strokes ~2x MNIST's)": lambda x, rng: ndimage.grey_dilation(
+        ndimage.zoom(x, 10, order=1), footprint=disk(11)
+    ),
+    "hairline pen (10x, strokes ~1/4 MNIST's)": lambda x, rng: ndimage.grey_erosion(
+        ndimage.zoom(x, 10, order=1), footprint=disk(8)
+    ),
     "inverted (black on white)": lambda x, rng: 1.0 - x,
     "noisy (sigma 0.15)": lambda x, rng: np.clip(x + rng.normal(0, 0.15, x.shape), 0, 1).astype(np.float32),
     "blurred (sigma 1)": lambda x, rng: ndimage.gaussian_filter(x, 1.0),
@@ -202,18 +220,25 @@ class RobustnessRow:
     accuracy: dict[str, dict[str, float]]  # model -> {"naive": acc, "pipeline": acc}
 
 
-def robustness_table(classifiers: Sequence[Classifier], x: np.ndarray, y: np.ndarray,
-                     seed: int = 0) -> list[RobustnessRow]:
+def robustness_table(
+    classifiers: Sequence[Classifier], x: np.ndarray, y: np.ndarray, seed: int = 0
+) -> list[RobustnessRow]:
     """Accuracy of each model on each condition of MNIST test digits, naive versus our preprocessing."""
     rng = np.random.default_rng(seed)
     digits = x.astype(np.float32) / 255.0
     rows = []
     for name, transform in CONDITIONS.items():
         pictures = [transform(d, rng) for d in digits]
-        prepared = {"naive": np.array([naive_preprocess(p) for p in pictures]),
-                    "pipeline": np.array([to_mnist(p) for p in pictures])}
-        accuracy = {clf.name: {way: float((clf.predict_prepared(images).argmax(1) == y).mean())
-                               for way, images in prepared.items()} for clf in classifiers}
+        prepared = {
+            "naive": np.array([naive_preprocess(p) for p in pictures]),
+            "pipeline": np.array([to_mnist(p) for p in pictures]),
+        }
+        accuracy = {
+            clf.name: {
+                way: float((clf.predict_prepared(images).argmax(1) == y).mean()) for way, images in prepared.items()
+            }
+            for clf in classifiers
+        }
         rows.append(RobustnessRow(name, accuracy))
     return rows
 
@@ -223,6 +248,10 @@ def format_table(rows: list[RobustnessRow]) -> str:
     models = list(rows[0].accuracy)
     header = "| condition | " + " | ".join(f"{m} naive | {m} pipeline" for m in models) + " |"
     rule = "|---|" + "---:|" * (2 * len(models))
-    lines = [f"| {r.condition} | " + " | ".join(f"{r.accuracy[m]['naive']:.2%} | {r.accuracy[m]['pipeline']:.2%}"
-                                               for m in models) + " |" for r in rows]
+    lines = [
+        f"| {r.condition} | "
+        + " | ".join(f"{r.accuracy[m]['naive']:.2%} | {r.accuracy[m]['pipeline']:.2%}" for m in models)
+        + " |"
+        for r in rows
+    ]
     return "\n".join([header, rule, *lines])

@@ -31,9 +31,19 @@ MAX_FRAME = 900  # picture side cap: a phone photo is reduced to 1024 by the rea
 SPACING = {"wide spacing": 0.25, "normal spacing": 0.45, "touching": 0.3}
 STROKE = {"hairline pen": 0.2, "normal stroke": 0.55, "marker": 0.25}
 CONDITIONS = {
-    "mixed sizes": 0.3, "slant": 0.4, "small in a large frame": 0.2, "paper texture": 0.5,
-    "lighting gradient": 0.35, "hard shadow": 0.2, "ruled lines": 0.15, "squared paper": 0.1,
-    "coloured ink": 0.25, "light on dark": 0.15, "rotated": 0.3, "sensor noise": 0.3, "jpeg": 0.4,
+    "mixed sizes": 0.3,
+    "slant": 0.4,
+    "small in a large frame": 0.2,
+    "paper texture": 0.5,
+    "lighting gradient": 0.35,
+    "hard shadow": 0.2,
+    "ruled lines": 0.15,
+    "squared paper": 0.1,
+    "coloured ink": 0.25,
+    "light on dark": 0.15,
+    "rotated": 0.3,
+    "sensor noise": 0.3,
+    "jpeg": 0.4,
 }
 
 
@@ -57,7 +67,7 @@ def pick_conditions(rng: np.random.Generator) -> list[str]:
 def digit_strokes(digit: np.ndarray, height: int, stroke: str, rng: np.random.Generator) -> np.ndarray:
     """One MNIST digit cropped to its ink, scaled to ``height`` px, with the pen's stroke width (float ink)."""
     ys, xs = np.nonzero(digit > 30)
-    crop = digit[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(np.float32) / 255
+    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255
     width = max(2, round(crop.shape[1] * height / crop.shape[0]))
     big = cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR)
     stroke_px = height * 0.12  # MNIST's pen at this size
@@ -65,8 +75,9 @@ def digit_strokes(digit: np.ndarray, height: int, stroke: str, rng: np.random.Ge
         big = (big > rng.uniform(0.55, 0.7)).astype(np.float32)
     elif stroke == "marker":
         radius = max(1, round(stroke_px * rng.uniform(0.15, 0.35)))
-        big = cv2.dilate((big > 0.4).astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                                                                                   (2 * radius + 1,) * 2))
+        big = cv2.dilate(
+            (big > 0.4).astype(np.float32), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+        )
     else:
         big = np.clip((big - 0.25) * 2.5, 0, 1)
     return cv2.GaussianBlur(big, (3, 3), 0.6) if height >= 24 else big
@@ -76,8 +87,9 @@ def compose_line(digits: list[np.ndarray], conditions: list[str], rng: np.random
     """The digits side by side on a transparent line (float ink in [0, 1]), with the picked spacing, sizes, slant."""
     height = int(rng.integers(18, 40)) if "small in a large frame" in conditions else int(rng.integers(28, 140))
     stroke = next(c for c in conditions if c in STROKE)
-    sizes = [height * (rng.uniform(0.7, 1.2) if "mixed sizes" in conditions else rng.uniform(0.93, 1.07))
-             for _ in digits]
+    sizes = [
+        height * (rng.uniform(0.7, 1.2) if "mixed sizes" in conditions else rng.uniform(0.93, 1.07)) for _ in digits
+    ]
     glyphs = [digit_strokes(d, max(10, round(s)), stroke, rng) for d, s in zip(digits, sizes)]
     gap = {"wide spacing": (0.35, 0.9), "normal spacing": (0.08, 0.3), "touching": (-0.06, 0.02)}
     low, high = gap[next(c for c in conditions if c in SPACING)]
@@ -89,7 +101,7 @@ def compose_line(digits: list[np.ndarray], conditions: list[str], rng: np.random
     line = np.zeros((line_height + 4, max(x, xs[-1] + glyphs[-1].shape[1]) + 4), np.float32)
     for glyph, x0 in zip(glyphs, xs):
         y0 = line_height - glyph.shape[0] - int(rng.integers(0, max(1, height // 8)))  # on a wavy baseline
-        region = line[y0 + 2: y0 + 2 + glyph.shape[0], x0 + 2: x0 + 2 + glyph.shape[1]]
+        region = line[y0 + 2 : y0 + 2 + glyph.shape[0], x0 + 2 : x0 + 2 + glyph.shape[1]]
         np.maximum(region, glyph, out=region)
     if "slant" in conditions:
         shear = rng.uniform(-0.35, 0.35)
@@ -107,8 +119,11 @@ def paper_ground(shape: tuple[int, int], conditions: list[str], rng: np.random.G
         return np.full((h, w, 3), tone, np.float32) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
     ground = np.full((h, w, 3), rng.uniform(0.78, 1.0), np.float32) * rng.uniform(0.92, 1.0, 3).astype(np.float32)
     if "paper texture" in conditions:
-        coarse = cv2.resize(rng.normal(0, 1, (max(2, h // 40), max(2, w // 40))).astype(np.float32), (w, h),
-                            interpolation=cv2.INTER_CUBIC)
+        coarse = cv2.resize(
+            rng.normal(0, 1, (max(2, h // 40), max(2, w // 40))).astype(np.float32),
+            (w, h),
+            interpolation=cv2.INTER_CUBIC,
+        )
         grain = rng.normal(0, 1, (h, w)).astype(np.float32)
         ground *= (1 + 0.04 * coarse + 0.02 * cv2.GaussianBlur(grain, (3, 3), 0.8))[..., None]
     return ground
@@ -133,7 +148,7 @@ def lighting(shape: tuple[int, int], conditions: list[str], rng: np.random.Gener
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if "lighting gradient" in conditions:
         angle = rng.uniform(0, 2 * np.pi)
-        ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
+        ramp = np.cos(angle) * xx / w + np.sin(angle) * yy / h
         ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
         light *= 1 - rng.uniform(0.25, 0.55) * ramp
         if rng.random() < 0.5:
@@ -175,7 +190,7 @@ def render(line: np.ndarray, conditions: list[str], rng: np.random.Generator) ->
     ink = np.zeros((h, w), np.float32)
     x0 = int(rng.integers(MARGIN, w - MARGIN - line.shape[1] + 1))
     y0 = int(rng.integers(MARGIN, h - MARGIN - line.shape[0] + 1))
-    ink[y0: y0 + line.shape[0], x0: x0 + line.shape[1]] = line
+    ink[y0 : y0 + line.shape[0], x0 : x0 + line.shape[1]] = line
     ground = paper_ground((h, w), conditions, rng)
     if "ruled lines" in conditions or "squared paper" in conditions:
         draw_ruling(ground, conditions, max(8, int(line.shape[0] * rng.uniform(0.7, 1.2))), rng)
@@ -195,8 +210,9 @@ def render(line: np.ndarray, conditions: list[str], rng: np.random.Generator) ->
     return np.ascontiguousarray(image)
 
 
-def make_sample(x_test: np.ndarray, y_test: np.ndarray, seed: int, index: int,
-                conditions: list[str] | None = None) -> Sample:
+def make_sample(
+    x_test: np.ndarray, y_test: np.ndarray, seed: int, index: int, conditions: list[str] | None = None
+) -> Sample:
     """Picture ``index`` of the benchmark with this seed (independent of how many are made).
 
     ``conditions`` forces a set (one spacing and one stroke among them) instead of drawing one."""
@@ -234,8 +250,13 @@ class Tally:
         return self.digit_errors / self.digits if self.digits else 0.0
 
     def as_dict(self) -> dict:
-        return {"pictures": self.pictures, "exact": self.exact, "exact_rate": round(self.exact_rate, 4),
-                "digit_error_rate": round(self.digit_error_rate, 4), "confident_errors": self.confident_errors}
+        return {
+            "pictures": self.pictures,
+            "exact": self.exact,
+            "exact_rate": round(self.exact_rate, 4),
+            "digit_error_rate": round(self.digit_error_rate, 4),
+            "confident_errors": self.confident_errors,
+        }
 
 
 @dataclass
@@ -251,15 +272,21 @@ class SyntheticEvaluation:
     def digit_ece(self, calibrated: bool = True) -> float:
         """Expected calibration error of the digits read where as many were found as written."""
         probabilities = np.array(self.digit_probabilities, np.float32).reshape(-1, 10)
-        return expected_calibration_error(probabilities if calibrated else temper(probabilities, 1 / self.temperature),
-                                          np.array(self.digit_labels))
+        return expected_calibration_error(
+            probabilities if calibrated else temper(probabilities, 1 / self.temperature), np.array(self.digit_labels)
+        )
 
     def as_dict(self) -> dict:
-        return {"overall": self.overall.as_dict(), "temperature": self.temperature, "digits_matched": len(self.digit_labels),
-                "digit_ece": round(self.digit_ece(), 6), "digit_ece_uncalibrated": round(self.digit_ece(False), 6),
-                "by_condition": {k: v.as_dict() for k, v in sorted(self.by_condition.items())},
-                "by_length": {str(k): v.as_dict() for k, v in sorted(self.by_length.items())},
-                "failures": [{"index": i, "label": label, "read": read} for i, label, read in self.failures]}
+        return {
+            "overall": self.overall.as_dict(),
+            "temperature": self.temperature,
+            "digits_matched": len(self.digit_labels),
+            "digit_ece": round(self.digit_ece(), 6),
+            "digit_ece_uncalibrated": round(self.digit_ece(False), 6),
+            "by_condition": {k: v.as_dict() for k, v in sorted(self.by_condition.items())},
+            "by_length": {str(k): v.as_dict() for k, v in sorted(self.by_length.items())},
+            "failures": [{"index": i, "label": label, "read": read} for i, label, read in self.failures],
+        }
 
 
 def matched_digits(label: str, reading: Reading) -> list[tuple[np.ndarray, int]]:
@@ -270,8 +297,14 @@ def matched_digits(label: str, reading: Reading) -> list[tuple[np.ndarray, int]]
     return [(d.probabilities, int(c)) for d, c in zip(reading.digits, label)]
 
 
-def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.ndarray, count: int = 1000,
-                       seed: int = 0, on_sample: Callable[[int, Sample, str], None] | None = None) -> SyntheticEvaluation:
+def evaluate_synthetic(
+    classifier: Classifier,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    count: int = 1000,
+    seed: int = 0,
+    on_sample: Callable[[int, Sample, str], None] | None = None,
+) -> SyntheticEvaluation:
     """Read ``count`` generated numbers; ``on_sample(index, sample, text)`` sees each (to save examples)."""
     evaluation = SyntheticEvaluation(temperature=classifier.temperature)
     for index in range(count):
@@ -284,8 +317,11 @@ def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.nd
         for probabilities, digit in matched_digits(sample.label, reading) if reading else []:
             evaluation.digit_probabilities.append(probabilities)
             evaluation.digit_labels.append(digit)
-        for tally in (evaluation.overall, evaluation.by_length[len(sample.label)],
-                      *(evaluation.by_condition[c] for c in sample.conditions)):
+        for tally in (
+            evaluation.overall,
+            evaluation.by_length[len(sample.label)],
+            *(evaluation.by_condition[c] for c in sample.conditions),
+        ):
             tally.add(sample.label, text, confidence)
         if text != sample.label:
             evaluation.failures.append((index, sample.label, text))
@@ -296,10 +332,17 @@ def evaluate_synthetic(classifier: Classifier, x_test: np.ndarray, y_test: np.nd
 
 def format_report(evaluation: SyntheticEvaluation) -> str:
     """Markdown table: exact-read rate, digit error rate and confident errors, overall, per condition and length."""
-    lines = [f"| pictures with | count | read exactly | digit error rate | wrong at ≥ {CONFIDENT:.0%} |",
-             "|---|---:|---:|---:|---:|"]
-    rows = [("all", evaluation.overall), *sorted(evaluation.by_condition.items()),
-            *((f"{n} digits", t) for n, t in sorted(evaluation.by_length.items()))]
-    lines += [f"| {name} | {t.pictures} | {t.exact_rate:.1%} | {t.digit_error_rate:.1%} | {t.confident_errors} |"
-              for name, t in rows]
+    lines = [
+        f"| pictures with | count | read exactly | digit error rate | wrong at ≥ {CONFIDENT:.0%} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    rows = [
+        ("all", evaluation.overall),
+        *sorted(evaluation.by_condition.items()),
+        *((f"{n} digits", t) for n, t in sorted(evaluation.by_length.items())),
+    ]
+    lines += [
+        f"| {name} | {t.pictures} | {t.exact_rate:.1%} | {t.digit_error_rate:.1%} | {t.confident_errors} |"
+        for name, t in rows
+    ]
     return "\n".join(lines)

@@ -45,8 +45,9 @@ def patch_corners(patch: int = PATCH, stride: int = STRIDE) -> list[tuple[int, i
     return [(top, left) for top in starts for left in starts]
 
 
-def saliency(classifier: Classifier, image28: np.ndarray, digit: int | None = None,
-             patch: int = PATCH, stride: int = STRIDE) -> np.ndarray:
+def saliency(
+    classifier: Classifier, image28: np.ndarray, digit: int | None = None, patch: int = PATCH, stride: int = STRIDE
+) -> np.ndarray:
     """(28, 28) float32 in [0, 1]: how much each pixel supports ``digit`` (default: the predicted one).
 
     1 marks the pixels whose blanking costs the most probability; all zeros means no patch
@@ -55,15 +56,17 @@ def saliency(classifier: Classifier, image28: np.ndarray, digit: int | None = No
     if digit is not None and digit not in range(10):
         raise ValueError(f"digit must be 0-9, not {digit!r}")
     image = as_unit_float(image28)
-    corners = [(top, left) for top, left in patch_corners(patch, stride)
-               if image[top : top + patch, left : left + patch].any()]  # blanking blank paper changes nothing
+    corners = [
+        (top, left) for top, left in patch_corners(patch, stride) if image[top : top + patch, left : left + patch].any()
+    ]  # blanking blank paper changes nothing
     batch = np.repeat(image[None], len(corners) + 1, axis=0)
     for i, (top, left) in enumerate(corners, start=1):
         batch[i, top : top + patch, left : left + patch] = 0.0
     # In runs of FEW_IMAGES, which predict_prepared reads one by one: a bigger batch is padded to a
     # whole chunk, ~0.1 s whatever the count, where ~70 single images take ~25 ms.
-    probabilities = np.concatenate([classifier.predict_prepared(batch[start : start + FEW_IMAGES])
-                                    for start in range(0, len(batch), FEW_IMAGES)])
+    probabilities = np.concatenate(
+        [classifier.predict_prepared(batch[start : start + FEW_IMAGES]) for start in range(0, len(batch), FEW_IMAGES)]
+    )
     target = int(probabilities[0].argmax()) if digit is None else digit
     drops = np.maximum(probabilities[0, target] - probabilities[1:, target], 0.0)
 
@@ -104,8 +107,13 @@ def overlay(image28: np.ndarray, heat: np.ndarray, scale: int = 8, colormap: str
 # not the Keras layer names; those come from the ``config.json`` inside ``model.keras``, matched op for layer in
 # order (conv, batch norm and ReLU are fused into one op on export, so one conv op is one Keras Conv2D).
 
-STAGE_KINDS = {"CONV_2D": "conv", "MAX_POOL_2D": "pool", "AVERAGE_POOL_2D": "pool", "FULLY_CONNECTED": "dense",
-               "SOFTMAX": "output"}
+STAGE_KINDS = {
+    "CONV_2D": "conv",
+    "MAX_POOL_2D": "pool",
+    "AVERAGE_POOL_2D": "pool",
+    "FULLY_CONNECTED": "dense",
+    "SOFTMAX": "output",
+}
 KERAS_CLASSES = {"conv": "Conv2D", "pool": "MaxPooling2D", "dense": "Dense"}
 
 
@@ -129,8 +137,10 @@ def keras_layer_names(directory: Path) -> dict[str, list[str]]:
         layers = config["config"]["layers"] if config["class_name"] == "Sequential" else []
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return {}
-    return {kind: [layer["config"]["name"] for layer in layers if layer["class_name"] == keras_class]
-            for kind, keras_class in KERAS_CLASSES.items()}
+    return {
+        kind: [layer["config"]["name"] for layer in layers if layer["class_name"] == keras_class]
+        for kind, keras_class in KERAS_CLASSES.items()
+    }
 
 
 class LayerProbe:
@@ -140,9 +150,12 @@ class LayerProbe:
         with warnings.catch_warnings():  # the warning is about memory: a few hundred kB for these networks
             warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
             self.interpreter = Interpreter(
-                model_content=classifier.model_bytes, num_threads=1, experimental_preserve_all_tensors=True,
+                model_content=classifier.model_bytes,
+                num_threads=1,
+                experimental_preserve_all_tensors=True,
                 # without the default XNNPACK delegate, every op runs on its own and writes its own output
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+            )
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.interpreter.resize_tensor_input(self.input, [1, 28, 28, 1])
         self.interpreter.allocate_tensors()
@@ -161,8 +174,9 @@ class LayerProbe:
         with self.lock:
             self.interpreter.set_tensor(self.input, image.reshape(1, 28, 28, 1))
             self.interpreter.invoke()
-            return [Stage(name, kind, self.interpreter.get_tensor(index)[0].copy())
-                    for name, kind, index in self.stages]
+            return [
+                Stage(name, kind, self.interpreter.get_tensor(index)[0].copy()) for name, kind, index in self.stages
+            ]
 
 
 _probes: weakref.WeakKeyDictionary[Classifier, LayerProbe] = weakref.WeakKeyDictionary()
@@ -186,8 +200,9 @@ def network_path(classifier: Classifier, image28: np.ndarray) -> list[Stage]:
 
 def feature_maps(classifier: Classifier, image28: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """(layer name, activations of shape (H, W, C)) for every convolution and pooling layer, in network order."""
-    return [(stage.name, stage.activation) for stage in network_path(classifier, image28)
-            if stage.kind in ("conv", "pool")]
+    return [
+        (stage.name, stage.activation) for stage in network_path(classifier, image28) if stage.kind in ("conv", "pool")
+    ]
 
 
 def first_layer_filters(classifier: Classifier) -> np.ndarray:
@@ -203,8 +218,15 @@ def first_layer_filters(classifier: Classifier) -> np.ndarray:
         return np.transpose(probe.interpreter.get_tensor(probe.first_filters), (1, 2, 3, 0)).copy()
 
 
-def channel_grid(maps: np.ndarray, columns: int = 8, limit: int | None = None, scale: int = 4,
-                 order: list[int] | None = None, signed: bool = False, gap: int = 2) -> tuple[np.ndarray, list[int]]:
+def channel_grid(
+    maps: np.ndarray,
+    columns: int = 8,
+    limit: int | None = None,
+    scale: int = 4,
+    order: list[int] | None = None,
+    signed: bool = False,
+    gap: int = 2,
+) -> tuple[np.ndarray, list[int]]:
     """(H, W, C) activations as one RGB picture of tiles, the strongest channel first (or in ``order``), and the
     channels shown.
 

@@ -97,8 +97,9 @@ def strengths(change: str) -> np.ndarray:
     return np.arange(spec.low, spec.high + spec.step / 2, spec.step).round(4)
 
 
-def sweep(classifier: Classifier, image28: np.ndarray, settings: dict[str, float], change: str,
-          digit: int) -> dict[str, list[float]]:
+def sweep(
+    classifier: Classifier, image28: np.ndarray, settings: dict[str, float], change: str, digit: int
+) -> dict[str, list[float]]:
     """Confidence in ``digit``, naive and pipeline, as ``change`` runs over its range (the other changes held at
     ``settings``): columns "strength", "naive", "pipeline", ready for a line chart."""
     if change not in CHANGES:

@@ -25,5 +25,16 @@ from digitlib.preprocess.digits import Segment
 from digitlib.preprocess.mnist_format import disk
 from digitlib.preprocess.pipeline import Segmentation, load_grey, segment, to_mnist
 
-__all__ = ["MAX_BYTES", "MAX_PIXELS", "MAX_SIDE", "ImageError", "Segment", "Segmentation", "disk", "load_grey",
-           "open_image", "segment", "to_mnist"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "ImageError",
+    "Segment",
+    "Segmentation",
+    "disk",
+    "load_grey",
+    "open_image",
+    "segment",
+    "to_mnist",
+]

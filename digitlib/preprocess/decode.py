@@ -80,7 +80,9 @@ def encoded_bytes(source) -> bytes:
     elif hasattr(source, "read"):
         data = source.read(MAX_BYTES + 1)
     else:
-        raise ImageError(f"{type(source).__name__} is not an image: pass a path, bytes, a file, a PIL image or an array")
+        raise ImageError(
+            f"{type(source).__name__} is not an image: pass a path, bytes, a file, a PIL image or an array"
+        )
     if not data:
         raise ImageError("the file is empty (0 bytes)")
     if len(data) > MAX_BYTES:

@@ -23,7 +23,9 @@ QUICK_SIDE = 128  # a first look at this size: a drawing filling its canvas cost
 QUICK_MIN_HEIGHT = 40  # ...enough when every digit is this tall there; smaller ones would lose their shape
 SATURATION = 0.6  # ink at 60% of the strongest strokes' level is full strength: a light pen reads as a firm one
 # Junk, specks and what is no digit
-EDGE_RUN = 0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge for a short stretch
+EDGE_RUN = (
+    0.5  # ink along half an edge of the picture is a paper edge or a shadow; a digit meets an edge for a short stretch
+)
 SPECK_FRACTION = 0.2  # marks under this fraction of the largest digit-like mark (in extent) are dust or noise
 MIN_DIGIT_FRACTION = 0.3  # marks under this fraction of the tallest digit's height are stray marks, unless in the line
 LINE_SLACK = 0.1  # ...where a small digit may poke out of its neighbours' rows by this much of its height; a comma more
@@ -84,8 +86,13 @@ class Mark:
         return self.x0 == 0 or self.y0 == 0 or self.y1 == shape[0] or self.x1 == shape[1]
 
     def merged(self, other: Mark) -> Mark:
-        return Mark(self.labels + other.labels, min(self.y0, other.y0), min(self.x0, other.x0),
-                    max(self.y1, other.y1), max(self.x1, other.x1))
+        return Mark(
+            self.labels + other.labels,
+            min(self.y0, other.y0),
+            min(self.x0, other.x0),
+            max(self.y1, other.y1),
+            max(self.x1, other.x1),
+        )
 
 
 def connected_marks(blobs: np.ndarray) -> list[Mark]:
@@ -241,8 +248,13 @@ def split_candidates(crop: np.ndarray, alone: bool = False) -> list[int]:
     columns = np.arange(width)
     slivers = (columns < MIN_PIECE_PENS * pen) | (columns > width - MIN_PIECE_PENS * pen)
     no_cut = through_loop | slivers
-    candidates = np.flatnonzero((columns >= 0.2 * width) & (columns <= 0.8 * width) & (counts <= neck)
-                                & ~no_cut & (counts <= ndimage.minimum_filter1d(counts, max(3, height // 4))))
+    candidates = np.flatnonzero(
+        (columns >= 0.2 * width)
+        & (columns <= 0.8 * width)
+        & (counts <= neck)
+        & ~no_cut
+        & (counts <= ndimage.minimum_filter1d(counts, max(3, height // 4)))
+    )
     runs = np.split(candidates, np.flatnonzero(np.diff(candidates) > 1) + 1) if candidates.size else []
     # Digits touching along a stroke leave no neck: the thinnest column near where each would part if all were
     # equally wide is a candidate too (for as many digits as the mark is wide).
@@ -274,8 +286,12 @@ def cut_into_pieces(ink: Ink, marks: list[Mark]) -> list[Piece]:
 
 def pieces_box(pieces: list[Piece]) -> tuple[int, int, int, int]:
     """The box (x0, y0, x1, y1) the pieces span together, at working size."""
-    return (min(p.start for p in pieces), min(p.mark.y0 for p in pieces),
-            max(p.stop for p in pieces), max(p.mark.y1 for p in pieces))
+    return (
+        min(p.start for p in pieces),
+        min(p.mark.y0 for p in pieces),
+        max(p.stop for p in pieces),
+        max(p.mark.y1 for p in pieces),
+    )
 
 
 def pieces_crop(ink: Ink, pieces: list[Piece]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
@@ -285,7 +301,8 @@ def pieces_crop(ink: Ink, pieces: list[Piece]) -> tuple[np.ndarray, tuple[int, i
     own = np.zeros((y1 - y0, x1 - x0), dtype=bool)
     for p in pieces:
         own[p.mark.y0 - y0 : p.mark.y1 - y0, p.start - x0 : p.stop - x0] |= member_mask(
-            ink.labels[p.mark.y0 : p.mark.y1, p.start : p.stop], p.mark.labels)
+            ink.labels[p.mark.y0 : p.mark.y1, p.start : p.stop], p.mark.labels
+        )
     # MNIST's stroke profile: ink at the faint edge of the mask (STROKE_EXTENT of the strength) maps to 0 and ink
     # from SATURATION up to 1, so a pen pressed lightly reads like a firm one and the halo of a blurred photo stays a
     # thin soft edge instead of fattening the strokes.

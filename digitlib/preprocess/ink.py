@@ -100,8 +100,9 @@ def shrink(band: np.ndarray, factor: int) -> np.ndarray:
 def border_ring(image: np.ndarray) -> np.ndarray:
     """The pixels along the edges: background in almost any picture of a digit."""
     width = max(1, min(image.shape) // 20)
-    return np.concatenate([image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(),
-                           image[:, -width:].ravel()])
+    return np.concatenate(
+        [image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(), image[:, -width:].ravel()]
+    )
 
 
 def dark_on_light(grey: np.ndarray) -> bool:
@@ -133,8 +134,9 @@ def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, f
     """
     height, width = grey.shape
     factor = max(1, max(height, width) // side)
-    small = cv2.resize(np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
+    )
     side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
     level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     departure = small - cv2.medianBlur(level, side).astype(np.float32) * np.float32(1 / 255)
@@ -268,7 +270,8 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     x, y, w, h, area = (blobs[:, i] for i in range(5))
     regions = np.zeros(len(blobs), dtype=bool)
     candidates = (area >= max(1, DUST_FRACTION * area.max(initial=0))) & (
-        (x == 0) | (y == 0) | (x + w == width) | (y + h == height))
+        (x == 0) | (y == 0) | (x + w == width) | (y + h == height)
+    )
     rest = (area > 0) & ~candidates
     if not candidates.any() or not rest.any() or min(height, width) < MIN_REGION_SIDE:
         return regions

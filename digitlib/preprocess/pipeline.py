@@ -62,8 +62,14 @@ class Segmentation:
         """Named intermediate images in pipeline order, for display; made on first use (reading needs none)."""
         ink = self.ink
         kept = [label for m in self.marks for label in m.labels]
-        return {"upright": self.upright, "grey": ink.grey, "ink": ink.ink, "flattened": ink.flat,
-                "mask": ink.mask, "cleaned": ink.flat * member_mask(ink.labels, kept)}
+        return {
+            "upright": self.upright,
+            "grey": ink.grey,
+            "ink": ink.ink,
+            "flattened": ink.flat,
+            "mask": ink.mask,
+            "cleaned": ink.flat * member_mask(ink.labels, kept),
+        }
 
 
 def segment(source, closer: bool = False) -> Segmentation:

@@ -97,8 +97,11 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     tall = span(mask & ~line_rows[:, None] & ~columns[None, :])
     margin = LINE_MARGIN_FRACTION * width
     lines = mask[line_rows].any(axis=0)
-    clear = ((clear_of_ends(rest.any(axis=0), margin) and edge_to_edge(lines, margin))
-             or reaches_past(mask[line_rows], rest) or width >= LONG_LINE * tall)
+    clear = (
+        (clear_of_ends(rest.any(axis=0), margin) and edge_to_edge(lines, margin))
+        or reaches_past(mask[line_rows], rest)
+        or width >= LONG_LINE * tall
+    )
     if not clear or width < LINE_LENGTH * tall:
         line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
     if not squared or not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
@@ -155,8 +158,12 @@ def reaches_past(lines: np.ndarray, rest: np.ndarray) -> bool:
     """True when the lines' ink runs on past the rest of the ink at both sides: a number written close to the edge
     of a page, whose lines still run to the edge; a 2's long foot starts within the digit."""
     line_columns, rest_columns = np.flatnonzero(lines.any(axis=0)), np.flatnonzero(rest.any(axis=0))
-    return bool(line_columns.size and rest_columns.size and line_columns[0] < rest_columns[0]
-                and line_columns[-1] > rest_columns[-1])
+    return bool(
+        line_columns.size
+        and rest_columns.size
+        and line_columns[0] < rest_columns[0]
+        and line_columns[-1] > rest_columns[-1]
+    )
 
 
 def line_thickness(lines: np.ndarray) -> int:

@@ -31,11 +31,23 @@ _worker_classifier: Classifier | None = None
 
 def reading_record(path: str, reading: Reading) -> dict:
     """What a reading says, as plain JSON-ready values."""
-    return {"path": path, "prediction": reading.text, "confidence": round(reading.confidence, 6),
-            "probabilities": [round(float(p), 6) for p in reading.probabilities],
-            "low_confidence": reading.low_confidence, "reason": reading.reason,
-            "digits": [{"digit": d.digit, "confidence": round(d.confidence, 6), "box": d.box,
-                        "top3": [[digit, round(p, 6)] for digit, p in d.top3]} for d in reading.digits]}
+    return {
+        "path": path,
+        "prediction": reading.text,
+        "confidence": round(reading.confidence, 6),
+        "probabilities": [round(float(p), 6) for p in reading.probabilities],
+        "low_confidence": reading.low_confidence,
+        "reason": reading.reason,
+        "digits": [
+            {
+                "digit": d.digit,
+                "confidence": round(d.confidence, 6),
+                "box": d.box,
+                "top3": [[digit, round(p, 6)] for digit, p in d.top3],
+            }
+            for d in reading.digits
+        ],
+    }
 
 
 def read_one(path: str, classifier: Classifier) -> dict:
@@ -57,8 +69,9 @@ def read_in_worker(path: str) -> dict:
     return read_one(path, _worker_classifier)
 
 
-def read_many(paths: Iterable[str | os.PathLike], model: str | os.PathLike | None = None,
-              jobs: int | None = None) -> Iterator[dict]:
+def read_many(
+    paths: Iterable[str | os.PathLike], model: str | os.PathLike | None = None, jobs: int | None = None
+) -> Iterator[dict]:
     """Read every picture, ``jobs`` at a time (default: one per core); yields one record per path, in order.
 
     The model is loaded here first, so a missing or damaged one raises ModelError before any worker starts.
@@ -71,6 +84,7 @@ def read_many(paths: Iterable[str | os.PathLike], model: str | os.PathLike | Non
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["digitlib.reading.reader"])
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
-                             initargs=(str(classifier.directory),)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=start_worker, initargs=(str(classifier.directory),)
+    ) as pool:
         yield from pool.map(read_in_worker, paths, chunksize=PICTURES_PER_TASK)

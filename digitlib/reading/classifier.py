@@ -71,8 +71,9 @@ def read_card(directory: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`.") \
-            from None
+        raise ModelError(
+            f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`."
+        ) from None
 
 
 def card_temperature(card: dict, directory: Path) -> float:
@@ -80,8 +81,10 @@ def card_temperature(card: dict, directory: Path) -> float:
     temperature = (card.get("calibration") or {}).get("temperature", 1.0)
     low, high = TEMPERATURE_RANGE  # what `calibrate` can fit
     if not isinstance(temperature, (int, float)) or not low <= temperature <= high:
-        raise ModelError(f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
-                         "number. Recalibrate with `python -m digitlib calibrate`.")
+        raise ModelError(
+            f"{directory / CARD_FILE}: calibration temperature {temperature!r} is not a sensible positive "
+            "number. Recalibrate with `python -m digitlib calibrate`."
+        )
     return float(temperature)
 
 
@@ -127,11 +130,14 @@ class Classifier:
                 f"or pick one of: {', '.join(available_models()) or 'none shipped'}."
             ) from None
         except OSError as exc:
-            raise ModelError(f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
-                             f"`python -m digitlib train --out {directory}`.") from None
+            raise ModelError(
+                f"{path}: model file cannot be read ({exc.strerror}). Replace it, or retrain it with "
+                f"`python -m digitlib train --out {directory}`."
+            ) from None
         if not model_bytes:
-            raise ModelError(f"{path}: model file is empty. Retrain it with "
-                             f"`python -m digitlib train --out {directory}`.")
+            raise ModelError(
+                f"{path}: model file is empty. Retrain it with `python -m digitlib train --out {directory}`."
+            )
         self.card = read_card(directory)
         self.temperature = card_temperature(self.card, directory)
         self.model_bytes = model_bytes

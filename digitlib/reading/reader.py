@@ -1,9 +1,9 @@
 """Read a whole number from a picture: find the digits, classify each, say how sure we are.
 
-    from digitlib import read_number
-    r = read_number("photo.jpg")
-    r.text, r.confidence, r.low_confidence, [d.top3 for d in r.digits]
-    r.digit                         # the digit when the picture holds exactly one, else None
+from digitlib import read_number
+r = read_number("photo.jpg")
+r.text, r.confidence, r.low_confidence, [d.top3 for d in r.digits]
+r.digit                         # the digit when the picture holds exactly one, else None
 """
 
 from __future__ import annotations
@@ -192,8 +192,9 @@ def candidates(segmentation: Segmentation) -> list[Candidate]:
         for stop in range(first + 1, len(pieces) + 1):
             run = pieces[first:stop]
             one_mark = all(p.mark is run[0].mark for p in run)
-            if not one_mark and (len(run) > MAX_PIECES or any(p.is_cut for p in run)
-                                 or gap_cost(run, height) > HOPELESS):
+            if not one_mark and (
+                len(run) > MAX_PIECES or any(p.is_cut for p in run) or gap_cost(run, height) > HOPELESS
+            ):
                 break
             if all(p.mark.is_dash for p in run) or (made := segmentation.candidate(run)) is None:
                 continue
@@ -210,8 +211,9 @@ def best_reading(pieces: list[Piece], found: list[Candidate]) -> list[Candidate]
     left unread (dashes for free).  At least one digit whenever a candidate exists: ink that is plainly there is
     never read as nothing."""
     height = line_height(pieces)
-    skipped = np.concatenate([[0.0], np.cumsum([0.0 if p.mark.is_dash else SKIP_COST * p.extent / height
-                                                for p in pieces])])
+    skipped = np.concatenate(
+        [[0.0], np.cumsum([0.0 if p.mark.is_dash else SKIP_COST * p.extent / height for p in pieces])]
+    )
     ordered = sorted(found, key=lambda c: c.stop)
     value: list[float] = []
     previous: list[int | None] = []
@@ -220,8 +222,11 @@ def best_reading(pieces: list[Piece], found: list[Candidate]) -> list[Candidate]
         for j in range(i):
             other = ordered[j]
             if other.stop <= candidate.first:
-                total = (value[j] - (skipped[candidate.first] - skipped[other.stop])
-                         - LINE_COST * misalignment(other, candidate, height))
+                total = (
+                    value[j]
+                    - (skipped[candidate.first] - skipped[other.stop])
+                    - LINE_COST * misalignment(other, candidate, height)
+                )
                 if total > best:
                     best, before = total, j
         value.append(best + candidate.score)
@@ -255,8 +260,10 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
             candidate.probabilities = p
     chosen = best_reading(segmentation.pieces, found)
     calibrated = temper(np.array([c.probabilities for c in chosen], np.float32).reshape(-1, 10), classifier.temperature)
-    digits = [DigitReading(int(p.argmax()), float(p.max()), p, c.segment.box, c.segment.image)
-              for c, p in zip(chosen, calibrated, strict=True)]
+    digits = [
+        DigitReading(int(p.argmax()), float(p.max()), p, c.segment.box, c.segment.image)
+        for c, p in zip(chosen, calibrated, strict=True)
+    ]
     return Reading(digits, segmentation, segmentation.size, "" if digits else nothing_read(segmentation))
 
 

@@ -40,8 +40,12 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
     labels = np.asarray(labels, dtype=np.int64)
     low, high = np.log(TEMPERATURE_RANGE)
-    result = minimize_scalar(lambda log_t: negative_log_likelihood(temper(probabilities, float(np.exp(log_t))), labels),
-                             bounds=(low, high), method="bounded", options={"xatol": 1e-4})
+    result = minimize_scalar(
+        lambda log_t: negative_log_likelihood(temper(probabilities, float(np.exp(log_t))), labels),
+        bounds=(low, high),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
     return float(np.exp(result.x))
 
 

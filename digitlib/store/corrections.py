@@ -43,7 +43,8 @@ CREATION_LOCK = 0x44474C42  # PostgreSQL advisory lock held while the tables are
 
 metadata = sa.MetaData()
 corrections = sa.Table(
-    "corrections", metadata,
+    "corrections",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("owner", sa.String(64), nullable=False, index=True),
     sa.Column("label", sa.SmallInteger, sa.CheckConstraint("label BETWEEN 0 AND 9"), nullable=False),
@@ -90,7 +91,7 @@ def with_installed_driver(url: str) -> str:
     psycopg2; this project installs psycopg (3)."""
     for scheme in ("postgres://", "postgresql://"):
         if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme):]
+            return "postgresql+psycopg://" + url[len(scheme) :]
     return url
 
 
@@ -120,8 +121,9 @@ def parse_label(label: str, count: int) -> list[int]:
 def sqlite_engine(path: Path) -> sa.Engine:
     """SQLite through SQLAlchemy, with SQLite's own transactions: reads BEGIN, writes BEGIN IMMEDIATE (the write
     lock up front, so two writers never deadlock upgrading a read lock) and DDL inside transactions."""
-    engine = sa.create_engine(sa.URL.create("sqlite", database=str(path)), poolclass=NullPool,
-                              connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+    engine = sa.create_engine(
+        sa.URL.create("sqlite", database=str(path)), poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}
+    )
 
     @sa.event.listens_for(engine, "connect")
     def driver_leaves_transactions_alone(dbapi_connection, _record) -> None:
@@ -174,8 +176,9 @@ class CorrectionStore:
             with engine.begin() as conn:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"{self.location}: corrections database failed ({getattr(exc, 'orig', None) or exc}).") \
-                from None
+            raise StoreError(
+                f"{self.location}: corrections database failed ({getattr(exc, 'orig', None) or exc})."
+            ) from None
 
     def foreign(self, detail: str) -> StoreError:
         return StoreError(
@@ -184,15 +187,19 @@ class CorrectionStore:
         )
 
     def wrong_version(self, version: int) -> StoreError:
-        return StoreError(f"{self.location}: corrections database has schema version {version}, this digitlib reads "
-                          f"version {SCHEMA_VERSION}. Upgrade digitlib, or export it with the version that wrote it.")
+        return StoreError(
+            f"{self.location}: corrections database has schema version {version}, this digitlib reads "
+            f"version {SCHEMA_VERSION}. Upgrade digitlib, or export it with the version that wrote it."
+        )
 
     def open_sqlite(self, create: bool) -> sa.Engine:
         """Check that the file is ours (or create it, or upgrade it), then switch it to WAL mode."""
         path = self.path
         if not create and not path.exists():
-            raise StoreError(f"{path}: no corrections database here yet; correct a reading in the app first "
-                             f"or give the right path (--store PATH or ${ENV_VAR}).")
+            raise StoreError(
+                f"{path}: no corrections database here yet; correct a reading in the app first "
+                f"or give the right path (--store PATH or ${ENV_VAR})."
+            )
         if path.is_dir():
             raise StoreError(f"{path}: is a directory; give the path of a database file instead.")
         try:
@@ -235,9 +242,11 @@ class CorrectionStore:
     @staticmethod
     def sqlite_identity(conn: sa.Connection) -> tuple[int, int, int]:
         """(application id, schema version, number of tables): all zero for a brand-new file."""
-        return (conn.exec_driver_sql("PRAGMA application_id").scalar(),
-                conn.exec_driver_sql("PRAGMA user_version").scalar(),
-                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar())
+        return (
+            conn.exec_driver_sql("PRAGMA application_id").scalar(),
+            conn.exec_driver_sql("PRAGMA user_version").scalar(),
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar(),
+        )
 
     def upgrade_sqlite_from_1(self, engine: sa.Engine) -> None:
         """Version 1 had no owner: its rows were everyone's, so they join the shared pool."""
@@ -267,8 +276,9 @@ class CorrectionStore:
     def mine(self) -> sa.ColumnElement[bool]:
         return corrections.c.owner == self.owner
 
-    def add(self, images28: list[np.ndarray], label: str, original: bytes | None = None,
-            at_most: int | None = None) -> list[int]:
+    def add(
+        self, images28: list[np.ndarray], label: str, original: bytes | None = None, at_most: int | None = None
+    ) -> list[int]:
         """Store corrected digits, one label digit per image, all or none; returns their ids.
 
         ``at_most`` caps this owner's rows: a batch that would pass it is refused whole (ValueError).
@@ -278,8 +288,10 @@ class CorrectionStore:
         if original is not None:
             original = bytes(original)
             if len(original) > MAX_ORIGINAL_BYTES:
-                raise ValueError(f"the original image is {len(original) / 2**20:.1f} MB; at most "
-                                 f"{MAX_ORIGINAL_BYTES / 2**20:.0f} MB is kept")
+                raise ValueError(
+                    f"the original image is {len(original) / 2**20:.1f} MB; at most "
+                    f"{MAX_ORIGINAL_BYTES / 2**20:.0f} MB is kept"
+                )
         return self.insert(digits, pixels, original, at_most)
 
     def add_arrays(self, x: np.ndarray, y: np.ndarray, at_most: int | None = None) -> list[int]:
@@ -293,11 +305,18 @@ class CorrectionStore:
                 # Checked in the same transaction (on PostgreSQL two racing inserts may pass it by one batch).
                 held = conn.execute(sa.select(sa.func.count()).where(self.mine())).scalar()
                 if held + len(digits) > at_most:
-                    raise ValueError(f"at most {at_most} digits are kept per visitor and {held} already are; "
-                                     "download them and delete some first")
-            return [conn.execute(corrections.insert().values(owner=self.owner, label=digit, created=created,
-                                                             image=image, original=original)).inserted_primary_key[0]
-                    for digit, image in zip(digits, pixels, strict=True)]
+                    raise ValueError(
+                        f"at most {at_most} digits are kept per visitor and {held} already are; "
+                        "download them and delete some first"
+                    )
+            return [
+                conn.execute(
+                    corrections.insert().values(
+                        owner=self.owner, label=digit, created=created, image=image, original=original
+                    )
+                ).inserted_primary_key[0]
+                for digit, image in zip(digits, pixels, strict=True)
+            ]
 
     def __len__(self) -> int:
         with self.connection() as conn:
@@ -318,8 +337,10 @@ class CorrectionStore:
             query = query.where(c.label == int(digit))
         with self.connection() as conn:
             rows = conn.execute(query.order_by(c.id.desc()).limit(int(limit)).offset(int(offset))).all()
-        return [Sample(i, label, created, np.frombuffer(image, np.uint8).reshape(28, 28), original)
-                for i, label, created, image, original in rows]
+        return [
+            Sample(i, label, created, np.frombuffer(image, np.uint8).reshape(28, 28), original)
+            for i, label, created, image, original in rows
+        ]
 
     def delete(self, sample_id: int) -> bool:
         """Remove one of this owner's samples; False if this owner has none with that id."""
@@ -332,8 +353,9 @@ class CorrectionStore:
         A session's owner id dies with its browser tab, so its rows could never be seen again."""
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="seconds")
         with self.connection(write=True) as conn:
-            return conn.execute(corrections.delete().where(corrections.c.owner != SHARED,
-                                                           corrections.c.created < cutoff)).rowcount
+            return conn.execute(
+                corrections.delete().where(corrections.c.owner != SHARED, corrections.c.created < cutoff)
+            ).rowcount
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All of this owner's samples, oldest first, as MNIST-style arrays: x uint8 (N, 28, 28), y uint8 (N,)."""

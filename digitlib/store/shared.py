@@ -30,27 +30,31 @@ MAX_MODEL_BYTES = 64 * 2**20  # the largest shipped model is 2.2 MB; a bigger bl
 
 metadata = sa.MetaData()
 models = sa.Table(
-    "digitlib_models", metadata,
+    "digitlib_models",
+    metadata,
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("card", sa.Text, nullable=False),
     sa.Column("model", sa.LargeBinary, nullable=False),
 )
 events = sa.Table(
-    "digitlib_events", metadata,
+    "digitlib_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(64), nullable=False, index=True),
     sa.Column("at", sa.Float, nullable=False),
 )
 leases = sa.Table(
-    "digitlib_leases", metadata,
+    "digitlib_leases",
+    metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("holder", sa.String(64), nullable=False),
     sa.Column("expires", sa.Float, nullable=False),
     sa.Column("note", sa.Text, nullable=False, default=""),
 )
 quotas = sa.Table(
-    "digitlib_quotas", metadata,
+    "digitlib_quotas",
+    metadata,
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("used", sa.Integer, nullable=False),
 )
@@ -112,8 +116,10 @@ class SharedState:
             raise ValueError(f"{directory.name!r} is not a model name other servers can use as a folder name")
         model = (directory / MODEL_FILE).read_bytes()
         if len(model) > MAX_MODEL_BYTES:
-            raise ValueError(f"{directory / MODEL_FILE}: {len(model) / 2**20:.0f} MB is more than the "
-                             f"{MAX_MODEL_BYTES / 2**20:.0f} MB kept in the database")
+            raise ValueError(
+                f"{directory / MODEL_FILE}: {len(model) / 2**20:.0f} MB is more than the "
+                f"{MAX_MODEL_BYTES / 2**20:.0f} MB kept in the database"
+            )
         card = (directory / CARD_FILE).read_text()
         json.loads(card)  # a damaged card is refused here, not found later by every other server
         with self.store.connection(write=True) as conn:
@@ -165,8 +171,9 @@ class SharedState:
 
     def count_events(self, kind: str, within_seconds: float) -> int:
         with self.store.connection() as conn:
-            return conn.execute(sa.select(sa.func.count()).where(
-                events.c.kind == kind, events.c.at > time.time() - within_seconds)).scalar()
+            return conn.execute(
+                sa.select(sa.func.count()).where(events.c.kind == kind, events.c.at > time.time() - within_seconds)
+            ).scalar()
 
     # ------------------------------------------------------------------------------------------------------ leases
 
@@ -182,8 +189,9 @@ class SharedState:
             held = self.locked_row(conn, leases, name, {"holder": "", "expires": 0.0, "note": ""})
             if held.holder != holder and held.expires > now:
                 return Holding(held.holder, held.expires, held.note)
-            conn.execute(leases.update().where(leases.c.name == name)
-                         .values(holder=holder, expires=now + seconds, note=note))
+            conn.execute(
+                leases.update().where(leases.c.name == name).values(holder=holder, expires=now + seconds, note=note)
+            )
         return None
 
     def release(self, name: str, holder: str) -> None:

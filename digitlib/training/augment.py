@@ -54,13 +54,25 @@ def random_affine(images: tf.Tensor, cfg: AugmentConfig) -> tf.Tensor:
     m10, m11 = sin / sx, (sin * shear + cos) / sy
     c = 13.5
     transforms = tf.stack(
-        [m00, m01, c - m00 * c - m01 * c + tx, m10, m11, c - m10 * c - m11 * c + ty,
-         tf.zeros_like(sx), tf.zeros_like(sx)],
+        [
+            m00,
+            m01,
+            c - m00 * c - m01 * c + tx,
+            m10,
+            m11,
+            c - m10 * c - m11 * c + ty,
+            tf.zeros_like(sx),
+            tf.zeros_like(sx),
+        ],
         axis=1,
     )
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
+        images=images,
+        transforms=transforms,
+        output_shape=tf.shape(images)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
     )
 
 
@@ -74,7 +86,9 @@ def bilinear_sample(images: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
 
     def pixel(yy: tf.Tensor, xx: tf.Tensor) -> tf.Tensor:
         inside = (xx >= 0) & (xx < tf.cast(width, xx.dtype)) & (yy >= 0) & (yy < tf.cast(height, yy.dtype))
-        index = tf.cast(tf.clip_by_value(yy, 0, 1e9) * tf.cast(width, yy.dtype) + tf.clip_by_value(xx, 0, 1e9), tf.int32)
+        index = tf.cast(
+            tf.clip_by_value(yy, 0, 1e9) * tf.cast(width, yy.dtype) + tf.clip_by_value(xx, 0, 1e9), tf.int32
+        )
         index = tf.minimum(index, height * width - 1)
         values = tf.gather(flat, tf.reshape(index, [batch, -1]), batch_dims=1)
         return tf.reshape(values, tf.shape(x)) * tf.cast(inside, images.dtype)

@@ -21,9 +21,13 @@ class TrainConfig:
     train_size: int | None = None  # None: all training images; smaller for quick runs
     val_fraction: float = 0.1
     augment: bool = True
-    label_smoothing: float = 0.0  # targets of 1 - s for the true digit: less overconfidence, better accuracy in few epochs
+    label_smoothing: float = (
+        0.0  # targets of 1 - s for the true digit: less overconfidence, better accuracy in few epochs
+    )
     ema: bool = False  # score and save an exponential moving average of the weights (smoother than the last step's)
-    conventions: float = 0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
+    conventions: float = (
+        0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
+    )
     seed: int = 0
     data_dir: str | None = None
     init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network

@@ -47,7 +47,7 @@ def draw_strokes(image: np.ndarray, strokes: list[tuple[Point, Point]], width: f
 def mnist_frame(image: np.ndarray) -> np.ndarray:
     """Scale the ink to fit a 20x20 box and centre it by mass in 28x28, as MNIST was made."""
     ys, xs = np.nonzero(image > 0.05)
-    crop = image[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    crop = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     scale = MNIST_BOX / max(crop.shape)
     height, width = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
     fitted = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -129,7 +129,7 @@ def closed_four(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | Non
     if len(runs) < 4:  # fewer than two separate strokes cross the upper quarter
         return None
     split = int(np.ceil((runs[1] + runs[2]) / 2))  # between the left arm and the stem
-    bar = top + (bottom - top) // 3 + int(np.argmax(ink[top + (bottom - top) // 3: bottom].sum(axis=1)))
+    bar = top + (bottom - top) // 3 + int(np.argmax(ink[top + (bottom - top) // 3 : bottom].sum(axis=1)))
     below = min(bottom, bar + 4)  # under the bar only the stem is left
     if not ink[below].any() or np.flatnonzero(ink[bar])[-1] < np.flatnonzero(ink[below])[-1] + 2:
         return None  # the bar stops at the stem: closed, this 4 would have a 9's shape
@@ -161,7 +161,7 @@ def straight_nine(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | N
     right = np.flatnonzero(ink[middle])
     x = float(right[-1]) - width / 2 + 0.5
     edited = image.copy()
-    edited[cut + 1:] = 0
+    edited[cut + 1 :] = 0
     stem_end = (x + rng.uniform(-1, 1), float(bottom))
     return mnist_frame(draw_strokes(edited, [((x, float(middle)), stem_end)], width))
 
@@ -240,7 +240,9 @@ STYLES: dict[str, tuple[int, Callable[[np.ndarray, np.random.Generator], np.ndar
 }
 
 
-def with_conventions(x: np.ndarray, y: np.ndarray, seed: int = 0, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def with_conventions(
+    x: np.ndarray, y: np.ndarray, seed: int = 0, strength: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST uint8 images and labels plus edited copies in the world's conventions (appended, labels kept).
 
     ``strength`` scales each convention's share (0 adds nothing)."""
@@ -248,8 +250,9 @@ def with_conventions(x: np.ndarray, y: np.ndarray, seed: int = 0, strength: floa
     added, labels = [], []
     for label, (edit, share) in CONVENTIONS.items():
         candidates = np.flatnonzero(y == label)
-        chosen = rng.choice(candidates, size=min(len(candidates), round(len(candidates) * share * strength)),
-                            replace=False)
+        chosen = rng.choice(
+            candidates, size=min(len(candidates), round(len(candidates) * share * strength)), replace=False
+        )
         for index in chosen:
             edited = edit(x[index].astype(np.float32) / 255, rng)
             if edited is not None:

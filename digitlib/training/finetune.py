@@ -58,8 +58,16 @@ class FinetuneConfig:
 
     def training_config(self, arch: str, augment: bool) -> TrainConfig:
         """The settings train.py's data pipeline and schedule read."""
-        return TrainConfig(arch=arch, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                           val_fraction=0.0, augment=augment, seed=self.seed, data_dir=self.data_dir)
+        return TrainConfig(
+            arch=arch,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            val_fraction=0.0,
+            augment=augment,
+            seed=self.seed,
+            data_dir=self.data_dir,
+        )
 
 
 def split_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +98,7 @@ def accuracy(classifier: Classifier, split: data.Split) -> float | None:
     return round(evaluate_probabilities(classifier.predict_batch(x), y).accuracy, 6) if len(x) else None
 
 
-def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = lambda p: None,
-             mnist=None) -> dict:
+def finetune(cfg: FinetuneConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None) -> dict:
     """Fine-tune ``cfg.base_model`` on MNIST plus the stored corrections and save it atomically as ``out``.
 
     Returns the new model card; its ``finetune`` entry holds MNIST test accuracy and held-out

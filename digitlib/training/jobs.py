@@ -45,9 +45,15 @@ LEASE_SECONDS = 60.0
 EXIT_STOPPED, EXIT_FAILED = 3, 2
 
 # Where a run's time goes, by the message that starts each stretch (the time until the next message counts for it).
-STAGES = {"started": "start Python, read the settings", "importing": "import TensorFlow",
-          "imported": "load MNIST, build and compile the network", "batch": "train", "epoch": "train",
-          "save": "export (Keras file + LiteRT)", "evaluate": "score the test set, draw figures, save"}
+STAGES = {
+    "started": "start Python, read the settings",
+    "importing": "import TensorFlow",
+    "imported": "load MNIST, build and compile the network",
+    "batch": "train",
+    "epoch": "train",
+    "save": "export (Keras file + LiteRT)",
+    "evaluate": "score the test set, draw figures, save",
+}
 
 
 SPEC_VARIABLE = "DIGITLIB_JOB_SPEC"  # the child's settings, as JSON
@@ -67,8 +73,15 @@ class StopRequested(BaseException):
 
 def progress_message(p) -> dict:
     """A train.Progress as JSON: the history (the curves) only at epoch ends, where it changes."""
-    message = {"phase": p.phase, "epoch": p.epoch, "epochs": p.epochs, "batch": p.batch, "batches": p.batches,
-               "logs": {key: float(value) for key, value in p.logs.items()}, "message": p.message}
+    message = {
+        "phase": p.phase,
+        "epoch": p.epoch,
+        "epochs": p.epochs,
+        "batch": p.batch,
+        "batches": p.batches,
+        "logs": {key: float(value) for key, value in p.logs.items()},
+        "message": p.message,
+    }
     if p.phase in ("epoch", "done"):
         message["history"] = p.history
     return message
@@ -179,8 +192,10 @@ class Run:
         if not self.active:
             return f"{self.state} after {elapsed}"
         if p.get("phase") == "batch":
-            return (f"epoch {p['epoch']}/{p['epochs']}, batch {p['batch']}/{p['batches']} · "
-                    f"loss {p['logs'].get('loss', 0):.3f} · {elapsed}")
+            return (
+                f"epoch {p['epoch']}/{p['epochs']}, batch {p['batch']}/{p['batches']} · "
+                f"loss {p['logs'].get('loss', 0):.3f} · {elapsed}"
+            )
         if p.get("phase") == "epoch":
             return f"epoch {p['epoch']}/{p['epochs']} done · {elapsed}"
         doing = p.get("message") or STAGES.get(p.get("phase"), p.get("phase") or "starting")  # the child's own words
@@ -218,14 +233,18 @@ class Run:
             self.state = "failed"
         elif returncode < 0:
             self.state = "failed"
-            self.message = (f"The {self.kind} process was killed ({signal.Signals(-returncode).name}) after "
-                            f"{self.seconds:.0f} s, at {self.peak_mb:.0f} MB: perhaps the machine ran out of memory. "
-                            "Nothing was saved; the models you had are untouched.")
+            self.message = (
+                f"The {self.kind} process was killed ({signal.Signals(-returncode).name}) after "
+                f"{self.seconds:.0f} s, at {self.peak_mb:.0f} MB: perhaps the machine ran out of memory. "
+                "Nothing was saved; the models you had are untouched."
+            )
         else:
             self.state = "failed"
-            self.message = (f"The {self.kind} process stopped with exit code {returncode}: "
-                            f"{stderr_tail or 'no output'}."
-                            " Nothing was saved.")
+            self.message = (
+                f"The {self.kind} process stopped with exit code {returncode}: "
+                f"{stderr_tail or 'no output'}."
+                " Nothing was saved."
+            )
         self.ended = time.time()
         self.done.set()
 
@@ -242,8 +261,9 @@ class Busy(RuntimeError):
 
     def __init__(self, run: Run | None, elsewhere: str = ""):
         where = f"({run.status()})" if run is not None else f"on another server ({elsewhere})"
-        super().__init__(f"a {run.kind if run else 'training'} run is already in progress {where}; start yours when it "
-                         "ends")
+        super().__init__(
+            f"a {run.kind if run else 'training'} run is already in progress {where}; start yours when it ends"
+        )
         self.run = run
 
 
@@ -285,8 +305,14 @@ class Runner:
         finished = [run for run in self._runs.values() if run.kind == kind and run.state == "finished"]
         return finished[-1] if finished else None
 
-    def start(self, kind: str, settings: dict, out: Path, preset: str | None = None,
-              on_saved: Callable[[Run], None] | None = None) -> Run:
+    def start(
+        self,
+        kind: str,
+        settings: dict,
+        out: Path,
+        preset: str | None = None,
+        on_saved: Callable[[Run], None] | None = None,
+    ) -> Run:
         """Spawn the child for a job; raises Busy while another run is in progress.  ``on_saved`` is called on the
         follower thread once the run has saved its model (e.g. to publish it to the other servers)."""
         if kind not in JOB_KINDS:
@@ -305,16 +331,22 @@ class Runner:
             env = os.environ | {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2", SPEC_VARIABLE: json.dumps(spec)}
             try:
                 run.process = subprocess.Popen(
-                    [sys.executable, "-m", "digitlib.training.jobs"], stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=stderr, cwd=REPO_ROOT, env=env, start_new_session=True, text=True)
+                    [sys.executable, "-m", "digitlib.training.jobs"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    cwd=REPO_ROOT,
+                    env=env,
+                    start_new_session=True,
+                    text=True,
+                )
             except BaseException:
                 if self.lease is not None:
                     self.lease.release(run.token)
                 raise
             self._active = self._runs[run.token] = run
             self._forget_old_runs()
-        threading.Thread(target=self._follow, args=(run, stderr, on_saved), name=f"job-{run.kind}",
-                         daemon=True).start()
+        threading.Thread(target=self._follow, args=(run, stderr, on_saved), name=f"job-{run.kind}", daemon=True).start()
         if self.lease is not None:
             threading.Thread(target=self._keep_lease, args=(run,), name="job-lease", daemon=True).start()
         return run

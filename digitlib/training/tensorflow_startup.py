@@ -30,7 +30,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # absl's pre-init warning, and its INFO/WARNING line prefix: severity, date, time, thread id, file:line]
-STARTUP_NOTICE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+STARTUP_NOTICE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+)
 
 
 @contextmanager

@@ -175,12 +175,17 @@ def library_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
-def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: data.Split,
-                    hook: ProgressHook, callbacks: Sequence = ()) -> tuple[dict, float]:
+def compile_and_fit(
+    model, cfg: TrainConfig, fit_data: data.Split, val_data: data.Split, hook: ProgressHook, callbacks: Sequence = ()
+) -> tuple[dict, float]:
     """Fit ``model`` with Adam on the one-cycle schedule, reporting to the hook; returns (history, seconds).
 
     Shared by training from scratch and fine-tuning, which differ only in where the model comes from.
@@ -192,10 +197,14 @@ def compile_and_fit(model, cfg: TrainConfig, fit_data: data.Split, val_data: dat
     total_steps = steps * cfg.epochs
     settle_batch_norm(model, total_steps)
     model.compile(
-        optimizer=keras.optimizers.Adam(one_cycle(cfg, total_steps), use_ema=cfg.ema,
-                                        ema_momentum=ema_momentum(total_steps)),
-        loss=(keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing) if cfg.label_smoothing
-              else "sparse_categorical_crossentropy"),
+        optimizer=keras.optimizers.Adam(
+            one_cycle(cfg, total_steps), use_ema=cfg.ema, ema_momentum=ema_momentum(total_steps)
+        ),
+        loss=(
+            keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+            if cfg.label_smoothing
+            else "sparse_categorical_crossentropy"
+        ),
         metrics=["accuracy"],
         jit_compile=False,  # Keras' "auto" picks XLA, which trains these CNNs 2-4x slower on CPU (`bench`)
     )
@@ -220,11 +229,15 @@ def load_keras_model(directory: Path):
 
     path = directory / "model.keras"
     if not path.is_file():
-        raise ModelError(f"{path}: not found; further training needs the Keras model that `python -m digitlib train` saves.")
+        raise ModelError(
+            f"{path}: not found; further training needs the Keras model that `python -m digitlib train` saves."
+        )
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a damaged file
-        raise ModelError(f"{path}: not a loadable Keras model ({exc}). Retrain it with `python -m digitlib train`.") from None
+        raise ModelError(
+            f"{path}: not a loadable Keras model ({exc}). Retrain it with `python -m digitlib train`."
+        ) from None
 
 
 def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = (), realworld=None):
@@ -254,23 +267,49 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         x_fit, y_fit = np.concatenate([x_fit, x_real]), np.concatenate([y_fit, y_real])
     model = load_keras_model(model_dir(cfg.init_from)) if cfg.init_from else build(cfg.arch)
     history, seconds = compile_and_fit(model, cfg, (x_fit, y_fit), (x_val, y_val), hook, callbacks)
-    return model, history, seconds, {"train": mnist_images, "validation": len(x_val),
-                                     "conventions": with_mnist - mnist_images, "realworld": len(x_fit) - with_mnist}
+    return (
+        model,
+        history,
+        seconds,
+        {
+            "train": mnist_images,
+            "validation": len(x_val),
+            "conventions": with_mnist - mnist_images,
+            "realworld": len(x_fit) - with_mnist,
+        },
+    )
 
 
-def write_figures(directory: Path, name: str, history: dict, evaluation, x_test: np.ndarray, y_test: np.ndarray,
-                  probabilities: np.ndarray) -> None:
+def write_figures(
+    directory: Path,
+    name: str,
+    history: dict,
+    evaluation,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    probabilities: np.ndarray,
+) -> None:
     plots.save(plots.training_curves(history), directory / "curves.png")
-    plots.save(plots.confusion_matrix(evaluation.confusion_matrix, f"{name}: test-set confusion"),
-               directory / "confusion.png")
+    plots.save(
+        plots.confusion_matrix(evaluation.confusion_matrix, f"{name}: test-set confusion"), directory / "confusion.png"
+    )
     worst = evaluation.misclassified[:40]
     captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
-    plots.save(plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
-               directory / "misclassified.png")
+    plots.save(
+        plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
+        directory / "misclassified.png",
+    )
 
 
-def save_model(model, out: Path, card: dict, history: dict, test: data.Split, hook: ProgressHook,
-               scores: Callable[[Classifier], dict] = lambda classifier: {}) -> dict:
+def save_model(
+    model,
+    out: Path,
+    card: dict,
+    history: dict,
+    test: data.Split,
+    hook: ProgressHook,
+    scores: Callable[[Classifier], dict] = lambda classifier: {},
+) -> dict:
     """Export ``model``, evaluate it on the test set and swap it into ``out`` atomically; returns its card.
 
     ``card`` holds what the caller knows (architecture, config, data used); every card also gets the
@@ -312,8 +351,9 @@ def save_model(model, out: Path, card: dict, history: dict, test: data.Split, ho
     return card
 
 
-def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None,
-          realworld=None) -> dict:
+def train(
+    cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda p: None, mnist=None, realworld=None
+) -> dict:
     """Train, evaluate on the test set, export and save ``out`` atomically; returns the model card.
 
     ``realworld`` as in `fit`; the card records its counts and manifest checksum, never its pictures."""
@@ -329,19 +369,39 @@ def train(cfg: TrainConfig, out: Path | None = None, hook: ProgressHook = lambda
     model, history, seconds, sizes = fit(cfg, hook, mnist, (), realworld)
     card = {
         "architecture": base["architecture"] if base else cfg.arch,
-        "initialised_from": base and {key: base.get(key) for key in
-                                      ("name", "epochs", "training_seconds", "augmentation", "conventions",
-                                       "training_images", "convention_images", "realworld", "test_accuracy", "config",
-                                       "history", "initialised_from")},
+        "initialised_from": base
+        and {
+            key: base.get(key)
+            for key in (
+                "name",
+                "epochs",
+                "training_seconds",
+                "augmentation",
+                "conventions",
+                "training_images",
+                "convention_images",
+                "realworld",
+                "test_accuracy",
+                "config",
+                "history",
+                "initialised_from",
+            )
+        },
         "config": asdict(cfg) | {"data_dir": None, "realworld_dir": None},
         "augmentation": AugmentConfig().as_dict() if cfg.augment else None,
-        "conventions": {str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
-                        for label, (edit, share) in CONVENTIONS.items()} if cfg.conventions else None,
+        "conventions": {
+            str(label): {"edit": edit.__name__, "share": share * cfg.conventions}
+            for label, (edit, share) in CONVENTIONS.items()
+        }
+        if cfg.conventions
+        else None,
         "training_images": sizes["train"],
         "convention_images": sizes["conventions"],  # edited copies added to the training images
         "validation_images": sizes["validation"],
-        "realworld": realworld.summary() | {"repeat": cfg.realworld_repeat, "images": sizes["realworld"],
-                                            "varied_copies": not cfg.augment} if realworld is not None else None,
+        "realworld": realworld.summary()
+        | {"repeat": cfg.realworld_repeat, "images": sizes["realworld"], "varied_copies": not cfg.augment}
+        if realworld is not None
+        else None,
         "epochs": cfg.epochs,
         "training_seconds": round(seconds, 1),
         "data_checksums_md5": data.file_checksums(cfg.data_dir),

@@ -16,14 +16,17 @@ class Architecture:
     summary: str  # one line for menus and help
 
 
-ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
-    Architecture("compact", "small batch-norm CNN, one conv at 28x28, 14x14 and 7x7, ~0.13M parameters"),
-    Architecture("strong", "VGG-style conv pairs with batch norm and dropout, ~0.55M parameters"),
-    Architecture("baseline", "a plain CNN: two convs, two pools, a dense layer, ~0.23M parameters"),
-    Architecture("fast", "small batch-norm CNN, ~0.16M parameters"),
-    Architecture("quick", "a strided conv and one more, ~0.04M parameters"),
-    Architecture("resnet", "a small residual network"),
-)}
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("compact", "small batch-norm CNN, one conv at 28x28, 14x14 and 7x7, ~0.13M parameters"),
+        Architecture("strong", "VGG-style conv pairs with batch norm and dropout, ~0.55M parameters"),
+        Architecture("baseline", "a plain CNN: two convs, two pools, a dense layer, ~0.23M parameters"),
+        Architecture("fast", "small batch-norm CNN, ~0.16M parameters"),
+        Architecture("quick", "a strided conv and one more, ~0.04M parameters"),
+        Architecture("resnet", "a small residual network"),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -40,24 +43,61 @@ class Preset:
     seconds_per_image: float | None = None
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    # The app's default run: aims at >= 98.5% test accuracy within 30 s of the click on 2 cores, TensorFlow's
-    # import, export and scoring included (one epoch of all 60,000 images reached 99.14%: docs/speed.md).
-    Preset("quick", "one epoch, about 99% in half a minute: the app's default run",
-           dict(arch="quick", epochs=1, learning_rate=1e-2, val_fraction=0.0, augment=False, label_smoothing=0.1,
-                ema=True), 0.00018),
-    # How the shipped models are trained: the augmented recipe with the handwriting conventions, then two clean
-    # "polish" epochs at a low learning rate (docs/models.md).
-    Preset("compact", "the default model's recipe: augmentation and handwriting conventions, 99.6%",
-           dict(arch="compact", conventions=1.0), 0.0026),
-    # Tuned for wall time to 99.5% MNIST test accuracy on 2 CPU cores (`python -m digitlib bench` measures it).
-    Preset("fast", "the quickest to 99.5%: three clean epochs",
-           dict(arch="fast", epochs=3, learning_rate=3e-3, val_fraction=0.0, augment=False, label_smoothing=0.1,
-                ema=True), 0.0018),
-    Preset("baseline", "the plain reference CNN, 12 clean epochs, about 99.2%",
-           dict(arch="baseline", epochs=12, augment=False), 0.0017),
-    Preset("strong", "the largest model with augmentation and conventions, 99.6%; three times slower to read",
-           dict(arch="strong", conventions=1.0), 0.0107),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        # The app's default run: aims at >= 98.5% test accuracy within 30 s of the click on 2 cores, TensorFlow's
+        # import, export and scoring included (one epoch of all 60,000 images reached 99.14%: docs/speed.md).
+        Preset(
+            "quick",
+            "one epoch, about 99% in half a minute: the app's default run",
+            dict(
+                arch="quick",
+                epochs=1,
+                learning_rate=1e-2,
+                val_fraction=0.0,
+                augment=False,
+                label_smoothing=0.1,
+                ema=True,
+            ),
+            0.00018,
+        ),
+        # How the shipped models are trained: the augmented recipe with the handwriting conventions, then two clean
+        # "polish" epochs at a low learning rate (docs/models.md).
+        Preset(
+            "compact",
+            "the default model's recipe: augmentation and handwriting conventions, 99.6%",
+            dict(arch="compact", conventions=1.0),
+            0.0026,
+        ),
+        # Tuned for wall time to 99.5% MNIST test accuracy on 2 CPU cores (`python -m digitlib bench` measures it).
+        Preset(
+            "fast",
+            "the quickest to 99.5%: three clean epochs",
+            dict(
+                arch="fast",
+                epochs=3,
+                learning_rate=3e-3,
+                val_fraction=0.0,
+                augment=False,
+                label_smoothing=0.1,
+                ema=True,
+            ),
+            0.0018,
+        ),
+        Preset(
+            "baseline",
+            "the plain reference CNN, 12 clean epochs, about 99.2%",
+            dict(arch="baseline", epochs=12, augment=False),
+            0.0017,
+        ),
+        Preset(
+            "strong",
+            "the largest model with augmentation and conventions, 99.6%; three times slower to read",
+            dict(arch="strong", conventions=1.0),
+            0.0107,
+        ),
+    )
+}
 
 APP_PRESETS = [name for name, preset in PRESETS.items() if preset.seconds_per_image is not None]

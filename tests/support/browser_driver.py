@@ -25,10 +25,17 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 # Every browser test carries this mark: without Chromium they skip on a developer's machine, but under CI (which
 # installs it) they run and fail loudly, as MNIST and PostgreSQL do, rather than pass green by skipping.
-NEEDS_CHROMIUM = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                                    reason=f"{CHROMIUM} not installed (apt-get install chromium)")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"), reason=f"{CHROMIUM} not installed (apt-get install chromium)"
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "has_touch": True, "is_mobile": True}
 HINT = "Draw a digit, or a whole number"
@@ -39,8 +46,10 @@ Stroke = list[tuple[float, float]]
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 24) -> Stroke:
     """Points on an ellipse from angle start to end (degrees, 0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-            for a in np.linspace(start, end, steps)]
+    return [
+        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+        for a in np.linspace(start, end, steps)
+    ]
 
 
 DIGIT_STROKES: dict[str, list[Stroke]] = {
@@ -68,9 +77,26 @@ def start_app(repo: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Po
     port = free_port()
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=repo, env=os.environ | env, stdout=output, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "streamlit_app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=repo,
+            env=os.environ | env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -144,8 +170,13 @@ def stroke_points(page, strokes: list[Stroke], left: float, top: float, size: fl
     fractions of the canvas' on-screen height, so a drawing keeps its shape on a canvas scaled to a phone."""
     box = drawing_canvas(page).bounding_box()
     scale = box["height"]
-    return [[(box["x"] + scale * (left + x * size * 0.75 + size * 0.125), box["y"] + scale * (top + y * size))
-             for x, y in stroke] for stroke in strokes]
+    return [
+        [
+            (box["x"] + scale * (left + x * size * 0.75 + size * 0.125), box["y"] + scale * (top + y * size))
+            for x, y in stroke
+        ]
+        for stroke in strokes
+    ]
 
 
 def draw_with_mouse(page, strokes: list[Stroke], left: float, top: float, size: float, before_lift=None) -> None:
@@ -166,7 +197,9 @@ def draw_with_finger(page, strokes: list[Stroke], left: float, top: float, size:
     cdp = page.context.new_cdp_session(page)
     points = stroke_points(page, strokes, left, top, size)
     for number, stroke in enumerate(points, start=1):
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": stroke[0][0], "y": stroke[0][1]}]})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": stroke[0][0], "y": stroke[0][1]}]}
+        )
         for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
             for step in range(1, 5):
                 x, y = x0 + (x1 - x0) * step / 4, y0 + (y1 - y0) * step / 4
@@ -177,7 +210,9 @@ def draw_with_finger(page, strokes: list[Stroke], left: float, top: float, size:
     cdp.detach()
 
 
-def draw(page, strokes: list[Stroke], left: float = 0.95, top: float = 0.12, size: float = 0.76, before_lift=None) -> None:
+def draw(
+    page, strokes: list[Stroke], left: float = 0.95, top: float = 0.12, size: float = 0.76, before_lift=None
+) -> None:
     """With a finger on a touch page, else with the mouse."""
     touch = page.evaluate("() => navigator.maxTouchPoints > 0")
     (draw_with_finger if touch else draw_with_mouse)(page, strokes, left, top, size, before_lift)
@@ -302,8 +337,10 @@ def ink_on_canvas(page) -> float:
 def app_server(repo: Path, folder: Path, env: dict[str, str] | None = None):
     """The app on a free loopback port, its writable places (trained models, corrections) and its log in ``folder``;
     yields its URL."""
-    places = {"DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"),
-              "DIGITLIB_STORE": str(folder / "corrections.sqlite3")}
+    places = {
+        "DIGITLIB_TRAINED_MODELS_DIR": str(folder / "trained"),
+        "DIGITLIB_STORE": str(folder / "corrections.sqlite3"),
+    }
     process, url = start_app(repo, places | (env or {}), folder / "streamlit.log")
     try:
         yield url

@@ -41,13 +41,14 @@ def in_a_row(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
     parts = []
     for d in digits:
         padded = np.zeros((height, d.shape[1]), np.float32)
-        padded[height - d.shape[0]:] = d
+        padded[height - d.shape[0] :] = d
         parts += [padded, np.zeros((height, gap), np.float32)]
     return np.pad(np.hstack(parts[:-1]), 10)
 
 
 def touching(left: np.ndarray, right: np.ndarray, overlap: int) -> np.ndarray:
     """Two digits pushed together until their ink overlaps by `overlap` columns: they touch."""
+
     def ink_columns(digit: np.ndarray) -> np.ndarray:
         columns = np.flatnonzero(digit.max(axis=0) > 0.1)
         return digit[:, columns[0] : columns[-1] + 1]
@@ -83,8 +84,13 @@ def brush_drawing(digit: int, width: int = 30, size: int = 280, transparent: boo
     return image
 
 
-def on_paper(ink: np.ndarray, colour=(0.1, 0.1, 0.12), margin: float | tuple[float, float] = 0.5,
-             vignette: float = 0.0, seed: int = 0) -> np.ndarray:
+def on_paper(
+    ink: np.ndarray,
+    colour=(0.1, 0.1, 0.12),
+    margin: float | tuple[float, float] = 0.5,
+    vignette: float = 0.0,
+    seed: int = 0,
+) -> np.ndarray:
     """A phone photo of `ink` (white on black, [0, 1]) written with a pen of `colour` (RGB in [0, 1]) in the middle
     of a white sheet `margin` of its size wider on every side (or (vertical, horizontal) margins); lit brightest
     at the centre and darker by `vignette` in the corners, slightly blurred, with sensor noise: RGB uint8."""

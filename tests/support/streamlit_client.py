@@ -61,7 +61,7 @@ class Run:
 
 def widget_key(widget_id: str) -> str:
     """The user key in a widget id (``None`` for a widget without one)."""
-    return widget_id[len(ID_PREFIX) + ID_HASH_LENGTH + 1:]
+    return widget_id[len(ID_PREFIX) + ID_HASH_LENGTH + 1 :]
 
 
 def look_into(message, widgets: dict[str, str], media: list[str]) -> None:
@@ -206,15 +206,21 @@ class AppSession:
         request.file_urls_request.file_names.append(name)
         request.file_urls_request.session_id = self.session_id
         await self.send(request)
-        while (message := await self.receive()).WhichOneof("type") != "file_urls_response" or \
-                message.file_urls_response.response_id != request.file_urls_request.request_id:
+        while (message := await self.receive()).WhichOneof(
+            "type"
+        ) != "file_urls_response" or message.file_urls_response.response_id != request.file_urls_request.request_id:
             pass
         if message.file_urls_response.error_msg:
             raise RuntimeError(f"upload refused: {message.file_urls_response.error_msg}")
         urls = message.file_urls_response.file_urls[0]
         token = self.http.cookies.get("_streamlit_xsrf", "")
-        response = await asyncio.to_thread(self.http.put, self.url + urls.upload_url, timeout=60,
-                                           files={"file": (name, data, "image/png")}, headers={"X-Xsrftoken": token})
+        response = await asyncio.to_thread(
+            self.http.put,
+            self.url + urls.upload_url,
+            timeout=60,
+            files={"file": (name, data, "image/png")},
+            headers={"X-Xsrftoken": token},
+        )
         response.raise_for_status()
         uploader = self.widget(key=uploader_key)
         state = WidgetState(id=uploader)
@@ -229,8 +235,9 @@ class AppSession:
         state.file_uploader_state_value.SetInParent()
         run = await self.rerun([state], self.fragment_of[uploader])
         token = self.http.cookies.get("_streamlit_xsrf", "")
-        await asyncio.to_thread(self.http.delete, self.url + urls.delete_url, timeout=60,
-                                headers={"X-Xsrftoken": token})
+        await asyncio.to_thread(
+            self.http.delete, self.url + urls.delete_url, timeout=60, headers={"X-Xsrftoken": token}
+        )
         return run
 
 
@@ -247,7 +254,17 @@ def drawn_digit(strokes: list[list[tuple[float, float]]], rng: np.random.Generat
         points = np.array([(left + x * size * 0.75 + size * 0.125, top + y * size) for x, y in stroke])
         cv2.polylines(paper, [np.round(points * 16).astype(np.int32)], False, (0, 0, 0, 255), BRUSH, cv2.LINE_AA, 4)
         path = [["M", *points[0].round(2).tolist()], *(["L", *point.round(2).tolist()] for point in points[1:])]
-        paths.append({"type": "Path", "version": "7.4.0", "stroke": "#000000", "strokeWidth": BRUSH, "fill": None,
-                      "strokeLineCap": "round", "strokeLineJoin": "round", "path": path})
+        paths.append(
+            {
+                "type": "Path",
+                "version": "7.4.0",
+                "stroke": "#000000",
+                "strokeWidth": BRUSH,
+                "fill": None,
+                "strokeLineCap": "round",
+                "strokeLineJoin": "round",
+                "path": path,
+            }
+        )
     ok, png = cv2.imencode(".png", cv2.cvtColor(paper, cv2.COLOR_RGBA2BGRA))
     return png.tobytes(), {"version": "7.4.0", "objects": paths, "background": "#FFFFFF"}
