@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from digit_pictures import enlarge, in_a_row, on_paper, one_per_class, touching
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlib import load_classifier, read_number
 from digitlib.preprocess import ruling
+from tests.support.digit_pictures import enlarge, in_a_row, on_paper, one_per_class, touching
 
 
 @pytest.fixture(scope="module")
