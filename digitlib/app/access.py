@@ -16,7 +16,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 OWNER_PASSWORD_VAR = "DIGITLIB_OWNER_PASSWORD"  # or `owner_password` in .streamlit/secrets.toml
 MAX_PICTURES_PER_BATCH = 10  # pictures read at once: each costs CPU time on every rerun of the Upload tab
 MAX_PICTURES_PER_MINUTE = 30  # new pictures per minute: a script can't keep the 2 cores busy for everyone
-MAX_UPLOADED_MEGABYTES = 60  # bytes the upload widget holds in this session's memory before it is emptied
+MAX_UPLOADED_MEGABYTES = 60  # bytes the upload widget holds in a visitor's session before it is emptied
 MAX_OWNER_TRIES_PER_MINUTE = 5  # owner password guesses through one session
 # ... and through all sessions together: a guesser who opens a new session for every five tries still gets at most
 # this many wrong passwords per window, after which nobody may sign in (not even with the right password, which
@@ -44,7 +44,7 @@ def is_owner() -> bool:
 
 
 def within_rate(kind: str, count: int, per_minute: int) -> bool:
-    """Whether ``count`` more events of ``kind`` fit in this session's last minute; they are counted if they do."""
+    """Whether ``count`` more events of ``kind`` fit in the visitor's last minute; they are counted if they do."""
     now = time.monotonic()
     recent = [t for t in st.session_state.get(f"rate-{kind}", []) if now - t < 60]
     fits = len(recent) + count <= per_minute

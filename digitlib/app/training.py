@@ -50,7 +50,7 @@ def my_run() -> Run | None:
 
 
 def tab_of_my_run() -> str | None:
-    """The tab showing this session's run while it is in progress: a reloaded page opens there."""
+    """The tab showing the visitor's run while it is in progress: a reloaded page opens there."""
     run = my_run()
     return None if run is None or not run.active else {"train": "Train", "finetune": "Corrections"}[run.kind]
 

@@ -96,7 +96,7 @@ def visitor_keys() -> VisitorKeys:
 
 
 def cookie_key() -> str | None:
-    """The key the browser sent with this session's connection, if any (AppTest has no cookies: a stand-in)."""
+    """The key the browser sent with the visitor's connection, if any (AppTest has no cookies: a stand-in)."""
     key = st.context.cookies.get(COOKIE)
     return key if isinstance(key, str) else None
 
