@@ -78,3 +78,16 @@ def save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def save_test_figures(
+    directory: Path, name: str, evaluation, x_test: np.ndarray, y_test: np.ndarray, probabilities: np.ndarray
+) -> None:
+    """A model's test-set confusion matrix and its 40 surest mistakes, as training and `evaluate` both write them."""
+    save(confusion_matrix(evaluation.confusion_matrix, f"{name}: test-set confusion"), directory / "confusion.png")
+    worst = evaluation.misclassified[:40]
+    captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
+    save(
+        gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
+        directory / "misclassified.png",
+    )

@@ -290,15 +290,7 @@ def write_figures(
     probabilities: np.ndarray,
 ) -> None:
     plots.save(plots.training_curves(history), directory / "curves.png")
-    plots.save(
-        plots.confusion_matrix(evaluation.confusion_matrix, f"{name}: test-set confusion"), directory / "confusion.png"
-    )
-    worst = evaluation.misclassified[:40]
-    captions = [f"{y_test[i]}→{probabilities[i].argmax()} ({probabilities[i].max():.0%})" for i in worst]
-    plots.save(
-        plots.gallery([x_test[i] for i in worst], captions, title="Misclassified test digits (true→predicted)"),
-        directory / "misclassified.png",
-    )
+    plots.save_test_figures(directory, name, evaluation, x_test, y_test, probabilities)
 
 
 def save_model(
