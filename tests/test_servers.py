@@ -126,7 +126,7 @@ def test_a_model_the_owner_trains_on_one_server_is_refused_a_rival_and_then_usab
             await session.close()
             await asyncio.sleep(1)
         assert label, f"{name} is not among B's models: {shown.options}"
-        chosen = await session.choose("model_choice", label)
+        chosen = await session.choose(session.newest("model-choice-"), label)
         picture, paths = drawn_digit(DIGIT_STROKES["1"], np.random.default_rng(0))
         drawn = await session.draw(session.newest("canvas-"), picture, paths)
         await session.close()

@@ -16,7 +16,9 @@ from digitlib import DEFAULT_MODEL, available_models, load_classifier
 from digitlib.data import IDX_FILES
 from digitlib.reading.classifier import MODELS_DIR
 
-TARGETS = {"baseline": 0.990, "strong": 0.996, DEFAULT_MODEL: 0.996}  # test accuracy each shipped model must reach
+# MNIST test accuracy each shipped model must keep. The default learnt real handwriting too, which cost it 0.07
+# points (99.56%, docs/models.md): its floor guards against a retrain that loses MNIST, not against that trade.
+TARGETS = {"baseline": 0.990, "strong": 0.996, DEFAULT_MODEL: 0.995}
 ARTEFACTS = ("model.tflite", "model.keras", "card.json", "curves.png", "confusion.png", "misclassified.png")
 
 
