@@ -8,7 +8,7 @@ The model is loaded before timing, as a long-running caller would have it.  Also
 and its workers used (sampled five times a second) and so how many cores the batch actually got: on a machine that
 other jobs keep busy, the kernel shares the cores between sessions, and a batch's workers share their session's part.
 
-    python benchmarks/batch_bench.py                          # /work/shared/realworld-dev and -dev2, jobs 1 and 2
+    python benchmarks/batch_bench.py                          # ../shared/realworld-dev and -dev2, jobs 1 and 2
     python benchmarks/batch_bench.py --jobs 1 2 --rounds 3 --model strong
 """
 

@@ -6,7 +6,7 @@ equal its label; an empty answer counts wrong and is also counted as "returned n
 separate venv of benchmarks/requirements-ocr.txt (see docs/ocr.md); a tool that cannot run is listed with
 the reason:
 
-    python benchmarks/ocr_compare.py /work/shared/realworld-dev /work/shared/realworld-dev2 [--json PATH]
+    python benchmarks/ocr_compare.py ../shared/realworld-dev ../shared/realworld-dev2 [--json PATH]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Two app servers on one PostgreSQL database, each with its own disk, as the deploy/ recipe runs them: what one
 server's visitors do to the common state, the other's see.
 
-Visitors are websocket sessions speaking Streamlit's protocol (benchmarks/streamlit_client.py).  The owner trains a
+Visitors are websocket sessions speaking Streamlit's protocol (tests/support/streamlit_client.py).  The owner trains a
 small model on server A; a visitor of B can't start a second run meanwhile (nor one of A), then finds the model
 in B's list and reads with it; wrong owner passwords given on both servers add up to the one limit.
 """
