@@ -50,7 +50,7 @@ PRESETS: dict[str, Preset] = {
         # import, export and scoring included (one epoch of all 60,000 images reached 99.14%: docs/speed.md).
         Preset(
             "quick",
-            "one epoch, about 99% in half a minute: the app's default run",
+            "one epoch, about 99% in half a minute",
             dict(
                 arch="quick",
                 epochs=1,
@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
         # "polish" epochs at a low learning rate (docs/models.md).
         Preset(
             "compact",
-            "the default model's recipe: augmentation and handwriting conventions, 99.6%",
+            "augmentation and handwriting conventions, about 99.6%; the default model added real handwriting (--realworld)",
             dict(arch="compact", conventions=1.0),
             0.0026,
         ),
