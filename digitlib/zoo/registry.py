@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
         # "polish" epochs at a low learning rate (docs/models.md).
         Preset(
             "compact",
-            "augmentation and handwriting conventions, about 99.6%; the default model added real handwriting (--realworld)",
+            "augmentation and handwriting conventions, about 99.6%; the default model also learnt real handwriting",
             dict(arch="compact", conventions=1.0),
             0.0026,
         ),
