@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from digitlib import read_number
 from tests.support.digit_pictures import enlarge, in_a_row, on_paper, one_per_class
@@ -128,3 +129,16 @@ def test_small_writing_inside_a_large_shadow(classifier, digits, slope, shade):
     rows, columns = np.mgrid[:height, :width]
     photo[columns < 0.6 * width + slope * (rows - height / 2)] *= shade
     assert read_number(photo.astype(np.uint8), classifier).text == "5560"
+
+
+@pytest.mark.parametrize("slope", [0.8, 0.5, 0.3])
+def test_a_marker_number_across_a_hard_shadow(classifier, digits, slope):
+    """A thick marker's digits crossed by a shadow's slanted edge: the pen is so wide that lighting broader than a
+    few pens is broader than a quarter of the picture, yet the step must still be followed, or its edge becomes a
+    band of ink joining the digits to the picture's border."""
+    thick = ndimage.grey_dilation(written(digits, "2844", scale=4, gap=4), footprint=np.ones((5, 5)))
+    photo = on_paper(thick, colour=(0.1, 0.45, 0.2), margin=(0.4, 0.1)).astype(np.float32)
+    height, width = photo.shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    photo[columns > 0.45 * width + slope * (rows - height / 2)] *= 0.55
+    assert read_number(photo.astype(np.uint8), classifier).text == "2844"

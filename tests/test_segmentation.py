@@ -147,6 +147,22 @@ def test_a_long_foot_is_no_ruled_line(classifier):
     assert read_number(two, classifier).text == "2"
 
 
+@pytest.mark.parametrize("stub", [0.3, 0.6])
+def test_a_ruled_line_beside_a_line_half_gone(digits, stub):
+    """The line under the writing shows only from the left edge part of the way (half lost in a shadow, or the
+    page's corner): that stub is no digit's ink, so it neither makes the digits seem to reach the edge nor to span
+    two lines' height, and the line through the digits is still a ruled line."""
+    strip = in_a_row([enlarge(digits[int(d)], 2) for d in "3907"], gap=6) > 0.3
+    mask = np.pad(strip, ((20, 50), (10, 10)))
+    height, width = mask.shape
+    through = 20 + strip.shape[0] // 2
+    mask[through : through + 2] = True
+    mask[height - 6 : height - 4, : round(stub * width)] = True
+    kept = ruling.drop_ruled_lines(mask)
+    assert not kept[through : through + 2].all(axis=1).any()  # the line through the digits is gone...
+    assert kept[20:through].sum() == strip[: through - 20].sum()  # ...the digits above it untouched
+
+
 def test_a_speck_beside_a_digit_is_no_digit(classifier, digits):
     picture = in_a_row([enlarge(digits[7], 4)])
     picture[60:66, 125:131] = 1.0  # a dot a fifth of the digit's height, level with it

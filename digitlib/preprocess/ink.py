@@ -24,7 +24,7 @@ POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to de
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
 SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke never is, a shadow always
 THIN_SHARE = 0.25  # ...pens of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen them
-SHADOW_WINDOW = 0.25  # ...when that is under a quarter of the picture; a window wider gains nothing on the smooth fit
+SHADOW_WINDOW = 0.5  # ...when that is under half the picture; a window wider gains nothing on the smooth fit
 SHADOW_STEPS = 8  # the opening works on a copy where its window spans this many pixels: fine enough for a step
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
@@ -218,6 +218,15 @@ def shadowed_lighting(ink: np.ndarray, pen: float) -> np.ndarray:
     return resize(cv2.dilate(opened, np.ones((3, 3), np.uint8)), (width, height))
 
 
+def pen_width(cores: np.ndarray) -> float:
+    """The pen of the thinner strokes' cores (THIN_SHARE), ruled lines left out.  The cores are opened by 2x2 first:
+    the ragged rim of textured strokes and grains of paper would pass for a pen one pixel wide (a hairline drawing,
+    which the opening erases, is measured as it is)."""
+    cores = drop_ruled_lines(cores)
+    opened = cv2.morphologyEx(cores.view(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).view(bool)
+    return stroke_width(opened if opened.any() else cores, THIN_SHARE)
+
+
 def noise_level(image: np.ndarray) -> float:
     """Standard deviation of pixel noise: robust spread (MAD) of differences between neighbours.
 
@@ -290,7 +299,7 @@ def without_regions(flat: np.ndarray, labels: np.ndarray, regions: np.ndarray) -
     """
     region = regions[labels]
     strength = robust_max(np.where(region, 0.0, flat))
-    rims, _ = label_blobs(flat > STROKE_EXTENT * strength)
+    rims, _ = label_blobs(drop_ruled_lines(flat > STROKE_EXTENT * strength))  # a line would join digits to a rim
     touched = np.zeros(int(rims.max(initial=0)) + 1, dtype=bool)
     touched[rims[region]] = True
     touched[0] = False
@@ -339,12 +348,15 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         labels, blobs, strength = ink_blobs(flat, noise)
         # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
         # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
-        pen = stroke_width(drop_ruled_lines(flat > STROKE_START * strength), THIN_SHARE) if strength else 0.0
+        pen = pen_width(flat > STROKE_START * strength) if strength else 0.0
         if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
             flat = flatten_background(ink, reflective, pen)
             labels, blobs, strength = ink_blobs(flat, noise)
-        if (regions := edge_regions(labels, blobs)).any():  # strokes' strength is judged without them: again
-            flat = without_regions(flat, labels, regions)
+        # Regions are told on the ink without its ruled lines: a line through the digits joins them to the picture's
+        # edge, and where a stroke crosses it the ink is thick enough to pass for a shadow
+        unruled_labels, unruled_blobs = label_blobs(drop_ruled_lines(labels > 0))
+        if (regions := edge_regions(unruled_labels, unruled_blobs)).any():  # strength judged without them: again
+            flat = without_regions(flat, unruled_labels, regions)
             labels, blobs, strength = ink_blobs(flat, noise)
     mask = labels > 0
     if np.count_nonzero(mask & (flat > STROKE_START * strength)) > MAX_INK_FRACTION * mask.size:

@@ -12,6 +12,7 @@ LINE_LENGTH = 1.5  # ...if this many times longer than the other ink is tall: a 
 LINE_MARGIN_FRACTION = 0.05  # ...and the other ink keeps this far from both its ends (or the line runs on past it):
 # a cropped 7's stem does not...
 LONG_LINE = 3.0  # ...or the line is this many times longer than the other ink is tall: a number written to the edge
+STUB_LENGTH, STUB_HEIGHT_TO_WIDTH = 0.2, 0.1  # a piece of line from an edge: a fifth of the width, far wider than tall
 MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
 MAX_TILT, TILT_STEPS = 0.07, 14  # a photo of a page is seldom turned more than 4 degrees: lines are sought that far
 
@@ -93,8 +94,8 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     # a stem across it.  The rest of the ink is judged without the lines' blurred fringes, which reach their ends.
     squared = line_groups(line_columns) > 1 or (line_groups(line_columns) and line_groups(line_rows) > 1)
     columns = line_columns if squared else np.zeros(width, dtype=bool)
-    rest = mask & ~near(line_rows)[:, None] & ~near(columns)[None, :]
-    tall = span(mask & ~line_rows[:, None] & ~columns[None, :])
+    rest = without_stubs(mask & ~near(line_rows)[:, None] & ~near(columns)[None, :])
+    tall = span(without_stubs(mask & ~line_rows[:, None] & ~columns[None, :]))
     margin = LINE_MARGIN_FRACTION * width
     lines = mask[line_rows].any(axis=0)
     clear = (
@@ -111,6 +112,24 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     rest = mask & ~line_rows[:, None] & ~line_columns[None, :]
     rejoined = rejoin_crossings(rest, mask, line_thickness(line_rows), axis=0)
     return rejoin_crossings(rejoined, mask, line_thickness(line_columns), axis=1)
+
+
+def without_stubs(rest: np.ndarray) -> np.ndarray:
+    """The ink without stubs of other ruled lines: thin level pieces entering at the left or right edge (a line half
+    lost in a shadow, or running off a turned page), which would make the digits seem to reach the edges and span
+    several lines' height.  A digit's bar or foot is joined to its digit, so it is no piece of its own."""
+    labels, count = ndimage.label(rest)
+    if count == 0:
+        return rest
+    width = rest.shape[1]
+    stubs = [
+        i + 1
+        for i, (rows, cols) in enumerate(ndimage.find_objects(labels))
+        if (cols.start == 0 or cols.stop == width)
+        and cols.stop - cols.start >= STUB_LENGTH * width
+        and rows.stop - rows.start < STUB_HEIGHT_TO_WIDTH * (cols.stop - cols.start)
+    ]
+    return rest & ~np.isin(labels, stubs) if stubs else rest
 
 
 def ruled(filled: np.ndarray) -> np.ndarray:
