@@ -162,6 +162,9 @@ def test_the_model_tab_tells_every_run_behind_a_polished_model(app, name):
         assert f"| {number}. `{run['name']}`{again} | {run['epochs']} |" in table
     assert f"| {len(runs)}. this model | {card['epochs']} |" in table
     assert "| all |" not in table  # a run on all of MNIST says how many images that was
+    real = card["realworld"]  # both learnt real handwriting: the runs that did say how much, and from what
+    assert f"| {card['training_images']:,} + {real['images']:,} real |" in table
+    assert any(f"{real['pictures']:,} photos and drawings" in text for text in texts(at.caption))
 
 
 def test_training_curves_have_a_legend_axis_titles_and_mark_each_run(app, shipped_model, tmp_path):

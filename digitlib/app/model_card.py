@@ -39,12 +39,27 @@ def training_runs(card: dict) -> list[dict]:
 
 def training_images(run: dict) -> str:
     """Older runs nested in a card record their config only: no size there means all of MNIST's training split,
-    less the share held out for validation."""
-    if run.get("training_images"):
-        return f"{run['training_images']:,}"
+    less the share held out for validation.  Pictures of real handwriting added to a run are counted apart."""
     config = run.get("config") or {}
-    size = config.get("train_size") or round(MNIST_TRAINING_IMAGES * (1 - (config.get("val_fraction") or 0)))
-    return f"{size:,}"
+    size = (
+        run.get("training_images")
+        or config.get("train_size")
+        or round(MNIST_TRAINING_IMAGES * (1 - (config.get("val_fraction") or 0)))
+    )
+    real = run.get("realworld") or {}
+    return f"{size:,}" + (f" + {real['images']:,} real" if real.get("images") else "")
+
+
+def real_handwriting(runs: list[dict]) -> str:
+    """What the runs with real handwriting learnt from, in a sentence (empty when none did)."""
+    real = next((run["realworld"] for run in reversed(runs) if run.get("realworld")), None)
+    if not real:
+        return ""
+    return (
+        f'"real": {real["pictures"]:,} photos and drawings of handwritten digits from {real["repositories"]} public '
+        f"repositories (realworld-train), each shown {real['repeat']} times an epoch, as the reader's own pipeline "
+        "turns them into 28x28 inputs."
+    )
 
 
 def run_row(number: int, run: dict, last: bool, model_name: str) -> str:
@@ -82,6 +97,8 @@ def show_story(card: dict) -> None:
             ]
         )
     )
+    if note := real_handwriting(runs):
+        st.caption(note)
     recorded = len(runs)  # the curves run across the last runs that kept their epoch-by-epoch history
     while recorded and runs[recorded - 1].get("history", {}).get("loss"):
         recorded -= 1
