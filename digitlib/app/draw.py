@@ -143,11 +143,13 @@ def brush_slider(controls) -> None:
     controls.slider("Brush width", *BRUSH_RANGE, key="stroke_width", on_change=keep_brush)
 
 
+@st.fragment
 def draw_page(clf: Classifier) -> None:
     """The brush and Clear controls, the canvas' styles and script, then the canvas and its reading.
 
-    The controls are outside the fragment: a stroke reruns only the fragment, and the browser re-renders only
-    what it sends (changing the brush or clearing reruns the page).
+    The controls are outside the canvas' fragment: a stroke reruns only that fragment, and the browser re-renders
+    only what it sends.  Changing the brush or clearing reruns this tab's fragment, not the whole page: the title,
+    the sidebar and the tabs would cost a cleared canvas more than the tab itself.
     """
     warmed_up(clf, id(clf))
     st.session_state.setdefault("canvas_version", 0)
