@@ -292,6 +292,24 @@ def start_training(at: AppTest, epochs: int, train_size: int) -> AppTest:
     return at.run()
 
 
+def test_start_says_so_when_the_database_with_the_one_run_rule_is_down(app, tmp_path, monkeypatch):
+    """A visitor pressing Start while the servers' shared database is unreachable gets a plain sentence (no address,
+    no driver's words) and no run begins."""
+    import sqlalchemy as sa
+
+    from digitlib.store.corrections import CorrectionStore
+    from digitlib.store.shared import SharedState, TrainingLease
+
+    state = SharedState(CorrectionStore(str(tmp_path / "shared.sqlite3")))
+    state.store.engine = sa.create_engine("postgresql+psycopg://digitlib@127.0.0.1:1/digitlib?connect_timeout=2")
+    monkeypatch.setattr("digitlib.app.training.training_lease", lambda: TrainingLease(state))
+    at = start_training(open_tab(app.run(), "Train"), epochs=1, train_size=500)
+    assert not at.exception, at.exception
+    unavailable = "the corrections database is unavailable (the details are in the server's log)."
+    assert texts(at.error) == [f"Not started: {unavailable}"]
+    assert not (tmp_path / "trained").exists() or not any((tmp_path / "trained").rglob("card.json"))
+
+
 @pytest.mark.slow
 def test_a_tiny_training_run_goes_on_in_a_child_and_gives_a_usable_model(app, repo, mnist, tmp_path, monkeypatch):
     tensorflow_before = "tensorflow" in sys.modules  # other tests in this process may have imported it themselves

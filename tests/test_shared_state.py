@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from digitlib import load_classifier
 from digitlib.reading.classifier import MODELS_DIR, available_models
+from digitlib.store import StoreError
 from digitlib.store.corrections import CorrectionStore
 from digitlib.store.shared import SharedState, TrainingLease, WrongPasswordsInDatabase
 from digitlib.training.jobs import Busy, Runner
@@ -123,6 +125,18 @@ def test_a_runner_refuses_to_start_while_another_servers_run_holds_the_lease(two
     TrainingLease(a).claim("a-run-elsewhere", 30, "train: epoch 1/3")
     runner = Runner(TrainingLease(b))
     with pytest.raises(Busy, match="on another server .train: epoch 1/3."):
+        runner.start("train", {"epochs": 1, "train_size": 500}, tmp_path / "refused", preset="baseline")
+    assert runner.active() is None
+    assert not (tmp_path / "refused").exists()
+
+
+def test_a_runner_starts_nothing_when_the_database_with_the_lease_is_down(tmp_path):
+    """The one-run rule lives in the database: unreachable, Start says so (StoreError, which the app words for the
+    visitor) and no run begins, rather than a run no other server would know about."""
+    state = SharedState(CorrectionStore(f"sqlite:///{tmp_path / 'shared.db'}"))
+    state.store.engine = sa.create_engine("postgresql+psycopg://digitlib@127.0.0.1:1/digitlib?connect_timeout=2")
+    runner = Runner(TrainingLease(state))  # the database went away after the server started
+    with pytest.raises(StoreError, match="corrections database failed"):
         runner.start("train", {"epochs": 1, "train_size": 500}, tmp_path / "refused", preset="baseline")
     assert runner.active() is None
     assert not (tmp_path / "refused").exists()

@@ -14,10 +14,11 @@ import streamlit as st
 
 from digitlib.app.access import is_owner
 from digitlib.app.display import SERIES, show_curves
-from digitlib.app.errors import without_server_paths
+from digitlib.app.errors import for_visitor, without_server_paths
 from digitlib.app.models import shipped_models_dir, trained_models_dir
 from digitlib.app.stores import publish_owner_model, training_lease
 from digitlib.app.visitors import KEEP_VISITOR_DATA, remember, visitor_record
+from digitlib.store import StoreError
 from digitlib.training.config import from_preset
 from digitlib.training.jobs import Busy, Run, Runner
 from digitlib.zoo.registry import APP_PRESETS, PRESETS
@@ -61,6 +62,9 @@ def start_job(kind: str, settings: dict, out: Path, preset: str | None = None) -
         run = job_runner().start(kind, settings, out, preset, on_saved=publish_owner_model if is_owner() else None)
     except Busy as busy:
         st.warning(f"Not started: {busy}.")
+        return
+    except StoreError as exc:  # the database that keeps the one-run rule across servers did not answer
+        st.error(f"Not started: {for_visitor(exc)}")
         return
     remember(run=run.token)
     st.rerun(scope="app")  # redraw the page with the run in progress (and the Start buttons disabled)
