@@ -299,10 +299,12 @@ def test_start_says_so_when_the_database_with_the_one_run_rule_is_down(app, tmp_
 
     from digitlib.store.corrections import CorrectionStore
     from digitlib.store.shared import SharedState, TrainingLease
+    from digitlib.training.jobs import Runner
 
     state = SharedState(CorrectionStore(str(tmp_path / "shared.sqlite3")))
     state.store.engine = sa.create_engine("postgresql+psycopg://digitlib@127.0.0.1:1/digitlib?connect_timeout=2")
-    monkeypatch.setattr("digitlib.app.training.training_lease", lambda: TrainingLease(state))
+    runner = Runner(TrainingLease(state))  # the server's runner, its lease on the database that went away
+    monkeypatch.setattr("digitlib.app.training.job_runner", lambda: runner)
     at = start_training(open_tab(app.run(), "Train"), epochs=1, train_size=500)
     assert not at.exception, at.exception
     unavailable = "the corrections database is unavailable (the details are in the server's log)."

@@ -281,3 +281,22 @@ def test_error_texts_reach_a_visitor_without_server_folders_or_database_details(
     assert "db.internal" not in errors.for_visitor(database_error)
     monkeypatch.setattr(errors, "is_owner", lambda: True)
     assert errors.for_visitor(database_error) == str(database_error)
+
+
+def test_the_owners_default_model_holds_on_every_server_of_one_database(places, repo, store_location, monkeypatch):
+    """On a database the servers share, the owner's "every visitor's default" is kept there, by a name every server
+    resolves in its own folders: a new visitor on another server (its own trained-models folder) gets it too."""
+    models = available_models()
+    if len(models) < 2:
+        pytest.skip("needs two shipped models")
+    monkeypatch.setenv("DIGITLIB_STORE", store_location)
+    monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(places / "server-a"))
+    at = sign_in(visitor(repo, PASSWORD), PASSWORD)
+    picker = at.sidebar.selectbox[0]
+    at = picker.select(next(option for option in picker.options if option.startswith(models[-1]))).run()
+    next(button for button in at.sidebar.button if button.label == "Make it every visitor's default").click()
+    at.run()
+    shared = "://" in store_location  # one SQLite file is one server's: its choice stays in that server's folder
+    assert (places / "server-a" / "default-model.txt").exists() is not shared
+    monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(places / ("server-b" if shared else "server-a")))
+    assert Path(visitor(repo).session_state["active_model"]).name == models[-1]

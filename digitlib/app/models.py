@@ -50,17 +50,23 @@ def model_origin(directory: Path) -> str:
 
 
 def default_model_file() -> Path:
-    """Where the owner's choice of every visitor's default model is kept."""
+    """Where one server keeps the owner's choice of every visitor's default model (`app.stores.default_choice`)."""
     return trained_models_root() / "default-model.txt"
 
 
-def app_default_model(directories: list[Path]) -> Path:
-    """The owner's chosen default if it still exists, else the shipped default, else the first model."""
-    try:
-        chosen = Path(default_model_file().read_text().strip())
-    except OSError:
-        chosen = None
-    for candidate in (chosen, shipped_models_dir() / DEFAULT_MODEL):
+def model_key(directory: Path) -> str:
+    """A shipped or owner's model as every server names it ("models/compact", "owner/fast-…"): the folders differ."""
+    return f"models/{directory.name}" if directory.parent == shipped_models_dir() else f"owner/{directory.name}"
+
+
+def model_from_key(key: str) -> Path:
+    place, _, name = key.partition("/")
+    return shipped_models_dir() / name if place == "models" else trained_models_root() / name
+
+
+def app_default_model(directories: list[Path], chosen: str | None) -> Path:
+    """The owner's chosen default (a `model_key`) if it still exists, else the shipped default, else the first."""
+    for candidate in (model_from_key(chosen) if chosen else None, shipped_models_dir() / DEFAULT_MODEL):
         if candidate in directories:
             return candidate
     return directories[0]

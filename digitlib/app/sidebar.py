@@ -9,18 +9,25 @@ import streamlit as st
 
 from digitlib import ModelError
 from digitlib.app.access import is_owner, owner_sign_in
-from digitlib.app.errors import without_server_paths
+from digitlib.app.errors import for_visitor, without_server_paths
 from digitlib.app.models import (
     app_default_model,
     classifier_for,
-    default_model_file,
     model_directories,
+    model_key,
     model_label,
     model_origin,
     shipped_models_dir,
 )
-from digitlib.app.stores import database_location, mirror_owner_models, wrong_owner_passwords
+from digitlib.app.stores import (
+    database_location,
+    default_choice,
+    mirror_owner_models,
+    save_default_choice,
+    wrong_owner_passwords,
+)
 from digitlib.reading.classifier import DEFAULT_MODEL, Classifier
+from digitlib.store import StoreError
 
 
 def model_picker() -> Classifier | None:
@@ -32,8 +39,9 @@ def model_picker() -> Classifier | None:
     if not directories:
         st.sidebar.error("No trained model in models/. Train one on the Train tab.")
         return None
+    chosen = default_choice()
     if st.session_state.get("active_model") not in map(str, directories):
-        default = app_default_model(directories)
+        default = app_default_model(directories, chosen)
         st.session_state.active_model = str(default)
         if default.name != DEFAULT_MODEL and default.parent == shipped_models_dir():
             st.sidebar.warning(f"The default model '{DEFAULT_MODEL}' is not in models/ yet; using '{default.name}'.")
@@ -59,14 +67,15 @@ def model_picker() -> Classifier | None:
         return None
     if "test_accuracy" in clf.card:
         st.sidebar.caption(f"MNIST test accuracy {clf.card['test_accuracy']:.2%}")
-    if is_owner() and choice != app_default_model(directories):
+    if is_owner() and choice != app_default_model(directories, chosen):
         if st.sidebar.button(
             "Make it every visitor's default",
-            help="Saved on this server; sessions already open "
-            "keep their choice. Lost with the server's disk unless the model is in models/.",
+            help="Saved for every server of the app; sessions already open keep their choice.",
         ):
-            default_model_file().parent.mkdir(parents=True, exist_ok=True)
-            default_model_file().write_text(str(choice))
+            try:
+                save_default_choice(model_key(choice))
+            except StoreError as exc:
+                st.sidebar.error(f"Not saved: {for_visitor(exc)}")
     return clf
 
 

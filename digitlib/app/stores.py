@@ -12,6 +12,7 @@ from datetime import timedelta
 import streamlit as st
 
 from digitlib.app.access import MAX_WRONG_OWNER_PASSWORDS, WRONG_OWNER_PASSWORD_WINDOW, is_owner, secret
+from digitlib.app.models import default_model_file
 from digitlib.app.visitors import (
     KEEP_VISITOR_DATA,
     remember,
@@ -30,6 +31,7 @@ DATABASE_SECRET = "digitlib"  # [connections.digitlib] url = "..." in secrets, a
 MAX_SESSION_CORRECTIONS = 2000  # stored digits (~1.6 MB of rows): one visitor can't fill the database
 MAX_SHARED_PER_SESSION = 500  # digits given to the shared pool: one visitor can't flood what everyone trains on
 MAX_SHARED_POOL = 50_000  # digits in the shared pool in all: many visitors together can't fill the database either
+DEFAULT_MODEL_SETTING = "default-model"
 MIRROR_EVERY = timedelta(seconds=5)  # how often a page asks the database for the owner's models other servers trained
 
 
@@ -95,6 +97,27 @@ def shared_state() -> SharedState | None:
     except StoreError as exc:
         log.error("shared state unusable: %s", exc)
         return None
+
+
+def default_choice() -> str | None:
+    """The owner's choice of every visitor's default model (a `model_key`): in the database the servers share,
+    else in this server's folder; None when never made (or the database did not answer: the shipped default)."""
+    state = shared_state()
+    try:
+        return state.setting(DEFAULT_MODEL_SETTING) if state else default_model_file().read_text().strip()
+    except (OSError, StoreError) as exc:
+        if isinstance(exc, StoreError):
+            log.error("default model choice unreadable: %s", exc)
+        return None
+
+
+def save_default_choice(key: str) -> None:
+    """Make a model every visitor's default, on every server (StoreError when the database fails)."""
+    if (state := shared_state()) is not None:
+        state.set_setting(DEFAULT_MODEL_SETTING, key)
+        return
+    default_model_file().parent.mkdir(parents=True, exist_ok=True)
+    default_model_file().write_text(key)
 
 
 def training_lease() -> TrainingLease | None:

@@ -59,6 +59,13 @@ quotas = sa.Table(
     sa.Column("used", sa.Integer, nullable=False),
 )
 
+settings = sa.Table(
+    "digitlib_settings",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Holding:
@@ -174,6 +181,17 @@ class SharedState:
             return conn.execute(
                 sa.select(sa.func.count()).where(events.c.kind == kind, events.c.at > time.time() - within_seconds)
             ).scalar()
+
+    # ---------------------------------------------------------------------------------------------------- settings
+
+    def setting(self, name: str) -> str | None:
+        """A choice the owner made for every server (e.g. the default model), or None if never made."""
+        with self.store.connection() as conn:
+            return conn.execute(sa.select(settings.c.value).where(settings.c.name == name)).scalar()
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self.store.connection(write=True) as conn:
+            self.upsert(conn, settings, {"name": name, "value": value})
 
     # ------------------------------------------------------------------------------------------------------ leases
 
