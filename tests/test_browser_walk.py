@@ -73,6 +73,10 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
             else None,
         )
         page.on("pageerror", lambda error: console.append(f"page error: {error}"))
+        page.on(  # which resource a "Failed to load resource" line is about
+            "response",
+            lambda response: console.append(f"{response.status}: {response.url}") if response.status >= 400 else None,
+        )
 
         draw_number(page, "407")
         assert wait_for_number(page, "407") == "407"
