@@ -39,9 +39,8 @@ def model_picker() -> Classifier | None:
     if not directories:
         st.sidebar.error("No trained model in models/. Train one on the Train tab.")
         return None
-    chosen = default_choice()
-    if st.session_state.get("active_model") not in map(str, directories):
-        default = app_default_model(directories, chosen)
+    if st.session_state.get("active_model") not in map(str, directories):  # a session's first run: ask the store
+        default = app_default_model(directories, default_choice())
         st.session_state.active_model = str(default)
         if default.name != DEFAULT_MODEL and default.parent == shipped_models_dir():
             st.sidebar.warning(f"The default model '{DEFAULT_MODEL}' is not in models/ yet; using '{default.name}'.")
@@ -67,7 +66,7 @@ def model_picker() -> Classifier | None:
         return None
     if "test_accuracy" in clf.card:
         st.sidebar.caption(f"MNIST test accuracy {clf.card['test_accuracy']:.2%}")
-    if is_owner() and choice != app_default_model(directories, chosen):
+    if is_owner() and choice != app_default_model(directories, default_choice()):
         if st.sidebar.button(
             "Make it every visitor's default",
             help="Saved for every server of the app; sessions already open keep their choice.",
