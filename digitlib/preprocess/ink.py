@@ -354,13 +354,18 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
             labels, blobs, strength = ink_blobs(flat, noise)
         # Regions are told on the ink without its ruled lines: a line through the digits joins them to the picture's
         # edge, and where a stroke crosses it the ink is thick enough to pass for a shadow
-        unruled_labels, unruled_blobs = label_blobs(drop_ruled_lines(labels > 0))
+        mask = labels > 0
+        lined = drop_ruled_lines(mask)  # kept for the end unless the regions change the ink
+        unruled_labels, unruled_blobs = (labels, blobs) if lined is mask else label_blobs(lined)
         if (regions := edge_regions(unruled_labels, unruled_blobs)).any():  # strength judged without them: again
             flat = without_regions(flat, unruled_labels, regions)
             labels, blobs, strength = ink_blobs(flat, noise)
-    mask = labels > 0
+            mask = None
+    if digital is not None or mask is None:
+        mask = labels > 0
+        lined = drop_ruled_lines(mask)
     if np.count_nonzero(mask & (flat > STROKE_START * strength)) > MAX_INK_FRACTION * mask.size:
         (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0
-    elif (lined := drop_ruled_lines(mask)) is not mask:  # lines removed: the rest falls into new blobs
+    elif lined is not mask:  # lines removed: the rest falls into new blobs
         labels, blobs = label_blobs(lined)
     return Ink(size, grey, ink, flat, labels, blobs, strength)
