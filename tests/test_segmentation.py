@@ -112,7 +112,7 @@ def notebook_photo(digits, where: str, turned: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("where", ["under", "through", "near"])
-@pytest.mark.parametrize("turned", [0.0, 1.5, -2.5])
+@pytest.mark.parametrize("turned", [0.0, 1.5, -2.5, 5.5, -6.5])
 def test_digits_on_and_crossed_by_a_ruled_line(classifier, digits, where, turned):
     assert read_number(notebook_photo(digits, where, turned), classifier).text == "274"
 
