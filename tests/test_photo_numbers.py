@@ -142,3 +142,15 @@ def test_a_marker_number_across_a_hard_shadow(classifier, digits, slope):
     rows, columns = np.mgrid[:height, :width]
     photo[columns > 0.45 * width + slope * (rows - height / 2)] *= 0.55
     assert read_number(photo.astype(np.uint8), classifier).text == "2844"
+
+
+@pytest.mark.parametrize("edge", [0.8, 0.7])
+@pytest.mark.parametrize("slope", [0.0, 0.4])
+def test_a_shadow_across_an_overexposed_photo(classifier, digits, edge, slope):
+    """An overexposed photo's paper is all at the lightest level, as a drawing's ground is, yet a shadow may lie
+    across it: the shadow entering at the edge is lighting, not ink, whatever the ground."""
+    photo = on_paper(written(digits, "3141592"), margin=(0.6, 0.1)).astype(np.float32) * 1.3  # paper clipped
+    height, width = photo.shape[:2]
+    rows, columns = np.mgrid[:height, :width]
+    photo[rows > edge * height + slope * (columns - width / 2)] *= 0.5
+    assert read_number(np.clip(photo, 0, 255).astype(np.uint8), classifier).text == "3141592"

@@ -6,7 +6,7 @@ and paper texture, pixel noise, and ruled lines are dealt with here, before digi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -337,35 +337,47 @@ class Ink:
 def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
     """Polarity, background removal, threshold, ruled lines: the steps before digits are looked for."""
     digital = digital_polarity(grey)
-    reflective = dark_on_light(grey) if digital is None else digital
-    ink = 1.0 - grey if reflective else grey
     if digital is not None:  # one exact ground level: subtracted, no lighting to model and no noise to measure
+        ink = 1.0 - grey if digital else grey
         floor = ink.min()
-        flat = (ink - floor) / max(1.0 - floor, 0.1) if reflective else ink - floor
+        flat = (ink - floor) / max(1.0 - floor, 0.1) if digital else ink - floor
         labels, blobs, strength = ink_blobs(flat, 0.0)
-    else:
-        flat, noise = flatten_background(ink, reflective), noise_level(ink)
-        labels, blobs, strength = ink_blobs(flat, noise)
-        # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
-        # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
-        pen = pen_width(flat > STROKE_START * strength) if strength else 0.0
-        if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
-            flat = flatten_background(ink, reflective, pen)
-            labels, blobs, strength = ink_blobs(flat, noise)
-        # Regions are told on the ink without its ruled lines: a line through the digits joins them to the picture's
-        # edge, and where a stroke crosses it the ink is thick enough to pass for a shadow
-        mask = labels > 0
-        lined = drop_ruled_lines(mask)  # kept for the end unless the regions change the ink
-        unruled_labels, unruled_blobs = (labels, blobs) if lined is mask else label_blobs(lined)
-        if (regions := edge_regions(unruled_labels, unruled_blobs)).any():  # strength judged without them: again
-            flat = without_regions(flat, unruled_labels, regions)
-            labels, blobs, strength = ink_blobs(flat, noise)
-            mask = None
-    if digital is not None or mask is None:
         mask = labels > 0
         lined = drop_ruled_lines(mask)
-    if np.count_nonzero(mask & (flat > STROKE_START * strength)) > MAX_INK_FRACTION * mask.size:
-        (labels, blobs), strength = label_blobs(np.zeros_like(mask)), 0.0
-    elif lined is not mask:  # lines removed: the rest falls into new blobs
+        # ...unless a region lies beyond the paper: an overexposed photo's paper is all at the lightest level too,
+        # and the shadow across it is lighting to follow, as in any photo
+        if not edge_regions(*((labels, blobs) if lined is mask else label_blobs(lined))).any():
+            return finished_ink(Ink(size, grey, ink, flat, labels, blobs, strength), mask, lined)
+    reflective = dark_on_light(grey) if digital is None else digital
+    ink = 1.0 - grey if reflective else grey
+    flat, noise = flatten_background(ink, reflective), noise_level(ink)
+    labels, blobs, strength = ink_blobs(flat, noise)
+    # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
+    # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
+    pen = pen_width(flat > STROKE_START * strength) if strength else 0.0
+    if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
+        flat = flatten_background(ink, reflective, pen)
+        labels, blobs, strength = ink_blobs(flat, noise)
+    # Regions are told on the ink without its ruled lines: a line through the digits joins them to the picture's
+    # edge, and where a stroke crosses it the ink is thick enough to pass for a shadow
+    mask = labels > 0
+    lined = drop_ruled_lines(mask)  # kept for the end unless the regions change the ink
+    unruled_labels, unruled_blobs = (labels, blobs) if lined is mask else label_blobs(lined)
+    if (regions := edge_regions(unruled_labels, unruled_blobs)).any():  # strength judged without them: again
+        flat = without_regions(flat, unruled_labels, regions)
+        labels, blobs, strength = ink_blobs(flat, noise)
+        mask = labels > 0
+        lined = drop_ruled_lines(mask)
+    return finished_ink(Ink(size, grey, ink, flat, labels, blobs, strength), mask, lined)
+
+
+def finished_ink(ink: Ink, mask: np.ndarray, lined: np.ndarray) -> Ink:
+    """The ink with its ruled lines gone (``lined``: the mask without them), or none when its cores cover more of
+    the picture than strokes ever do."""
+    if np.count_nonzero(mask & (ink.flat > STROKE_START * ink.strength)) > MAX_INK_FRACTION * mask.size:
+        labels, blobs = label_blobs(np.zeros_like(mask))
+        return replace(ink, labels=labels, blobs=blobs, strength=0.0)
+    if lined is not mask:  # lines removed: the rest falls into new blobs
         labels, blobs = label_blobs(lined)
-    return Ink(size, grey, ink, flat, labels, blobs, strength)
+        return replace(ink, labels=labels, blobs=blobs)
+    return ink
