@@ -42,7 +42,6 @@ def cmd_train(args) -> int:
         data_dir=args.data_dir,
         init_from=args.init_from,
         conventions=args.conventions,
-        touching=args.touching,
         realworld_dir=str(resolve_realworld_dir(args.realworld or None)) if args.realworld is not None else None,
         realworld_repeat=args.realworld_repeat,
     )
@@ -182,13 +181,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="STRENGTH",
         help="add edited copies of digits in handwriting "
         "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)",
-    )
-    t.add_argument(
-        "--touching",
-        type=float,
-        metavar="SHARE",
-        help="add pairs of touching digits, this share of the training images, with uniform targets so the "
-        "network doubts them as one digit (0 = none)",
     )
     t.add_argument(
         "--init-from",

@@ -29,7 +29,6 @@ def cmd_realworld_folds(args) -> int:
             init_from=args.init_from,
             realworld_dir=directory,
             realworld_repeat=args.repeat,
-            touching=args.touching,
         )
         cfg.validate()
         if cfg.init_from:
@@ -69,7 +68,6 @@ def add_folds_command(sub) -> None:
         help="augment the training batches",
     )
     w.add_argument("--repeat", type=int, help="each real picture this many times per epoch")
-    w.add_argument("--touching", type=float, metavar="SHARE", help="add pairs of touching digits (see `train`)")
     w.add_argument(
         "--polish-epochs",
         type=int,

@@ -28,7 +28,6 @@ class TrainConfig:
     conventions: float = (
         0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
     )
-    touching: float = 0.0  # add pairs of touching digits this share of MNIST, to be doubted as one digit (touching.py)
     seed: int = 0
     data_dir: str | None = None
     init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
@@ -54,8 +53,6 @@ class TrainConfig:
             problems.append(f"label smoothing must be in [0, 0.5), not {self.label_smoothing!r}")
         if not 0 <= self.conventions <= 3:
             problems.append(f"conventions strength must be in [0, 3], not {self.conventions!r}")
-        if not 0 <= self.touching <= 0.5:
-            problems.append(f"touching-pairs share must be in [0, 0.5], not {self.touching!r}")
         if not isinstance(self.realworld_repeat, int) or not 1 <= self.realworld_repeat <= 100:
             problems.append(f"real-world repeat must be a whole number from 1 to 100, not {self.realworld_repeat!r}")
         if problems:

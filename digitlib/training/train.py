@@ -116,13 +116,8 @@ def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool)
     import tensorflow as tf
 
     def scaled(images, labels):
-        return tf.cast(images, tf.float32)[..., None] / 255.0, soft_targets(labels) if soft else labels
-
-    def soft_targets(labels):
-        one_hot = tf.one_hot(labels, 10)  # a touching pair's label (NOT_ONE_DIGIT, 10) gives a row of zeros...
-        return one_hot + (1.0 - tf.reduce_sum(one_hot, axis=-1, keepdims=True)) / 10  # ...made uniform
-
-    soft = soft_targets_needed(cfg)
+        targets = tf.one_hot(labels, 10) if cfg.label_smoothing else labels  # smoothing needs one-hot targets
+        return tf.cast(images, tf.float32)[..., None] / 255.0, targets
 
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
     if training:
@@ -133,11 +128,6 @@ def make_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, training: bool)
 
         ds = ds.map(lambda images, labels: (augment_batch(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def soft_targets_needed(cfg: TrainConfig) -> bool:
-    """Label smoothing and touching pairs' uniform targets need targets as distributions, not digit labels."""
-    return bool(cfg.label_smoothing or cfg.touching)
 
 
 def one_cycle(cfg: TrainConfig, steps: int):
@@ -212,7 +202,7 @@ def compile_and_fit(
         ),
         loss=(
             keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
-            if soft_targets_needed(cfg)
+            if cfg.label_smoothing
             else "sparse_categorical_crossentropy"
         ),
         metrics=["accuracy"],
@@ -267,11 +257,6 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         from digitlib.training.conventions import with_conventions
 
         x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
-    with_conventions_count = len(x_fit)
-    if cfg.touching:
-        from digitlib.training.touching import with_touching_pairs
-
-        x_fit, y_fit = with_touching_pairs(x_fit, y_fit, cfg.seed, cfg.touching)
     with_mnist = len(x_fit)
     if realworld is None and cfg.realworld_dir:
         realworld = load_realworld(cfg.realworld_dir)
@@ -289,8 +274,7 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         {
             "train": mnist_images,
             "validation": len(x_val),
-            "conventions": with_conventions_count - mnist_images,
-            "touching": with_mnist - with_conventions_count,
+            "conventions": with_mnist - mnist_images,
             "realworld": len(x_fit) - with_mnist,
         },
     )
@@ -388,7 +372,6 @@ def train(
                 "conventions",
                 "training_images",
                 "convention_images",
-                "touching_pairs",
                 "realworld",
                 "test_accuracy",
                 "config",
@@ -406,7 +389,6 @@ def train(
         else None,
         "training_images": sizes["train"],
         "convention_images": sizes["conventions"],  # edited copies added to the training images
-        "touching_pairs": sizes["touching"],  # pairs of touching digits with uniform targets (touching.py)
         "validation_images": sizes["validation"],
         "realworld": realworld.summary()
         | {"repeat": cfg.realworld_repeat, "images": sizes["realworld"], "varied_copies": not cfg.augment}
