@@ -12,7 +12,7 @@ from scipy import ndimage
 from streamlit.testing.v1 import AppTest
 
 from digitlib import load_classifier
-from digitlib.inside.explain import feature_maps
+from digitlib.inside.explain import feature_maps, network_path
 from digitlib.inside.playground import CHANGES, RESOLUTION, changed_picture, read_both_ways, strengths, sweep
 from digitlib.preprocess import to_mnist
 from tests.support.apptest import open_tab, texts
@@ -101,13 +101,10 @@ def test_without_a_drawing_a_typed_digit_is_followed_through_every_layer(app):
     at = inside(app)
     assert not at.exception, at.exception
     assert at.radio(key="inside_source").value == "A typed digit"
-    typed = load_classifier("compact")
-    assert layer_headings(at) == [
-        "input",
-        *(name for name, _ in feature_maps(typed, np.zeros((28, 28)))),
-        "dense",
-        "softmax",
-    ]
+    typed = load_classifier()  # the app shows the default model
+    path = network_path(typed, np.zeros((28, 28)))
+    assert layer_headings(at) == ["input", *(stage.name for stage in path)]
+    assert [stage.kind for stage in path][-2:] == ["dense", "output"] and path[-1].name == "softmax"
     captions = texts(at.caption)
     assert any("learned filters slide over the 28x28 input" in c for c in captions)
     assert any("strongest response in every 2x2 block" in c for c in captions)

@@ -19,8 +19,8 @@ from digitlib.reading.classifier import Classifier, load_classifier
 from digitlib.reading.temperature import temper
 
 # A digit read with less (calibrated) probability than this is flagged and the UI offers its top 3.  On held-out
-# synthetic numbers (calibrated compact, its card's calibration table) 0.9 flags 82% of the wrong digits and 5.1% of
-# the right ones; 0.8 flags only 68% of the wrong ones.
+# synthetic numbers (the calibrated default model, its card's calibration table) 0.9 flags 73% of the wrong digits
+# and 3.8% of the right ones; 0.8 flags only 61% of the wrong ones.
 LOW_CONFIDENCE = 0.9
 # Which ink makes one digit is chosen by the network: every way of grouping neighbouring pieces into digits is scored
 # by the log-probability of each digit read (the network's own, uncalibrated) plus these priors (log-odds units).
