@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
         # "polish" epochs at a low learning rate (docs/models.md).
         Preset(
             "compact",
-            "augmentation and handwriting conventions, about 99.6%; the default model also learnt real handwriting",
+            "augmentation and handwriting conventions, about 99.6%; the shipped one also learnt real handwriting",
             dict(arch="compact", conventions=1.0),
             0.0026,
         ),
@@ -93,7 +93,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "strong",
-            "the largest model with augmentation and conventions, 99.6%; three times slower to read",
+            "the largest model with augmentation and conventions, 99.7%; the default, three times slower than compact",
             dict(arch="strong", conventions=1.0),
             0.0107,
         ),
