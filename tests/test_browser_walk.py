@@ -26,6 +26,11 @@ from tests.support.browser_driver import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900), NEEDS_CHROMIUM]
+# A picture replaced by a rerun is removed from the server while the browser may still be fetching it: Streamlit's
+# media race (streamlit/streamlit#4825), harmless when the page then shows the new picture.  Such a 404 is let pass
+# only if no picture on the page is left broken.
+SUPERSEDED = re.compile(r"^404: (http://[^ ]+/media/[0-9a-f]+\.(?:jpg|png))$")
+MEDIA_FAILURE = "error: Failed to load resource: the server responded with a status of 404 (Not Found)"
 # Server log lines that are not a problem: LiteRT's greeting and Streamlit's own start-up lines.
 QUIET = re.compile(
     r"INFO: Created TensorFlow Lite XNNPACK delegate|Uvicorn server started|You can now view|URL: http|"
@@ -61,8 +66,26 @@ def png(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def settled_and_whole(page, broken: list[str]) -> None:
+    """Wait until the page is settled, then note every picture on it that the browser could not load."""
+    settled(page)
+    broken += page.evaluate("Array.from(document.images).filter(i => i.complete && !i.naturalWidth).map(i => i.src)")
+
+
+def without_superseded_media(console: list[str]) -> list[str]:
+    """The console lines less each superseded picture's 404 and the browser's and Streamlit's lines about it."""
+    superseded = [match.group(1) for line in console if (match := SUPERSEDED.match(line))]
+    about_them = {f"error: Client Error: Image source error - {url}" for url in superseded}
+    rest = [line for line in console if not SUPERSEDED.match(line) and line not in about_them]
+    for _ in superseded:
+        if MEDIA_FAILURE in rest:
+            rest.remove(MEDIA_FAILURE)
+    return rest
+
+
 def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(playwright, repo, mnist, tmp_path):
     browser = launch_chromium(playwright)
+    broken = []
     with app_server(repo, tmp_path) as url:
         page = open_app(browser, url, DESKTOP)
         console = []
@@ -80,7 +103,7 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
 
         draw_number(page, "407")
         assert wait_for_number(page, "407") == "407"
-        settled(page)
+        settled_and_whole(page, broken)
         page.get_by_role("tab", name="Upload").click()
         page.locator('input[type="file"]').set_input_files(
             [{"name": "year.png", "mimeType": "image/png", "buffer": png(scan_of(mnist, "2026"))}]
@@ -91,20 +114,20 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
         page.get_by_label("Wrong? The right number:").fill("12")
         page.get_by_role("button", name="Save", exact=True).click()
         page.get_by_text("Not saved: 4 digits were found").wait_for()
-        settled(page)
+        settled_and_whole(page, broken)
         page.get_by_role("tab", name="Inside").click()
         page.get_by_text("Your drawing reads 407").wait_for()
-        settled(page)
+        settled_and_whole(page, broken)
         for view in ("Playground", "Compare models"):
             page.locator(".st-key-inside_view button").filter(has_text=view).click()
             page.get_by_text("Reset sliders" if view == "Playground" else "Every model shipped").first.wait_for()
-            settled(page)
+            settled_and_whole(page, broken)
             if view == "Playground":
                 page.get_by_role("button", name="Reset sliders").click()
-                settled(page)
+                settled_and_whole(page, broken)
         page.get_by_text("A picture").click()
         page.get_by_text("Picture (from the Upload tab)").wait_for()
-        settled(page)
+        settled_and_whole(page, broken)
         for tab, ready in (
             ("Train", "Estimated time"),
             ("Model", "Misclassified test digits"),
@@ -113,13 +136,14 @@ def test_a_walk_through_every_tab_leaves_no_warning_in_the_console_or_the_log(pl
         ):
             page.get_by_role("tab", name=tab).click()
             page.get_by_text(ready).first.wait_for()
-            settled(page)
+            settled_and_whole(page, broken)
         page.get_by_role("button", name="Clear").click()
         page.get_by_text(HINT).wait_for()
-        settled(page)
+        settled_and_whole(page, broken)
         page.context.close()
     browser.close()
-    assert console == [], "\n".join(console)
+    assert broken == []
+    assert without_superseded_media(console) == [], "\n".join(console)
     log = [line for line in (tmp_path / "streamlit.log").read_text().splitlines() if not QUIET.search(line)]
     assert log == []
 
