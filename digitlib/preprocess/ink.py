@@ -343,11 +343,11 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         flat = (ink - floor) / max(1.0 - floor, 0.1) if digital else ink - floor
         labels, blobs, strength = ink_blobs(flat, 0.0)
         mask = labels > 0
-        lined = drop_ruled_lines(mask)
+        unruled = without_ruled_lines(mask, labels, blobs)
         # ...unless a region lies beyond the paper: an overexposed photo's paper is all at the lightest level too,
         # and the shadow across it is lighting to follow, as in any photo
-        if not edge_regions(*((labels, blobs) if lined is mask else label_blobs(lined))).any():
-            return finished_ink(Ink(size, grey, ink, flat, labels, blobs, strength), mask, lined)
+        if not edge_regions(*unruled).any():
+            return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
     reflective = dark_on_light(grey) if digital is None else digital
     ink = 1.0 - grey if reflective else grey
     flat, noise = flatten_background(ink, reflective), noise_level(ink)
@@ -361,23 +361,26 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
     # Regions are told on the ink without its ruled lines: a line through the digits joins them to the picture's
     # edge, and where a stroke crosses it the ink is thick enough to pass for a shadow
     mask = labels > 0
-    lined = drop_ruled_lines(mask)  # kept for the end unless the regions change the ink
-    unruled_labels, unruled_blobs = (labels, blobs) if lined is mask else label_blobs(lined)
-    if (regions := edge_regions(unruled_labels, unruled_blobs)).any():  # strength judged without them: again
-        flat = without_regions(flat, unruled_labels, regions)
+    unruled = without_ruled_lines(mask, labels, blobs)
+    if (regions := edge_regions(*unruled)).any():  # strength judged without them: again
+        flat = without_regions(flat, unruled[0], regions)
         labels, blobs, strength = ink_blobs(flat, noise)
         mask = labels > 0
-        lined = drop_ruled_lines(mask)
-    return finished_ink(Ink(size, grey, ink, flat, labels, blobs, strength), mask, lined)
+        unruled = without_ruled_lines(mask, labels, blobs)
+    return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
 
 
-def finished_ink(ink: Ink, mask: np.ndarray, lined: np.ndarray) -> Ink:
-    """The ink with its ruled lines gone (``lined``: the mask without them), or none when its cores cover more of
-    the picture than strokes ever do."""
+def without_ruled_lines(mask: np.ndarray, labels: np.ndarray, blobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The blobs (labels, boxes) of the ink without its ruled lines: the rest falls into new blobs; the same blobs
+    when there are no lines."""
+    lined = drop_ruled_lines(mask)
+    return (labels, blobs) if lined is mask else label_blobs(lined)
+
+
+def finished_ink(ink: Ink, mask: np.ndarray) -> Ink:
+    """The ink, or none when the cores of ``mask`` (its blobs before ruled lines were dropped) cover more of the
+    picture than strokes ever do."""
     if np.count_nonzero(mask & (ink.flat > STROKE_START * ink.strength)) > MAX_INK_FRACTION * mask.size:
         labels, blobs = label_blobs(np.zeros_like(mask))
         return replace(ink, labels=labels, blobs=blobs, strength=0.0)
-    if lined is not mask:  # lines removed: the rest falls into new blobs
-        labels, blobs = label_blobs(lined)
-        return replace(ink, labels=labels, blobs=blobs)
     return ink
