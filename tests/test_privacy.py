@@ -146,7 +146,7 @@ def test_the_owner_password_unlocks_the_shared_pool_models_and_the_default(
         at = picker.select(next(option for option in picker.options if option.startswith(other))).run()
         next(button for button in at.sidebar.button if button.label == "Make it every visitor's default").click()
         at.run()
-        assert visitor(repo).session_state["active_model"].endswith(other_than_default(models))  # a new visitor gets it
+        assert visitor(repo).session_state["active_model"].endswith(other)  # a new visitor gets it
 
 
 def test_too_many_owner_password_guesses_are_refused(places, repo):
@@ -299,10 +299,11 @@ def test_the_owners_default_model_holds_on_every_server_of_one_database(places, 
     monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(places / "server-a"))
     at = sign_in(visitor(repo, PASSWORD), PASSWORD)
     picker = at.sidebar.selectbox[0]
-    at = picker.select(next(option for option in picker.options if option.startswith(other_than_default(models)))).run()
+    other = other_than_default(models)
+    at = picker.select(next(option for option in picker.options if option.startswith(other))).run()
     next(button for button in at.sidebar.button if button.label == "Make it every visitor's default").click()
     at.run()
     shared = "://" in store_location  # one SQLite file is one server's: its choice stays in that server's folder
     assert (places / "server-a" / "default-model.txt").exists() is not shared
     monkeypatch.setenv("DIGITLIB_TRAINED_MODELS_DIR", str(places / ("server-b" if shared else "server-a")))
-    assert Path(visitor(repo).session_state["active_model"]).name == other_than_default(models)
+    assert Path(visitor(repo).session_state["active_model"]).name == other
