@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from digitlib import load_classifier, read_number
 from digitlib.preprocess import ruling
-from tests.support.digit_pictures import enlarge, in_a_row, on_paper, one_per_class, touching
+from tests.support.digit_pictures import enlarge, in_a_row, ink_columns, on_paper, one_per_class, touching
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +170,24 @@ def test_a_ruled_line_beside_a_line_half_gone(digits, stub):
     kept = ruling.drop_ruled_lines(mask)
     assert not kept[through : through + 2].all(axis=1).any()  # the line through the digits is gone...
     assert kept[20:through].sum() == strip[: through - 20].sum()  # ...the digits above it untouched
+
+
+def behind_the_frame(number: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """A number with `left` before it, the picture's left side running through `left`'s first column."""
+    row = np.zeros((number.shape[0], left.shape[1] + 12), np.float32)
+    row[10 : 10 + left.shape[0], : left.shape[1]] = left
+    return np.hstack([row, number[:, 4:]])  # the number's own margin trimmed: `left` starts the picture
+
+
+@pytest.mark.parametrize("cut_off", [0, 3, 5])
+def test_ink_cut_by_the_frame_is_read_only_when_sure(classifier, digits, cut_off):
+    """The end of the word before a form's field, cut by the picture's side: a fragment the network half reads as
+    a digit is left out, while a whole digit at the side is read."""
+    number = in_a_row([enlarge(digits[d], 4) for d in (3, 5, 0)])
+    whole = ink_columns(enlarge(digits[cut_off], 4))
+    fragment = whole[:, round(0.6 * whole.shape[1]) :]  # its right two fifths
+    assert read_number(behind_the_frame(number, fragment), classifier).text == "350"
+    assert read_number(behind_the_frame(number, whole), classifier).text == f"{cut_off}350"
 
 
 def test_a_speck_beside_a_digit_is_no_digit(classifier, digits):

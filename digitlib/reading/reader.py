@@ -39,6 +39,8 @@ GAP_COST = 12.0  # per line height of empty space between pieces taken as one di
 SIDE_BY_SIDE, SIDE_BY_SIDE_COST = 0.8, 2.0  # marks side by side each this much of their whole height are digits (11)
 HOPELESS = 5.0  # marks GAP_COST this high apart are not read together: alone they would have to read dreadfully
 SKIP_COST = 6.0  # per line height of a piece's extent left unread: specks cost little, plain ink a lot
+CUT_BY_FRAME = 0.1  # ...a tenth of that when the picture's side cuts through it: the end of the word before a
+# form's field, or of a neighbour's digit, is read only when the network is sure of a digit there
 LINE_COST, LINE_SLACK = 3.0, 0.15  # per line height neighbours' feet (or tops) differ beyond LINE_SLACK
 
 
@@ -205,15 +207,23 @@ def candidates(segmentation: Segmentation) -> list[Candidate]:
     return found
 
 
-def best_reading(pieces: list[Piece], found: list[Candidate]) -> list[Candidate]:
+def skip_cost(piece: Piece, height: float, width: int) -> float:
+    """What leaving a piece unread costs: SKIP_COST per line height of its extent, less when the picture's left or
+    right side cuts through it (CUT_BY_FRAME), nothing for a dash.  Only a whole mark counts as cut by the frame: a
+    ruled line left in joins the digits to the sides, and the digit at the end of such a mark is no fragment."""
+    if piece.mark.is_dash:
+        return 0.0
+    cut_by_frame = (piece.mark.x0 == 0 or piece.mark.x1 == width) and not piece.is_cut
+    return SKIP_COST * piece.extent / height * (CUT_BY_FRAME if cut_by_frame else 1.0)
+
+
+def best_reading(pieces: list[Piece], found: list[Candidate], width: int) -> list[Candidate]:
     """The digits, left to right, that maximise the total score over the pieces (dynamic programming over the last
-    digit read): each digit's score, LINE_COST for neighbours off one line, SKIP_COST per line height for a piece
-    left unread (dashes for free).  At least one digit whenever a candidate exists: ink that is plainly there is
-    never read as nothing."""
+    digit read): each digit's score, LINE_COST for neighbours off one line, `skip_cost` for a piece left unread
+    (pieces span columns of a picture `width` wide).  At least one digit whenever a candidate exists: ink that is
+    plainly there is never read as nothing."""
     height = line_height(pieces)
-    skipped = np.concatenate(
-        [[0.0], np.cumsum([0.0 if p.mark.is_dash else SKIP_COST * p.extent / height for p in pieces])]
-    )
+    skipped = np.concatenate([[0.0], np.cumsum([skip_cost(p, height, width) for p in pieces])])
     ordered = sorted(found, key=lambda c: c.stop)
     value: list[float] = []
     previous: list[int | None] = []
@@ -258,7 +268,7 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
         probabilities = classifier.predict_prepared(np.array([c.segment.image for c in found]), calibrated=False)
         for candidate, p in zip(found, probabilities, strict=True):
             candidate.probabilities = p
-    chosen = best_reading(segmentation.pieces, found)
+    chosen = best_reading(segmentation.pieces, found, segmentation.ink.labels.shape[1])
     calibrated = temper(np.array([c.probabilities for c in chosen], np.float32).reshape(-1, 10), classifier.temperature)
     digits = [
         DigitReading(int(p.argmax()), float(p.max()), p, c.segment.box, c.segment.image)

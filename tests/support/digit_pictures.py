@@ -46,13 +46,14 @@ def in_a_row(digits: list[np.ndarray], gap: int = 6) -> np.ndarray:
     return np.pad(np.hstack(parts[:-1]), 10)
 
 
+def ink_columns(digit: np.ndarray) -> np.ndarray:
+    """The digit's columns from its first ink to its last."""
+    columns = np.flatnonzero(digit.max(axis=0) > 0.1)
+    return digit[:, columns[0] : columns[-1] + 1]
+
+
 def touching(left: np.ndarray, right: np.ndarray, overlap: int) -> np.ndarray:
     """Two digits pushed together until their ink overlaps by `overlap` columns: they touch."""
-
-    def ink_columns(digit: np.ndarray) -> np.ndarray:
-        columns = np.flatnonzero(digit.max(axis=0) > 0.1)
-        return digit[:, columns[0] : columns[-1] + 1]
-
     left, right = ink_columns(left), ink_columns(right)
     width = left.shape[1] + right.shape[1] - overlap
     pair = np.zeros((max(left.shape[0], right.shape[0]), width), np.float32)
