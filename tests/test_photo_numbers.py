@@ -107,6 +107,41 @@ def test_lined_and_squared_paper(classifier, digits, squared, shade, offset):
     assert read_number(darkened(photo, lines, shade), classifier).text == "274"
 
 
+def grid(shape: tuple[int, int], pitch: int, broken: bool = False, turned: float = 0.0) -> np.ndarray:
+    """Squared paper's lines, 2 px wide: every third column `broken` into dashes filling half its length (printing
+    too faint to survive), the whole grid `turned` by some degrees."""
+    height, width = shape
+    lines = np.zeros((height, width), bool)
+    for y in range(pitch // 2, height, pitch):
+        lines[y : y + 2] = True
+    dashes = (np.arange(height) // 30) % 2 == 0
+    for k, x in enumerate(range(pitch // 3, width, pitch)):
+        lines[dashes if broken and k % 3 == 1 else slice(None), x : x + 2] = True
+    return ndimage.rotate(lines.astype(np.uint8), turned, reshape=False, order=0) > 0 if turned else lines
+
+
+def squared_page(digits, case: str) -> np.ndarray:
+    """A photo of "3958" on squared paper, in one of the cases of `test_squared_paper_in_a_photo`."""
+    if case == "small digits at the top":  # the digits' tops 5-10 px below the picture's edge
+        photo = on_paper(written(digits, "3958", scale=2), margin=(0.05, 0.3))
+        photo = np.pad(photo, ((0, 3 * photo.shape[0]), (0, 0), (0, 0)), mode="edge")
+        return darkened(photo, grid(photo.shape[:2], 20), 0.6)[16:]
+    photo = on_paper(written(digits, "3958"), margin=(0.5, 0.3))
+    if case == "broken columns":
+        return darkened(photo, grid(photo.shape[:2], 24, broken=True), 0.6)
+    turned = {"turned 4 degrees": 4.0, "turned -5 degrees": -5.0}.get(case, 0.0)
+    return darkened(photo, grid(photo.shape[:2], 30, turned=turned), 0.6)
+
+
+@pytest.mark.parametrize(
+    "case", ["level", "turned 4 degrees", "turned -5 degrees", "broken columns", "small digits at the top"]
+)
+def test_squared_paper_in_a_photo(classifier, digits, case):
+    """A squared page photographed turned (its columns lean as its rows do), printed so faintly that some columns
+    break into dashes, or with small digits reaching the picture's top: the grid is removed, the digits read."""
+    assert read_number(squared_page(digits, case), classifier).text == "3958"
+
+
 @pytest.mark.parametrize("edge", [0.66, 0.5, 0.48])
 @pytest.mark.parametrize("shade", [0.5, 0.3])
 def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):

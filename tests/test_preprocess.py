@@ -231,3 +231,17 @@ def test_array_kinds_are_scaled_to_unit_range(dtype, top):
     array = (np.linspace(0, 1, 16).reshape(4, 4) * top).astype(dtype)
     pixels = decode.array_pixels(array)
     assert pixels.dtype == np.float32 and pixels.min() == 0.0 and pixels.max() == pytest.approx(1.0)
+
+
+def test_a_region_beyond_the_paper_is_thick_where_it_enters():
+    """A shadow or a table is thick right at the picture's edge; a bold digit joined to the edge by a thin line (a
+    squared paper's column left in) is thick only far inside, and stays ink."""
+    mask = np.zeros((120, 200), bool)
+    mask[50:90, 30:32] = mask[50:90, 60:62] = True  # strokes of a 2-px pen
+    mask[0:60, 120:122] = True  # a thin line from the top edge...
+    mask[60:72, 115:127] = True  # ...into a stroke six pens thick
+    mask[100:, 150:] = True  # a region entering at the bottom and right edges, 20 px thick
+    labels, blobs = ink.label_blobs(mask)
+    regions = ink.edge_regions(labels, blobs)
+    assert not regions[labels[66, 121]]
+    assert regions[labels[110, 170]]

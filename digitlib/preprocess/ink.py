@@ -33,6 +33,8 @@ MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noi
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
+EDGE_BAND = 2 * EDGE_REGION_THICKNESS  # ...there, within this many pens of the edge: digits joined to the edge by a
+# squared paper's thin line are as thick as their pen there
 MAX_INK_FRACTION = 0.5  # strokes' cores never cover half the picture (a bold digit cropped tight comes close, its
 # blurred fringe beyond): that is noise or a photo of a surface
 
@@ -270,7 +272,7 @@ def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, f
 def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     """Per blob number, True for what lies beyond the paper: a table, a hand, a shadow's edge.
 
-    Such a region enters the picture at its edge and somewhere is far thicker than the pen that
+    Such a region enters the picture at its edge and near it (EDGE_BAND) is far thicker than the pen that
     wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges
     too, but with strokes as thick as the others'; with nothing else to compare, or in a picture too
     small to show paper and what lies beyond it (MIN_REGION_SIDE), nothing is a region.
@@ -285,9 +287,14 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     if not candidates.any() or not rest.any() or min(height, width) < MIN_REGION_SIDE:
         return regions
     pen = max(1.0, stroke_width(rest[labels]))
+    band = EDGE_BAND * pen
     for i in np.flatnonzero(candidates):
         own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
-        regions[i] = thickest(own) > EDGE_REGION_THICKNESS * pen
+        rows, columns = np.arange(y[i], y[i] + h[i]), np.arange(x[i], x[i] + w[i])
+        near_edge = (np.minimum(rows, height - 1 - rows) < band)[:, None] | (
+            np.minimum(columns, width - 1 - columns) < band
+        )[None, :]
+        regions[i] = thickest(own, near_edge) > EDGE_REGION_THICKNESS * pen
     return regions
 
 

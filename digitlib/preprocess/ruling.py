@@ -13,25 +13,37 @@ LINE_MARGIN_FRACTION = 0.05  # ...and the other ink keeps this far from both its
 # a cropped 7's stem does not...
 LONG_LINE = 3.0  # ...or the line is this many times longer than the other ink is tall: a number written to the edge
 STUB_LENGTH, STUB_HEIGHT_TO_WIDTH = 0.2, 0.1  # a piece of line from an edge: a fifth of the width, far wider than tall
+GRID_SLACK = 1.5  # a line of squared paper lies within this many pixels of where the grid's pitch puts it...
+BROKEN_LINE_FRACTION = 0.3  # ...and, reaching the picture's edge, is a line when ink fills it across 30%: a digit
+# standing exactly there and as tall is rare, a grid line broken by faint printing or a shadow is not
 MIN_RULED_SIDE = 8  # in a picture narrower than this every stroke runs across it: no line can be told from a digit
 MAX_TILT, TILT_STEPS = 0.125, 25  # a photo of a page is seldom turned more than 7 degrees: lines are sought that far
 
 
 def drop_ruled_lines(mask: np.ndarray) -> np.ndarray:
     """Remove lines running across the picture (`drop_level_lines`), also when the photo is turned a little: the
-    mask is sheared until its longest lines run level (`tilt`), cleared, and sheared back."""
+    mask is sheared until its longest lines run level (`tilt`), then sideways until a squared paper's columns,
+    turned with the page, stand upright too; cleared, and sheared back.  Lines are filled across the part of the
+    sheared canvas that holds the picture."""
     slope = tilt(mask)
     if not slope:
         return drop_level_lines(mask)
-    sheared = shear(mask, slope)
-    cleared = drop_level_lines(sheared)
-    return mask if cleared is sheared else shear(cleared, -slope, mask.shape[0])
+    level, within = shear(mask, slope), shear(np.ones_like(mask), slope)
+    upright = tilt(level.T, mask.shape[0])
+    squared, within = (shear(level.T, upright).T, shear(within.T, upright).T) if upright else (level, within)
+    cleared = drop_level_lines(squared, within)
+    if cleared is squared:
+        return mask
+    if upright:
+        cleared = shear(cleared.T, -upright, level.shape[1]).T
+    return shear(cleared, -slope, mask.shape[0])
 
 
-def tilt(mask: np.ndarray) -> float:
+def tilt(mask: np.ndarray, length: int | None = None) -> float:
     """The slope (rows per column) at which ink lines up best across the picture, when some slope other than level
-    fills a row across RULED_LINE_FRACTION of the width and level does not; else 0."""
-    height, width = mask.shape
+    fills a row across RULED_LINE_FRACTION of the width (or of the `length` of a picture sheared wider) and level
+    does not; else 0."""
+    height, width = mask.shape[0], length or mask.shape[1]
     if min(height, width) < MIN_RULED_SIDE:
         return 0.0
     if np.count_nonzero(mask.any(axis=0)) < RULED_LINE_FRACTION * width:
@@ -72,9 +84,9 @@ def shear(mask: np.ndarray, slope: float, height: int | None = None) -> np.ndarr
     return out
 
 
-def drop_level_lines(mask: np.ndarray) -> np.ndarray:
+def drop_level_lines(mask: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
     """Remove lines running level across the picture (lined or squared paper), but not a digit's own bar; the mask
-    itself when there are none.
+    itself when there are none.  Rows and columns are filled across their part `within` the picture (all of it).
 
     A row (column) that ink fills across most of the picture, gaps and blur allowed, is a ruled
     line only if it runs from edge to edge while the rest of the ink keeps clear of both edges (or it
@@ -86,13 +98,17 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     if min(height, width) < MIN_RULED_SIDE:
         return mask
-    line_rows = ruled(np.count_nonzero(mask, axis=1) / width)
-    line_columns = ruled(np.count_nonzero(mask, axis=0) / height)
+    within = np.ones_like(mask) if within is None else within
+    row_fill = np.count_nonzero(mask, axis=1) / np.maximum(np.count_nonzero(within, axis=1), 1)
+    column_fill = np.count_nonzero(mask, axis=0) / np.maximum(np.count_nonzero(within, axis=0), 1)
+    line_rows, line_columns = ruled(row_fill), ruled(column_fill)
     if not line_rows.any() and not line_columns.any():
         return mask
     # Columns only on squared (or margined lined) paper, with more than one line: a tightly cropped 4 has a bar and
     # a stem across it.  The rest of the ink is judged without the lines' blurred fringes, which reach their ends.
     squared = line_groups(line_columns) > 1 or (line_groups(line_columns) and line_groups(line_rows) > 1)
+    if line_groups(line_columns) > 1:
+        line_columns |= on_the_grid(column_fill, line_columns) & (mask[0] | mask[-1])
     columns = line_columns if squared else np.zeros(width, dtype=bool)
     rest = without_stubs(mask & ~near(line_rows)[:, None] & ~near(columns)[None, :])
     tall = span(without_stubs(mask & ~line_rows[:, None] & ~columns[None, :]))
@@ -105,7 +121,9 @@ def drop_level_lines(mask: np.ndarray) -> np.ndarray:
     )
     if not clear or width < LINE_LENGTH * tall:
         line_rows[:] = False  # a digit's bar (a 7's, a 2's), not a line
-    if not squared or not clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height) or not line_rows.any():
+    # A grid (two ruled rows at least) is no digit's strokes even where the digits reach its top or bottom
+    grid = line_groups(line_rows) > 1 or clear_of_ends(rest.any(axis=1), LINE_MARGIN_FRACTION * height)
+    if not squared or not grid or not line_rows.any():
         line_columns[:] = False
     if not line_rows.any() and not line_columns.any():
         return mask
@@ -142,6 +160,16 @@ def ruled(filled: np.ndarray) -> np.ndarray:
         beside[:-1] |= lines[1:]
         lines |= beside & (filled >= LINE_FRINGE_FRACTION)
     return lines
+
+
+def on_the_grid(filled: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Columns (rows) filled across BROKEN_LINE_FRACTION that lie on the grid the ruled ones make, at the pitch of the
+    closest two: a squared paper's line broken by faint printing, texture or shadow is still a line there."""
+    positions = np.flatnonzero(lines)
+    centres = [group.mean() for group in np.split(positions, np.flatnonzero(np.diff(positions) > 1) + 1)]
+    pitch = float(np.min(np.diff(centres)))
+    phase = (np.arange(filled.size) - centres[0]) % pitch
+    return (filled >= BROKEN_LINE_FRACTION) & (np.minimum(phase, pitch - phase) <= GRID_SLACK)
 
 
 def line_groups(lines: np.ndarray) -> int:

@@ -26,10 +26,12 @@ def stroke_width(mask: np.ndarray, share: float = 0.5) -> float:
     return 2.0 * median(centre[mask & (centre >= around)], share) - 1.0
 
 
-def thickest(mask: np.ndarray) -> float:
+def thickest(mask: np.ndarray, within: np.ndarray | None = None) -> float:
     """The widest disk that fits in the ink, as a width in pixels like `stroke_width`'s: a region's thickness,
-    which a ragged outline (many short centre lines) cannot hide."""
-    return 2.0 * float(distance_inside(mask).max(initial=0.0)) - 1.0 if mask.any() else 0.0
+    which a ragged outline (many short centre lines) cannot hide.  With `within`, only disks centred there count."""
+    distance = distance_inside(mask)[1:-1, 1:-1]
+    widest = float(distance[within].max(initial=0.0) if within is not None else distance.max(initial=0.0))
+    return max(0.0, 2.0 * widest - 1.0)
 
 
 def distance_inside(mask: np.ndarray) -> np.ndarray:
