@@ -153,6 +153,19 @@ def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):
     assert read_number(photo.astype(np.uint8), classifier).text == "3141592653"
 
 
+@pytest.mark.parametrize("board", [0.15, 0.3])
+@pytest.mark.parametrize("shade", [0.5, 0.35])
+def test_chalk_on_a_board_half_in_shadow(classifier, digits, board, shade):
+    """Light strokes on a dark grey board, the left half of the photo in a hard shadow: the shadow darkens the
+    strokes in it as much as the board, and they are as much digits as those in the light.  (On a board that shows
+    no light at all, black, nothing tells the shadow's edge: the strokes there still read faint.)"""
+    strip = written(digits, "3141592653", scale=3, gap=12)
+    photo = np.pad(strip, ((40, 40), (30, 30))) * 0.85 + board * (1 - np.pad(strip, ((40, 40), (30, 30))))
+    photo[:, : photo.shape[1] // 2] *= shade
+    photo += np.random.default_rng(0).normal(0, 0.01, photo.shape)
+    assert read_number((np.clip(photo, 0, 1) * 255).astype(np.uint8), classifier).text == "3141592653"
+
+
 @pytest.mark.parametrize("slope", [0.3, 0.0, -0.3])
 @pytest.mark.parametrize("shade", [0.5, 0.35])
 def test_small_writing_inside_a_large_shadow(classifier, digits, slope, shade):

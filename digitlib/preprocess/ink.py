@@ -26,6 +26,8 @@ SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke nev
 THIN_SHARE = 0.25  # ...pens of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen them
 SHADOW_WINDOW = 0.5  # ...when that is under half the picture; a window wider gains nothing on the smooth fit
 SHADOW_STEPS = 8  # the opening works on a copy where its window spans this many pixels: fine enough for a step
+LIT_BOARD = 0.05  # a board (chalk, light on dark) this bright where lit shows its lighting: in a shadow, strokes are
+SHADE_FLOOR = 0.25  # ...as much fainter as the board is darker, and are strengthened up to 1 / SHADE_FLOOR times
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
@@ -173,11 +175,16 @@ def digital_polarity(grey: np.ndarray) -> bool | None:
 def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
     """Remove uneven lighting and paper texture: ink minus a background estimate (`smooth_lighting`, or
     `shadowed_lighting` when the pen's width is known).  For pen on paper the ink is also divided by the
-    local paper brightness, so strokes in a shadow are as strong as strokes in the light."""
+    local paper brightness, for chalk on a board multiplied by how much darker the board is than where it is
+    brightest: either way strokes in a shadow are as strong as strokes in the light.  (Only when the pen is known,
+    in a picture large enough to show a board (MIN_REGION_SIDE): without a pen, the smooth background of a bold
+    digit cropped tight holds some of its strokes; in a small noisy crop the board's "lighting" is noise.)"""
     background = shadowed_lighting(ink, pen) if pen else smooth_lighting(ink)
     flat = ink - background
     if reflective:
         flat /= np.maximum(1.0 - background, 0.1)
+    elif pen and min(ink.shape) >= MIN_REGION_SIDE and (lit := float(background.max())) > LIT_BOARD:
+        flat *= lit / np.maximum(background, SHADE_FLOOR * lit)
     return np.clip(flat, 0.0, 1.0)
 
 
