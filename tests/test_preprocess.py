@@ -50,6 +50,20 @@ def test_digit_scaled_up_ten_times(classifier, digits):
     assert read_all(classifier, [enlarge(d, 10) for d in images]) == labels.tolist()
 
 
+@pytest.mark.parametrize("slope", [2.0, -2.0])
+def test_a_bold_pen_two_thirds_in_a_hard_shadow_is_pen_on_paper(digits, slope):
+    """A thick pen is no thin line at a coarse look, so the border decides the polarity; a hard shadow across most
+    of the page splits the border between lit paper and shade, and the thin lines' lead decides after all."""
+    images, labels = digits
+    strip = np.hstack([np.pad(enlarge(images[list(labels).index(d)], 4), ((0, 0), (15, 15))) for d in (9, 2, 0, 3)])
+    strip = ndimage.grey_dilation(strip, footprint=np.ones((9, 9)))
+    paper = np.pad(0.85 - 0.7 * strip, ((60, 60), (40, 40)), constant_values=0.85)
+    height, width = paper.shape
+    rows, columns = np.mgrid[:height, :width]
+    paper[columns > 0.3 * width + slope * (rows - height / 2)] *= 0.45
+    assert ink.dark_on_light(ndimage.gaussian_filter(paper, 2.0))
+
+
 def test_dark_ink_on_white_paper_is_inverted(classifier, digits):
     images, labels = digits
     on_white = [((1.0 - enlarge(d, 3)) * 255).astype(np.uint8) for d in images]

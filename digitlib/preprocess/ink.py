@@ -20,6 +20,8 @@ from digitlib.preprocess.strokes import median, stroke_width, thickest
 DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
 POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear): strokes show, filters cost little
 POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
+WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
+SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
 # Lighting
 PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
 SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke never is, a shadow always
@@ -116,7 +118,7 @@ def dark_on_light(grey: np.ndarray) -> bool:
     neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
     shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
     line at this scale), the background is the border's median and the ink whichever extreme lies
-    farther from it.
+    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.
     """
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
         dark, light, noise = thin_extremes(grey, side)
@@ -124,8 +126,24 @@ def dark_on_light(grey: np.ndarray) -> bool:
             return dark > light
         if side >= max(grey.shape):
             break
-    background = median(border_ring(grey))
+    lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
+    if (
+        upper - lower > SPLIT_BORDER
+        and shadow_splits_border(grey, (lower + upper) / 2)
+        and max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise)
+    ):
+        return dark > light
     return background - float(grey.min()) > float(grey.max()) - background
+
+
+def shadow_splits_border(grey: np.ndarray, level: float) -> bool:
+    """True when the picture's edge, followed all round, is darker than `level` along one stretch and lighter along
+    the rest: a shadow's edge crosses it twice.  Strokes cropped tight cross it more often; ruled lines, too thin
+    to count, are smoothed away first."""
+    edge = np.concatenate([grey[0], grey[:, -1], grey[-1, ::-1], grey[::-1, 0]])
+    smooth = ndimage.median_filter(edge, size=max(3, edge.size // 50) | 1, mode="wrap")
+    above = smooth > level
+    return np.count_nonzero(above != np.roll(above, 1)) == 2
 
 
 def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, float, float]:
