@@ -120,19 +120,19 @@ def dark_on_light(grey: np.ndarray) -> bool:
     line at this scale), the background is the border's median and the ink whichever extreme lies
     farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.
     """
+    looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
         dark, light, noise = thin_extremes(grey, side)
         if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
             return dark > light
+        looks.append((dark, light, noise))
         if side >= max(grey.shape):
             break
     lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
-    if (
-        upper - lower > SPLIT_BORDER
-        and shadow_splits_border(grey, (lower + upper) / 2)
-        and max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise)
-    ):
-        return dark > light
+    if upper - lower > SPLIT_BORDER and shadow_splits_border(grey, (lower + upper) / 2):
+        for dark, light, noise in looks:
+            if max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
+                return dark > light
     return background - float(grey.min()) > float(grey.max()) - background
 
 
