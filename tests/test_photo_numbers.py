@@ -7,8 +7,11 @@ built in code, so they test the kind, not one photo.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from digitlib import read_number
@@ -151,6 +154,23 @@ def test_a_ten_digit_line_under_a_hard_shadow(classifier, digits, edge, shade):
     photo = on_paper(strip, margin=(1.5, 0.1)).astype(np.float32)
     photo[round(edge * photo.shape[0]) :] *= shade
     assert read_number(photo.astype(np.uint8), classifier).text == "3141592653"
+
+
+@pytest.mark.parametrize("quality", [None, 75])
+@pytest.mark.parametrize("where", [0.1, 0.5])
+def test_small_writing_on_a_flat_bright_page(classifier, digits, quality, where):
+    """A scan: a page of one exact grey, a small number covering far less than 1% of it.  The thinnest lines then
+    differ from the page by nothing but rounding, which must not decide that the ink is light on dark."""
+    strip = in_a_row([digits[d] for d in (9, 1, 1, 5)], gap=2)
+    page = np.full((600, 800), 0.9, np.float32)
+    y, x = round(where * 600), round(where * 800)
+    page[y : y + strip.shape[0], x : x + strip.shape[1]] = 0.9 - 0.7 * strip
+    scan = (np.dstack([page] * 3) * 255).astype(np.uint8)
+    if quality:
+        encoded = io.BytesIO()
+        Image.fromarray(scan).save(encoded, "JPEG", quality=quality)
+        scan = np.asarray(Image.open(encoded))
+    assert read_number(scan, classifier).text == "9115"
 
 
 @pytest.mark.parametrize("board", [0.15, 0.3])

@@ -123,7 +123,8 @@ def dark_on_light(grey: np.ndarray) -> bool:
     looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
         dark, light, noise = thin_extremes(grey, side)
-        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
+        floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)  # lines fainter than half an ink's least contrast
+        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), floor):  # are no strokes: they decide nothing
             return dark > light
         looks.append((dark, light, noise))
         if side >= max(grey.shape):
