@@ -259,3 +259,15 @@ def test_a_region_beyond_the_paper_is_thick_where_it_enters():
     regions = ink.edge_regions(labels, blobs)
     assert not regions[labels[66, 121]]
     assert regions[labels[110, 170]]
+
+
+def test_a_region_with_no_other_ink_beside_it_is_told_by_its_thickness():
+    """Small faint digits under a shadow as strong as the page's lightest level: at first the shadow's edge is all
+    the ink there is.  Filling much of the picture, it is a region still; a bold stroke cropped tight is not."""
+    rows, columns = np.mgrid[:150, :200]
+    shadow = rows > 40 + 0.5 * columns  # the lower left, entering at two edges
+    stroke = np.zeros((150, 200), bool)
+    stroke[:, 80:112] = True  # a stroke a fifth of the picture wide, running from edge to edge
+    for mask, is_region in ((shadow, True), (stroke, False)):
+        labels, blobs = ink.label_blobs(mask)
+        assert ink.edge_regions(labels, blobs)[1] == is_region

@@ -37,6 +37,7 @@ MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noi
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
+LONE_REGION_SHARE = 0.4  # ...or, with no other ink, this thick for the picture (a bold digit cropped tight: 0.22)
 EDGE_BAND = 2 * EDGE_REGION_THICKNESS  # ...there, within this many pens of the edge: digits joined to the edge by a
 # squared paper's thin line are as thick as their pen there
 MAX_INK_FRACTION = 0.5  # strokes' cores never cover half the picture (a bold digit cropped tight comes close, its
@@ -300,8 +301,9 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
 
     Such a region enters the picture at its edge and near it (EDGE_BAND) is far thicker than the pen that
     wrote the rest of the ink (EDGE_REGION_THICKNESS).  A tightly cropped digit touches the edges
-    too, but with strokes as thick as the others'; with nothing else to compare, or in a picture too
-    small to show paper and what lies beyond it (MIN_REGION_SIDE), nothing is a region.
+    too, but with strokes as thick as the others'; with nothing else to compare, only a region filling
+    much of the picture (LONE_REGION_SHARE) tells itself, and in a picture too small to show paper and
+    what lies beyond it (MIN_REGION_SIDE) nothing is a region.
     """
     height, width = labels.shape
     x, y, w, h, area = (blobs[:, i] for i in range(5))
@@ -310,7 +312,12 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
         (x == 0) | (y == 0) | (x + w == width) | (y + h == height)
     )
     rest = (area > 0) & ~candidates
-    if not candidates.any() or not rest.any() or min(height, width) < MIN_REGION_SIDE:
+    if not candidates.any() or min(height, width) < MIN_REGION_SIDE:
+        return regions
+    if not rest.any():  # all the ink enters at the edge: only a region far thicker than any stroke tells itself
+        for i in np.flatnonzero(candidates):
+            own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
+            regions[i] = thickest(own) > LONE_REGION_SHARE * min(height, width)
         return regions
     pen = max(1.0, stroke_width(rest[labels]))
     band = EDGE_BAND * pen
