@@ -10,7 +10,14 @@ from PIL import Image
 
 from digitlib import load_classifier
 from digitlib.__main__ import main
-from digitlib.evaluation.realworld import CONDITIONS, find_cases, format_table, robustness_table
+from digitlib.evaluation.realworld import (
+    CONDITIONS,
+    SMALL_SIDE,
+    find_cases,
+    format_table,
+    on_a_page,
+    robustness_table,
+)
 from tests.support.digit_pictures import enlarge, in_a_row, one_per_class
 
 
@@ -59,6 +66,24 @@ def test_evaluate_real_cli(folder, tmp_path, capsys):
     assert main(["evaluate-real", str(folder), "--gallery", str(gallery)]) == 0
     text = capsys.readouterr().out
     assert "single-digit accuracy 66.67%" in text and "multi-digit numbers read exactly: 2/2" in text
+
+
+def test_each_picture_made_small_on_a_plain_page(folder, tmp_path, capsys):
+    """--on-a-page N: the picture at most SMALL_SIDE in the middle of a page N times its size, of its border's
+    colour; the same folder is read as before, and a page size out of range is refused."""
+    picture = np.asarray(Image.open(folder / "single" / "3" / "three.png"))
+    page = on_a_page(folder / "single" / "3" / "three.png", 4)
+    assert page.shape == (4 * picture.shape[0], 4 * picture.shape[1])
+    assert (page[:10] == 255).all() and page.min() == picture.min()
+    big = np.asarray(Image.fromarray(picture).resize((3 * SMALL_SIDE, 3 * SMALL_SIDE)))
+    Image.fromarray(big).save(tmp_path / "big.png")
+    assert max(on_a_page(tmp_path / "big.png", 2).shape) == 2 * SMALL_SIDE
+    assert main(["evaluate-real", str(folder), "--on-a-page", "5", "--gallery", str(tmp_path / "g.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["per_class_accuracy"] == {"3": 1.0, "5": 0.0, "7": 1.0} and result["multi_exact"] == 2
+    with pytest.raises(SystemExit):
+        main(["evaluate-real", str(folder), "--on-a-page", "1"])
+    assert "from 2 to 10" in capsys.readouterr().err
 
 
 def test_evaluate_real_counts_digit_errors_and_confident_mistakes(mnist, tmp_path, capsys):

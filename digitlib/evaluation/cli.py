@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -45,21 +46,30 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def page_factor(value: str) -> int:
+    """--on-a-page: a page from twice to 10 times the picture's size (beyond, the reader's working size would
+    leave the writing a few pixels tall)."""
+    if not value.isdigit() or not 2 <= int(value) <= 10:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 2 to 10, not {value!r}")
+    return int(value)
+
+
 def cmd_evaluate_real(args) -> int:
     from digitlib.evaluation.realworld import evaluate_real, failure_gallery, find_cases
     from digitlib.reading.temperature import CONFIDENT
 
     find_cases(Path(args.directory))  # first: a wrong folder is then reported before LiteRT's log line
     clf = load_classifier(args.model)
-    evaluation = evaluate_real(Path(args.directory), clf)
+    evaluation = evaluate_real(Path(args.directory), clf, args.on_a_page)
     gallery = failure_gallery(evaluation, Path(args.gallery or f"realworld-failures-{clf.name}.png"))
     exact, total = evaluation.multi_exact
     if args.json:
         print(json.dumps({"model": clf.name, "gallery": str(gallery)} | evaluation.as_dict()))
         return 0
+    on_a_page = f", each small on a page {args.on_a_page} times its size" if args.on_a_page else ""
     print(
         f"model {clf.name}: single-digit accuracy {evaluation.single_accuracy:.2%} "
-        f"({len(evaluation.of_kind('single'))} pictures)"
+        f"({len(evaluation.of_kind('single'))} pictures{on_a_page})"
     )
     print("per-class: " + "  ".join(f"{d}:{a:.0%}" for d, a in evaluation.per_class_accuracy.items()))
     print(f"multi-digit numbers read exactly: {exact}/{total} ({evaluation.multi_exact_rate:.1%})")
@@ -171,6 +181,13 @@ def add_evaluation_commands(sub) -> None:
     )
     r.add_argument("directory", metavar="DIR")
     r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
+    r.add_argument(
+        "--on-a-page",
+        type=page_factor,
+        default=0,
+        metavar="N",
+        help="read each picture made small (200 px at most) in the middle of a plain page N times its size",
+    )
     r.set_defaults(run=cmd_evaluate_real)
 
     y = sub.add_parser(

@@ -2,7 +2,8 @@
 
 1. `evaluate_real(DIR)`: a folder of real pictures laid out as ``single/<label>/*`` (one digit
    each) and ``multi/<number>__*`` (a whole number, the file name starts with it): single-digit
-   accuracy, per-class accuracy, exact matches of whole numbers, and the failures.
+   accuracy, per-class accuracy, exact matches of whole numbers, and the failures; optionally with each
+   picture made small on a plain page several times its size (writing small in a large photo or scan).
 2. `robustness_table`: the MNIST test set pushed through the ways real pictures differ from it
    (shifted, scaled up, thick and thin strokes, inverted, noisy, blurred, photographed), read
    once with naive resize-and-invert and once with our pipeline, per model.
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -21,11 +23,13 @@ from scipy import ndimage
 from digitlib.evaluation import plots
 from digitlib.evaluation.evaluate import edit_distance
 from digitlib.preprocess import ImageError, disk, load_grey, to_mnist
+from digitlib.preprocess.decode import load_picture
 from digitlib.reading.classifier import Classifier
 from digitlib.reading.reader import Reading, read_number
 from digitlib.reading.temperature import CONFIDENT
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+SMALL_SIDE = 200  # px: a picture's longer side once made small to be placed on a page (`on_a_page`)
 
 
 @dataclass
@@ -138,16 +142,35 @@ def find_cases(directory: Path) -> list[Case]:
     return singles + multis
 
 
-def read_case(case: Case, classifier: Classifier) -> Outcome:
+def on_a_page(path: Path, factor: int) -> np.ndarray:
+    """The picture made small (its longer side SMALL_SIDE at most) in the middle of a plain page `factor` times its
+    size, of its border's colour: the same writing, small in a large photo or scan."""
+    picture, _ = load_picture(path)
+    height, width = picture.shape[:2]
+    scale = min(1.0, SMALL_SIDE / max(height, width))
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+        height, width = picture.shape[:2]
+    edge = np.concatenate([picture[0], picture[-1], picture[:, 0], picture[:, -1]])
+    page = np.empty((height * factor, width * factor, *picture.shape[2:]), picture.dtype)
+    page[:] = np.median(edge, axis=0).astype(picture.dtype)
+    top, left = (factor - 1) * height // 2, (factor - 1) * width // 2
+    page[top : top + height, left : left + width] = picture
+    return page
+
+
+def read_case(case: Case, classifier: Classifier, page: int = 0) -> Outcome:
+    """The case read as it is, or placed small on a plain page `page` times its size (`on_a_page`)."""
     try:
-        reading = read_number(case.path, classifier)
+        reading = read_number(on_a_page(case.path, page) if page else case.path, classifier)
     except ImageError as exc:
         return Outcome(case, "", None, str(exc))
     return Outcome(case, reading.text, reading)
 
 
-def evaluate_real(directory: Path, classifier: Classifier) -> RealEvaluation:
-    return RealEvaluation([read_case(case, classifier) for case in find_cases(directory)])
+def evaluate_real(directory: Path, classifier: Classifier, page: int = 0) -> RealEvaluation:
+    return RealEvaluation([read_case(case, classifier, page) for case in find_cases(directory)])
 
 
 def what_the_model_saw(outcome: Outcome) -> np.ndarray:
