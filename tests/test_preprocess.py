@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlib import preprocess
-from digitlib.preprocess import ImageError, decode, ink, mnist_format, ruling, strokes
+from digitlib.preprocess import ImageError, decode, ink, lighting, mnist_format, ruling, strokes
 from tests.support.digit_pictures import brush_drawing, enlarge, one_per_class, photographed
 
 
@@ -75,7 +75,7 @@ def test_dark_ink_on_white_paper_is_inverted(classifier, digits):
 def test_photo_with_lighting_gradient(classifier, digits):
     images, labels = digits
     photos = [photographed(d, seed) for seed, d in enumerate(images)]
-    flat = ink.flatten_background(1.0 - ink.to_grey(photos[1] / 255.0), reflective=True)
+    flat = lighting.flatten_background(1.0 - ink.to_grey(photos[1] / 255.0), reflective=True)
     paper = ~ndimage.binary_dilation(enlarge(images[1], 6) > 0.1, iterations=6)
     assert np.percentile(flat[paper], 99) < 0.1  # the gradient is gone: paper is dark everywhere
     assert read_all(classifier, photos) == labels.tolist()

@@ -1,7 +1,8 @@
 """Stage 2, ink: a picture's grey levels to clean ink, bright on dark, labelled in blobs.
 
 Polarity (pen on paper or chalk on a board), transparency (drawing canvases), uneven lighting
-and paper texture, pixel noise, and ruled lines are dealt with here, before digits are looked for.
+and paper texture (`lighting.py`), pixel noise, regions beyond the paper, and ruled lines (`ruling.py`)
+are dealt with here, before digits are looked for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from digitlib.preprocess.decode import Picture, reduce_size, resize
+from digitlib.preprocess.decode import Picture, reduce_size
+from digitlib.preprocess.lighting import SHADOW_PENS, flatten_background
 from digitlib.preprocess.ruling import drop_ruled_lines
 from digitlib.preprocess.strokes import median, stroke_width, thickest
 
@@ -22,14 +24,9 @@ POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear):
 POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
 WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
 SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
-# Lighting
-PAPER_TOLERANCE = 0.05  # coarse pixels this close to the opened background are paper: strokes stay out of the fit
-SHADOW_PENS = 8  # lighting is what is broader than this many pens: a stroke never is, a shadow always
-THIN_SHARE = 0.25  # ...pens of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen them
-SHADOW_WINDOW = 0.5  # ...when that is under half the picture; a window wider gains nothing on the smooth fit
-SHADOW_STEPS = 8  # the opening works on a copy where its window spans this many pixels: fine enough for a step
-LIT_BOARD = 0.05  # a board (chalk, light on dark) this bright where lit shows its lighting: in a shadow, strokes are
-SHADE_FLOOR = 0.25  # ...as much fainter as the board is darker, and are strengthened up to 1 / SHADE_FLOOR times
+# Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
+THIN_SHARE = 0.25  # the pen of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen it...
+SHADOW_WINDOW = 0.5  # ...when SHADOW_PENS of them are under half the picture; a window wider gains nothing
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
@@ -124,8 +121,9 @@ def dark_on_light(grey: np.ndarray) -> bool:
     looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
         dark, light, noise = thin_extremes(grey, side)
-        floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)  # lines fainter than half an ink's least contrast
-        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), floor):  # are no strokes: they decide nothing
+        # Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing
+        floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
+        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), floor):
             return dark > light
         looks.append((dark, light, noise))
         if side >= max(grey.shape):
@@ -171,14 +169,6 @@ def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, f
     return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count]), noise_level(small)
 
 
-def lighting_surface(coarse: np.ndarray, paper: np.ndarray) -> np.ndarray:
-    """Least-squares quadratic surface through the paper pixels: smooth lighting, right up to the edges."""
-    rows, cols = np.mgrid[-1 : 1 : coarse.shape[0] * 1j, -1 : 1 : coarse.shape[1] * 1j]
-    terms = np.stack([np.ones_like(rows), cols, rows, cols * cols, cols * rows, rows * rows], axis=-1)
-    coefficients = np.linalg.lstsq(terms[paper], coarse[paper], rcond=None)[0]
-    return (terms @ coefficients).astype(np.float32)
-
-
 def digital_polarity(grey: np.ndarray) -> bool | None:
     """For a digital drawing, whether its strokes are dark on a light ground; None for anything else.
 
@@ -190,61 +180,6 @@ def digital_polarity(grey: np.ndarray) -> bool | None:
     if np.count_nonzero(grey == grey.min()) > DIGITAL_GROUND * grey.size:
         return False
     return None
-
-
-def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
-    """Remove uneven lighting and paper texture: ink minus a background estimate (`smooth_lighting`, or
-    `shadowed_lighting` when the pen's width is known).  For pen on paper the ink is also divided by the
-    local paper brightness, for chalk on a board multiplied by how much darker the board is than where it is
-    brightest: either way strokes in a shadow are as strong as strokes in the light.  (Only when the pen is known,
-    in a picture large enough to show a board (MIN_REGION_SIDE): without a pen, the smooth background of a bold
-    digit cropped tight holds some of its strokes; in a small noisy crop the board's "lighting" is noise.)"""
-    background = shadowed_lighting(ink, pen) if pen else smooth_lighting(ink)
-    flat = ink - background
-    if reflective:
-        flat /= np.maximum(1.0 - background, 0.1)
-    elif pen and min(ink.shape) >= MIN_REGION_SIDE and (lit := float(background.max())) > LIT_BOARD:
-        flat *= lit / np.maximum(background, SHADE_FLOOR * lit)
-    return np.clip(flat, 0.0, 1.0)
-
-
-def smooth_lighting(ink: np.ndarray) -> np.ndarray:
-    """The background when nothing is known of the strokes: smooth, and wider than any brush.
-
-    Lighting varies slowly, so the background is estimated on a coarse copy.  A grey opening
-    erases every stroke narrower than its window (half the picture: wider than any brush) and
-    follows the lighting, but falls short near the edges; there a quadratic surface through the
-    paper is exact for smooth lighting, so the higher of the two is taken.
-    """
-    height, width = ink.shape
-    factor = max(1, min(height, width) // 32)
-    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
-    window = max(3, min(coarse.shape) // 2)
-    opened = ndimage.uniform_filter(ndimage.grey_opening(coarse, size=window), window, mode="nearest")
-    paper = coarse - opened < PAPER_TOLERANCE
-    uneven = np.ptp(opened) > PAPER_TOLERANCE and paper.sum() >= 6  # drawings on a flat ground need no fit
-    background = np.maximum(opened, lighting_surface(coarse, paper)) if uneven else opened
-    return resize(background, (width, height))
-
-
-def shadowed_lighting(ink: np.ndarray, pen: float) -> np.ndarray:
-    """The background when the pen's width is known: everything broader than a few pens (SHADOW_PENS).
-
-    A grey opening keeps a step in the lighting where it is, so the hard edge of a shadow across
-    the writing leaves no band of false ink, as a window half the picture wide would.
-    """
-    height, width = ink.shape
-    window = SHADOW_PENS * pen
-    factor = max(1, int(window // SHADOW_STEPS))
-    coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
-    size = max(3, round(window / factor))
-    # Lighting that keeps darkening into the picture's edge (a vignette) would fall short there, as an opening
-    # takes each pixel from a window inside the picture: extended past the edge (odd reflection) it does not.
-    extended = np.pad(coarse, size, mode="reflect", reflect_type="odd")
-    opened = cv2.morphologyEx(extended, cv2.MORPH_OPEN, np.ones((size, size), np.uint8))[size:-size, size:-size]
-    # Enlarging blends the two sides of a step: a band of false ink along the shadow's edge.  The darker
-    # side's level, spread by one coarse pixel first, covers it (strokes lose at most that pixel there).
-    return resize(cv2.dilate(opened, np.ones((3, 3), np.uint8)), (width, height))
 
 
 def pen_width(cores: np.ndarray) -> float:
@@ -314,15 +249,14 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     rest = (area > 0) & ~candidates
     if not candidates.any() or min(height, width) < MIN_REGION_SIDE:
         return regions
-    if not rest.any():  # all the ink enters at the edge: only a region far thicker than any stroke tells itself
-        for i in np.flatnonzero(candidates):
-            own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
-            regions[i] = thickest(own) > LONE_REGION_SHARE * min(height, width)
-        return regions
-    pen = max(1.0, stroke_width(rest[labels]))
+    lone = not rest.any()  # all the ink enters at the edge: only a region far thicker than any stroke tells itself
+    pen = 1.0 if lone else max(1.0, stroke_width(rest[labels]))
     band = EDGE_BAND * pen
     for i in np.flatnonzero(candidates):
         own = labels[y[i] : y[i] + h[i], x[i] : x[i] + w[i]] == i
+        if lone:
+            regions[i] = thickest(own) > LONE_REGION_SHARE * min(height, width)
+            continue
         rows, columns = np.arange(y[i], y[i] + h[i]), np.arange(x[i], x[i] + w[i])
         near_edge = (np.minimum(rows, height - 1 - rows) < band)[:, None] | (
             np.minimum(columns, width - 1 - columns) < band
