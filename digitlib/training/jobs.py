@@ -39,6 +39,8 @@ JOB_KINDS = ("train", "finetune")
 CHILD_NICENESS = 10  # below the server, so pages keep answering while the child uses every core
 STOP_GRACE_SECONDS = 1.5  # SIGTERM, then SIGKILL: a Stop ends the run within 2 s even mid-operation
 ENDED_RUNS_KEPT = 8  # ended runs kept so that their owners find the outcome after a reload
+FILE_CLOCK_SLACK = 1.0  # s: files are stamped by the kernel's coarse clock, which may lag time.time() by a tick; a
+# card written just after a run started is this run's, one from an earlier run is minutes older
 # A run's lease on the database lasts this long unless renewed (every third of it): long enough for a busy database
 # to answer a renewal, short enough that a run whose server died frees the other servers within a minute.
 LEASE_SECONDS = 60.0
@@ -222,7 +224,7 @@ class Run:
     def end(self, returncode: int, stderr_tail: str) -> None:
         """Settle the outcome once the child has exited, whatever way it did."""
         saved = self.out / CARD_FILE
-        if self.card is None and saved.is_file() and saved.stat().st_mtime >= self.started:
+        if self.card is None and saved.is_file() and saved.stat().st_mtime >= self.started - FILE_CLOCK_SLACK:
             self.card = json.loads(saved.read_text())  # stopped or killed once this run's model was swapped in
         if self.card is not None:
             self.state = "finished"
