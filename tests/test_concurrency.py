@@ -21,7 +21,7 @@ from PIL import Image
 from digitlib import available_models, load_classifier, read_number
 from tests.support.digit_pictures import STROKES, brush_drawing
 
-THREADS, CALLS = 20, 200
+THREADS, CALLS = 20, 100
 MODELS = available_models()
 pytestmark = [pytest.mark.timeout(600), pytest.mark.skipif(not MODELS, reason="no shipped model in models/ yet")]
 
