@@ -98,9 +98,10 @@ def drop_level_lines(mask: np.ndarray, within: np.ndarray | None = None) -> np.n
     height, width = mask.shape
     if min(height, width) < MIN_RULED_SIDE:
         return mask
-    within = np.ones_like(mask) if within is None else within
-    row_fill = np.count_nonzero(mask, axis=1) / np.maximum(np.count_nonzero(within, axis=1), 1)
-    column_fill = np.count_nonzero(mask, axis=0) / np.maximum(np.count_nonzero(within, axis=0), 1)
+    row_length = width if within is None else np.maximum(np.count_nonzero(within, axis=1), 1)
+    column_length = height if within is None else np.maximum(np.count_nonzero(within, axis=0), 1)
+    row_fill = np.count_nonzero(mask, axis=1) / row_length
+    column_fill = np.count_nonzero(mask, axis=0) / column_length
     line_rows, line_columns = ruled(row_fill), ruled(column_fill)
     if not line_rows.any() and not line_columns.any():
         return mask
