@@ -57,6 +57,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from digitlib.training.reexport import reexport
+
+    require_keras_model(args.model, "the model")
+    data.load_mnist(args.data_dir)  # a missing MNIST is reported before TensorFlow's import
+    card = reexport(args.model, progress_bar(), args.data_dir, args.calibration_count)
+    before = card["exports"][-1]["before"]
+    temperature = f", temperature {card['calibration']['temperature']:.3f}" if "calibration" in card else ""
+    print(
+        f"{card['name']}: exported with {card['litert']}; test accuracy {before['test_accuracy']:.4f} -> "
+        f"{card['test_accuracy']:.4f}{temperature}"
+    )
+    return 0
+
+
 def worker_count(value: str) -> int:
     """--jobs: a whole number of processes, at least one."""
     if not value.isdigit() or int(value) < 1:
@@ -198,6 +213,21 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--realworld-repeat", type=int, metavar="N", help="each real picture N times per epoch (default 10)")
     t.add_argument("--out", help="output model directory (default: models/ARCH)")
     t.set_defaults(run=cmd_train)
+
+    x = sub.add_parser(
+        "export",
+        parents=[DATA_DIR],
+        help="write a model's LiteRT file again from its Keras model (8-bit weights, as `train` exports), "
+        "then measure and calibrate it again; its card keeps its story",
+    )
+    x.add_argument("model", metavar="MODEL", help="model name in models/ or a model directory")
+    x.add_argument(
+        "--calibration-count",
+        type=int,
+        default=1500,
+        help="synthetic numbers to calibrate a calibrated model on again (default 1500, as `calibrate`)",
+    )
+    x.set_defaults(run=cmd_export)
 
     add_evaluation_commands(sub)
 

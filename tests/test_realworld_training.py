@@ -10,6 +10,7 @@ from digitlib.__main__ import main
 from digitlib.data import DataError
 from digitlib.evaluation.folds import baseline, format_report, split_repos
 from digitlib.preprocess import segment
+from digitlib.reading.classifier import model_dir
 from digitlib.training.config import TrainConfig
 from digitlib.training.realworld_data import ENV_VAR, load_realworld
 from digitlib.training.realworld_mix import oversampled
@@ -167,6 +168,17 @@ def test_the_baseline_reads_every_picture_once_across_folds(folder):
     assert {"7_blank.png", "8_two.png"} <= failed  # a blank page reads as nothing, two rings as two digits
     report = format_report(result)
     assert "| pooled | 6 |" in report and "7_blank.png 7→nothing" in report
+
+
+def test_fold_models_each_read_their_own_folds_pictures(folder, tmp_path):
+    """`--fold-models ROOT`: fold K is read by ROOT/fold-K alone, as if that model had been scored by itself."""
+    root = tmp_path / "folds"
+    root.mkdir()
+    for index, model in enumerate(("compact", "strong")):
+        (root / f"fold-{index}").symlink_to(model_dir(model))
+    per_fold = baseline(str(root), folder, folds=2, per_fold=True)["folds"]
+    assert per_fold[0] == baseline("compact", folder, folds=2)["folds"][0]
+    assert per_fold[1] == baseline("strong", folder, folds=2)["folds"][1]
 
 
 def test_the_command_line_names_a_missing_folder(tmp_path, capsys):

@@ -10,11 +10,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from digitlib import DEFAULT_MODEL, available_models, load_classifier
 from digitlib.data import IDX_FILES
 from digitlib.reading.classifier import MODELS_DIR
+from digitlib.training.train import LITERT_EXPORT
 
 # MNIST test accuracy each shipped model must keep. The default learnt real handwriting too, which cost it 0.07
 # points (99.56%, docs/models.md): its floor guards against a retrain that loses MNIST, not against that trade.
@@ -52,6 +54,16 @@ def test_shipped_model_is_complete_and_trained_on_genuine_mnist(name, mnist):
     genuine = {file: hashlib.md5((data_dir / file).read_bytes()).hexdigest() for file in IDX_FILES.values()}
     assert card["data_checksums_md5"] == genuine
     assert len(card["history"]["val_accuracy"]) == card["epochs"]
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_shipped_model_is_read_with_8_bit_weights(name):
+    """What the card says the reader runs is what the file holds."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    assert card_of(name)["litert"] == LITERT_EXPORT
+    tensors = Interpreter(model_path=str(MODELS_DIR / name / "model.tflite")).get_tensor_details()
+    assert any(tensor["dtype"] == np.int8 for tensor in tensors)
 
 
 def test_baseline_is_the_seed_architecture():

@@ -77,6 +77,18 @@ def run_row(number: int, run: dict, last: bool, model_name: str) -> str:
     )
 
 
+def export_note(card: dict) -> str:
+    """How the file the reader runs holds the network, and each later export of the same weights."""
+    note = f"The file the reader runs holds {card.get('litert', 'float32 weights')}."
+    for export in card.get("exports", []):
+        before = export["before"]
+        note += (
+            f" Exported again on {export['exported'][:10]} from {before['litert']} "
+            f"(MNIST test accuracy then {before['test_accuracy']:.2%})."
+        )
+    return note
+
+
 def show_story(card: dict) -> None:
     """Every run, how long each took, and the curves across them where the card keeps them."""
     runs = training_runs(card)
@@ -147,7 +159,7 @@ def model_page(clf: Classifier) -> None:
     single_ms, per_second = inference_speed(str(clf.directory), (clf.directory / MODEL_FILE).stat().st_mtime)
     st.caption(
         f"Inference here: {single_ms:.2f} ms for one image, {per_second:,.0f} images/s in batches. "
-        f"Architecture `{card['architecture']}`, created {card['created'][:10]}."
+        f"Architecture `{card['architecture']}`, created {card['created'][:10]}. {export_note(card)}"
     )
     show_story(card)
 

@@ -76,13 +76,14 @@ def repo_folds(rows: list[ManifestRow], folds: int) -> list[list[str]]:
     return split_repos(dict(Counter(row.repo for row in rows)), folds)
 
 
-def baseline(model: str, directory: str | None = None, folds: int = 5) -> dict:
-    """A model that never saw the folder's pictures, scored on each fold's and on all of them."""
+def baseline(model: str, directory: str | None = None, folds: int = 5, per_fold: bool = False) -> dict:
+    """A model that never saw the folder's pictures, scored on each fold's and on all of them; or, ``per_fold``,
+    the models an earlier run of `run_folds` left in model/fold-K, each scored on its own fold's pictures."""
     directory = resolve_realworld_dir(directory)
     rows = read_manifest(directory)
-    classifier = load_classifier(model)
     results, pooled = [], []
     for index, repos in enumerate(repo_folds(rows, folds)):
+        classifier = load_classifier(Path(model) / f"fold-{index}" if per_fold else model)
         evaluation = read_all(classifier, cases(directory, rows, set(repos)))
         pooled += evaluation.outcomes
         results.append({"fold": index, "repositories": repos} | score(evaluation))

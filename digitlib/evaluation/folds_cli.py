@@ -16,8 +16,8 @@ def cmd_realworld_folds(args) -> int:
     from digitlib.training.realworld_data import resolve_realworld_dir
 
     directory = str(resolve_realworld_dir(args.realworld))  # first: a wrong folder is reported at once
-    if args.baseline:
-        result = baseline(args.baseline, directory, args.folds)
+    if args.baseline or args.fold_models:
+        result = baseline(args.baseline or args.fold_models, directory, args.folds, per_fold=bool(args.fold_models))
     else:
         cfg = from_preset(
             args.preset,
@@ -45,17 +45,23 @@ def add_folds_command(sub) -> None:
         "realworld-folds",
         parents=[DATA_DIR, JSON, SEED],
         help="train with real pictures leaving whole repositories out, read the "
-        "left-out pictures; or score a model on every fold (--baseline)",
+        "left-out pictures; or score a model (--baseline) or an earlier run's models (--fold-models) on every fold",
     )
     w.add_argument(
         "--realworld",
         metavar="DIR",
         help=f"realworld-train-style folder (default: ${ENV_VAR})",
     )
-    w.add_argument(
+    scored = w.add_mutually_exclusive_group()
+    scored.add_argument(
         "--baseline",
         metavar="MODEL",
         help="no training: read each fold's pictures with this model",
+    )
+    scored.add_argument(
+        "--fold-models",
+        metavar="ROOT",
+        help="no training: read each fold's pictures with ROOT/fold-K, the models an earlier run left",
     )
     w.add_argument("--folds", type=int, default=5)
     w.add_argument("--preset", default="compact")

@@ -293,6 +293,21 @@ def write_figures(
     plots.save_test_figures(directory, name, evaluation, x_test, y_test, probabilities)
 
 
+LITERT_EXPORT = "8-bit weights, activations quantised as they are computed (LiteRT dynamic-range quantisation)"
+
+
+def export_litert(model, path: Path) -> None:
+    """The LiteRT file the reader runs, its weights in 8 bits.
+
+    LiteRT's XNNPACK kernels run such a model several times faster on one core (`strong`: 0.41 -> 0.12 ms an
+    image) and its readings match the float model's (MNIST test accuracy and the dev sets, docs/models.md);
+    inputs and outputs stay float, so nothing that feeds or reads the network changes.
+    """
+    import tensorflow as tf
+
+    model.export(str(path), format="litert", verbose=False, optimizations=[tf.lite.Optimize.DEFAULT])
+
+
 def save_model(
     model,
     out: Path,
@@ -315,7 +330,7 @@ def save_model(
     try:
         hook(Progress("save", message="exporting the model for LiteRT"))
         model.save(staging / "model.keras")
-        model.export(str(staging / MODEL_FILE), format="litert", verbose=False)
+        export_litert(model, staging / MODEL_FILE)
         hook(Progress("evaluate", message="evaluating on the test set"))
         classifier = load_classifier(staging)
         probabilities = classifier.predict_batch(x_test)
@@ -325,13 +340,16 @@ def save_model(
             "parameters": int(model.count_params()),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             **card,
+            "litert": LITERT_EXPORT,
             "library_versions": library_versions(),
             "test_images": evaluation.count,
             "test_accuracy": round(evaluation.accuracy, 6),
             "per_class_accuracy": evaluation.per_class_accuracy,
             "confusion_matrix": evaluation.confusion_matrix,
             **scores(classifier),
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),  # this process's so far
+            # this process's so far; a re-export keeps the training run's own
+            "peak_memory_mb": card.get("peak_memory_mb")
+            or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "history": {k: [round(v, 6) for v in values] for k, values in history.items()},
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
