@@ -60,7 +60,7 @@ def cmd_train(args) -> int:
 def cmd_export(args) -> int:
     from digitlib.training.reexport import reexport
 
-    require_keras_model(args.model, "the model")
+    require_keras_model(args.model, "`export`")
     data.load_mnist(args.data_dir)  # a missing MNIST is reported before TensorFlow's import
     card = reexport(args.model, progress_bar(), args.data_dir, args.calibration_count)
     before = card["exports"][-1]["before"]

@@ -195,6 +195,8 @@ MISTAKES = {
         "{tmp}/gone/model.keras",
         "--init-from",
     ),
+    "export, missing model": ("export {tmp}/gone", "{tmp}/gone/model.keras", "`export`"),
+    "export, missing data directory": ("export compact --data-dir {tmp}/none", "{tmp}/none", "--data-dir"),
     "finetune, zero epochs": ("finetune --store {store} --epochs 0 --out {out}", "epochs"),
     "finetune, missing base model": (
         "finetune --store {store} --base {tmp}/gone --out {out}",

@@ -299,8 +299,8 @@ LITERT_EXPORT = "8-bit weights, activations quantised as they are computed (Lite
 def export_litert(model, path: Path) -> None:
     """The LiteRT file the reader runs, its weights in 8 bits.
 
-    LiteRT's XNNPACK kernels run such a model several times faster on one core (`strong`: 0.41 -> 0.12 ms an
-    image) and its readings match the float model's (MNIST test accuracy and the dev sets, docs/models.md);
+    LiteRT's XNNPACK kernels run such a model several times faster on one core (`strong`: 0.44 -> 0.13 ms an
+    image, docs/speed.md) and it reads as the float model does (MNIST test, folds and dev sets, docs/models.md);
     inputs and outputs stay float, so nothing that feeds or reads the network changes.
     """
     import tensorflow as tf
