@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from digitlib import data
-from digitlib.cli_support import DATA_DIR, MODEL, SEED, STORE, progress_bar, require_keras_model
+from digitlib.cli_support import DATA_DIR, MODEL, SEED, STORE, progress_bar, require_keras_model, whole_number
 from digitlib.data import DataError
 from digitlib.evaluation.cli import add_evaluation_commands
 from digitlib.evaluation.folds_cli import add_folds_command
@@ -70,13 +70,6 @@ def cmd_export(args) -> int:
         f"{card['test_accuracy']:.4f}{temperature}"
     )
     return 0
-
-
-def worker_count(value: str) -> int:
-    """--jobs: a whole number of processes, at least one."""
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, not {value!r}")
-    return int(value)
 
 
 def cmd_predict(args) -> int:
@@ -238,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument(
         "--jobs",
-        type=worker_count,
+        type=whole_number(1, of=" of processes"),
         default=os.cpu_count() or 1,
         help="pictures read at once, each in a process of its own (default: the number of cores)",
     )

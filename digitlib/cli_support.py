@@ -33,6 +33,20 @@ STORE = option(
 SEED = option("--seed", type=int)
 
 
+def whole_number(low: int, high: int | None = None, of: str = ""):
+    """An argparse type: a whole number from ``low`` (to ``high``), refused with the range it must be in."""
+    wanted = f"a whole number{of}{', ' if of else ' '}" + (
+        f"from {low} to {high}" if high is not None else f"at least {low}"
+    )
+
+    def parse(value: str) -> int:
+        if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {value!r}")
+        return int(value)
+
+    return parse
+
+
 def progress_bar():
     """Render training progress as one tqdm bar per epoch."""
     from tqdm import tqdm

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from digitlib import data
-from digitlib.cli_support import DATA_DIR, JSON, MODEL
+from digitlib.cli_support import DATA_DIR, JSON, MODEL, whole_number
 from digitlib.reading.classifier import DEFAULT_MODEL, load_classifier
 
 
@@ -44,14 +43,6 @@ def cmd_evaluate(args) -> int:
             print(f"  {style}: {accuracy:.2%} of {count} edited test digits")
         print(f"confusion matrix and misclassified gallery written to {out}/")
     return 0
-
-
-def page_factor(value: str) -> int:
-    """--on-a-page: a page from twice to 10 times the picture's size (beyond, the reader's working size would
-    leave the writing a few pixels tall)."""
-    if not value.isdigit() or not 2 <= int(value) <= 10:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 2 to 10, not {value!r}")
-    return int(value)
 
 
 def cmd_evaluate_real(args) -> int:
@@ -183,7 +174,7 @@ def add_evaluation_commands(sub) -> None:
     r.add_argument("--gallery", help="failure gallery PNG (default: realworld-failures-MODEL.png)")
     r.add_argument(
         "--on-a-page",
-        type=page_factor,
+        type=whole_number(2, 10),  # beyond 10 the reader's working size leaves the writing a few pixels tall
         default=0,
         metavar="N",
         help="read each picture made small (200 px at most) in the middle of a plain page N times its size",

@@ -8,7 +8,6 @@ new file, and a calibrated model is calibrated again, because its probabilities 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from digitlib import data
 from digitlib.evaluation.calibrate import calibrate_model
@@ -39,7 +38,7 @@ def reexport(
     }
     kept = {key: value for key, value in card.items() if key not in MEASURED}
     kept["exports"] = [*card.get("exports", []), export]
-    new_card = save_model(model, Path(directory), kept, card.get("history", {}), test, hook)
+    new_card = save_model(model, directory, kept, card.get("history", {}), test, hook)
     if "calibration" in card:
         calibrate_model(load_classifier(directory), calibration_count, data_dir)
         new_card = read_card(directory)
