@@ -47,6 +47,21 @@ def whole_number(low: int, high: int | None = None, of: str = ""):
     return parse
 
 
+def fraction_between(low: float, high: float):
+    """An argparse type: a number strictly between ``low`` and ``high``, refused with the range it must be in."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not low < number < high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be a number between {low:g} and {high:g}, not {value!r}")
+        return number
+
+    return parse
+
+
 def progress_bar():
     """Render training progress as one tqdm bar per epoch."""
     from tqdm import tqdm

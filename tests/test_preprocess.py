@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from digitlib import preprocess
+from digitlib import preprocess, read_number
 from digitlib.preprocess import ImageError, decode, ink, lighting, mnist_format, ruling, strokes
 from tests.support.digit_pictures import brush_drawing, enlarge, one_per_class, photographed
 
@@ -79,6 +79,19 @@ def test_photo_with_lighting_gradient(classifier, digits):
     paper = ~ndimage.binary_dilation(enlarge(images[1], 6) > 0.1, iterations=6)
     assert np.percentile(flat[paper], 99) < 0.1  # the gradient is gone: paper is dark everywhere
     assert read_all(classifier, photos) == labels.tolist()
+
+
+@pytest.mark.parametrize("darkest", [0.45, 0.3])
+def test_a_thin_pen_on_a_wide_canvas_under_a_lighting_gradient(classifier, darkest):
+    """A hairline 0 in a corner of a wide, noise-free picture that darkens smoothly from one side to the other (a
+    drawing app's export, a scan with its lamp at one side): the strokes cover far less than 1% of the picture, and
+    the filters' view past the picture's edge turns the gradient into faint light lines there. Such lines must not
+    decide the polarity: read as chalk on a board, the picture held no ink at all."""
+    page = Image.new("L", (1152, 648), 255)
+    ImageDraw.Draw(page).ellipse((185, 115, 345, 318), outline=0, width=3)
+    picture = (np.asarray(page) * np.linspace(1.0, darkest, 1152)[None, :]).astype(np.uint8)
+    assert ink.dark_on_light(picture / 255.0)
+    assert read_number(picture, classifier).text == "0"
 
 
 def test_noisy_28x28_digits_touching_the_edge_through_noise(classifier, mnist):

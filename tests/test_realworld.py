@@ -15,6 +15,7 @@ from digitlib.evaluation.realworld import (
     SMALL_SIDE,
     find_cases,
     format_table,
+    lit_from_one_side,
     on_a_page,
     robustness_table,
 )
@@ -84,6 +85,25 @@ def test_each_picture_made_small_on_a_plain_page(folder, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate-real", str(folder), "--on-a-page", "1"])
     assert "from 2 to 10" in capsys.readouterr().err
+
+
+def test_each_picture_lit_from_one_side(folder, tmp_path, capsys):
+    """--lighting-gradient DARKEST: the picture as it was at its left side, DARKEST of its brightness at its right,
+    transparency kept; the folder reads as before, and a DARKEST outside (0, 1) is refused."""
+    grey = np.full((4, 5), 200, np.uint8)
+    assert lit_from_one_side(grey, 0.5)[:, 0].tolist() == [200] * 4 and lit_from_one_side(grey, 0.5)[0, -1] == 100
+    rgba = np.full((2, 3, 4), 200, np.uint8)
+    assert lit_from_one_side(rgba, 0.25)[0, -1].tolist() == [50, 50, 50, 200]
+    command = ["evaluate-real", str(folder), "--gallery", str(tmp_path / "g.png"), "--lighting-gradient", "0.4"]
+    assert main([*command, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["per_class_accuracy"] == {"3": 1.0, "5": 0.0, "7": 1.0} and result["multi_exact"] == 2
+    assert main(command) == 0
+    assert "lit from the left to 40% at the right" in capsys.readouterr().out
+    for wrong in ("1", "0", "dark", "nan"):
+        with pytest.raises(SystemExit):
+            main(["evaluate-real", str(folder), "--lighting-gradient", wrong])
+        assert "between 0 and 1" in capsys.readouterr().err
 
 
 def test_evaluate_real_counts_digit_errors_and_confident_mistakes(mnist, tmp_path, capsys):

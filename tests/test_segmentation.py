@@ -64,24 +64,38 @@ def test_a_one_broken_in_three_is_one_digit(classifier):
     assert read_number(one, classifier).text == "1"
 
 
-@pytest.mark.parametrize("number", ["427", "753"])
-def test_digits_touching_along_a_stroke_are_cut_apart(classifier, digits, number):
-    """Digits pushed together until their strokes overlap: where two touch along a stroke no thin neck joins them,
-    and the cut is sought where digits of a usual width would part; the network says which cuts make digits."""
+def marks(image: np.ndarray) -> int:
+    return ndimage.label(image > 0.3, structure=np.ones((3, 3)))[1]
 
-    def marks(image: np.ndarray) -> int:
-        return ndimage.label(image > 0.3, structure=np.ones((3, 3)))[1]
 
+def pushed_together(digits: dict[int, np.ndarray], number: str) -> np.ndarray:
+    """The number's digits pushed together, each until it touches the one before, however their sides are shaped."""
     picture = enlarge(digits[int(number[0])], 3)
     for digit in number[1:]:
         right = enlarge(digits[int(digit)], 3)
-        for overlap in range(4, 9):  # pushed together until they touch, however the two digits' sides are shaped
+        for overlap in range(4, 9):
             pair = touching(picture, right, overlap)
             if marks(pair) < marks(picture) + marks(right):
                 break
         picture = pair[10:-10, 10:-10]
-    picture = np.pad(picture, 10)
+    return np.pad(picture, 10)
+
+
+@pytest.mark.parametrize("number", ["427", "753"])
+def test_digits_touching_along_a_stroke_are_cut_apart(classifier, digits, number):
+    """Digits pushed together until their strokes overlap: where two touch along a stroke no thin neck joins them,
+    and the cut is sought where digits of a usual width would part; the network says which cuts make digits."""
+    picture = pushed_together(digits, number)
     assert marks(picture) < len(number)  # some of them touch
+    assert read_number(picture, classifier).text == number
+
+
+@pytest.mark.parametrize("number", ["3580", "5830"])
+def test_a_number_written_in_one_blob_is_read_digit_by_digit(classifier, digits, number):
+    """Every digit touching the next: one mark alone in the picture, but far wider than any one digit, so it is cut
+    wherever digits may part, as a mark among others is (a mark alone is otherwise cut only at a clear neck)."""
+    picture = pushed_together(digits, number)
+    assert marks(picture) == 1
     assert read_number(picture, classifier).text == number
 
 

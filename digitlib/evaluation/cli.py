@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from digitlib import data
-from digitlib.cli_support import DATA_DIR, JSON, MODEL, whole_number
+from digitlib.cli_support import DATA_DIR, JSON, MODEL, fraction_between, whole_number
 from digitlib.reading.classifier import DEFAULT_MODEL, load_classifier
 
 
@@ -51,13 +51,15 @@ def cmd_evaluate_real(args) -> int:
 
     find_cases(Path(args.directory))  # first: a wrong folder is then reported before LiteRT's log line
     clf = load_classifier(args.model)
-    evaluation = evaluate_real(Path(args.directory), clf, args.on_a_page)
+    evaluation = evaluate_real(Path(args.directory), clf, args.on_a_page, args.lighting_gradient)
     gallery = failure_gallery(evaluation, Path(args.gallery or f"realworld-failures-{clf.name}.png"))
     exact, total = evaluation.multi_exact
     if args.json:
         print(json.dumps({"model": clf.name, "gallery": str(gallery)} | evaluation.as_dict()))
         return 0
     on_a_page = f", each small on a page {args.on_a_page} times its size" if args.on_a_page else ""
+    if args.lighting_gradient < 1.0:
+        on_a_page += f", lit from the left to {args.lighting_gradient:.0%} at the right"
     print(
         f"model {clf.name}: single-digit accuracy {evaluation.single_accuracy:.2%} "
         f"({len(evaluation.of_kind('single'))} pictures{on_a_page})"
@@ -178,6 +180,13 @@ def add_evaluation_commands(sub) -> None:
         default=0,
         metavar="N",
         help="read each picture made small (200 px at most) in the middle of a plain page N times its size",
+    )
+    r.add_argument(
+        "--lighting-gradient",
+        type=fraction_between(0.0, 1.0),
+        default=1.0,
+        metavar="DARKEST",
+        help="read each picture darkening smoothly from its left side to DARKEST of its brightness at its right",
     )
     r.set_defaults(run=cmd_evaluate_real)
 

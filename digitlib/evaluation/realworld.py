@@ -160,17 +160,38 @@ def on_a_page(path: Path, factor: int) -> np.ndarray:
     return page
 
 
-def read_case(case: Case, classifier: Classifier, page: int = 0) -> Outcome:
-    """The case read as it is, or placed small on a plain page `page` times its size (`on_a_page`)."""
+def lit_from_one_side(picture: np.ndarray, darkest: float) -> np.ndarray:
+    """The picture darkening smoothly from its left side (as it was) to its right (`darkest` of its brightness): a
+    lamp or window at one side of a photo or scan.  Transparency is kept."""
+    light = np.linspace(1.0, darkest, picture.shape[1], dtype=np.float32)
+    lit = picture.astype(np.float32)
+    if lit.ndim == 2:
+        lit *= light
+    else:
+        lit[..., :3] *= light[:, None]
+    return lit.astype(picture.dtype)
+
+
+def as_read(case: Case, page: int = 0, darkest: float = 1.0) -> Path | np.ndarray:
+    """The case's picture as given, or placed small on a plain page `page` times its size (`on_a_page`), or lit from
+    one side to `darkest` (`lit_from_one_side`), or both."""
+    if not page and darkest == 1.0:
+        return case.path
+    picture = on_a_page(case.path, page) if page else load_picture(case.path)[0]
+    return lit_from_one_side(picture, darkest) if darkest < 1.0 else picture
+
+
+def read_case(case: Case, classifier: Classifier, page: int = 0, darkest: float = 1.0) -> Outcome:
+    """The case read as `as_read` gives it."""
     try:
-        reading = read_number(on_a_page(case.path, page) if page else case.path, classifier)
+        reading = read_number(as_read(case, page, darkest), classifier)
     except ImageError as exc:
         return Outcome(case, "", None, str(exc))
     return Outcome(case, reading.text, reading)
 
 
-def evaluate_real(directory: Path, classifier: Classifier, page: int = 0) -> RealEvaluation:
-    return RealEvaluation([read_case(case, classifier, page) for case in find_cases(directory)])
+def evaluate_real(directory: Path, classifier: Classifier, page: int = 0, darkest: float = 1.0) -> RealEvaluation:
+    return RealEvaluation([read_case(case, classifier, page, darkest) for case in find_cases(directory)])
 
 
 def what_the_model_saw(outcome: Outcome) -> np.ndarray:

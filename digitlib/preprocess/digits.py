@@ -33,7 +33,9 @@ MIN_HEIGHT_TO_WIDTH = 0.2  # even four touching zeros are taller than this fract
 # Grouping and splitting
 MERGE_OVERLAP = 0.5  # marks overlapping horizontally by half the narrower one are strokes of one digit (a 5's bar)
 # A picture of one blob of ink almost always shows one digit; within a written number digits often touch.  So a
-# mark alone is cut only at a clear neck, and a mark among others wherever digits may part:
+# mark alone is cut only at a clear neck, and a mark among others wherever digits may part...
+LONE_NUMBER_ASPECT = 2.5  # ...as is a mark alone this much wider than tall: a whole number written in one blob (the
+# single digits of realworld-train are at most 1.5 times as wide as tall)
 SPLIT_ASPECT, LONE_SPLIT_ASPECT = 0.9, 1.2  # a mark wider than this times its height may be touching digits...
 NECK_STROKES, LONE_NECK_STROKES = 3.0, 1.5  # ...joined where a column crosses at most this many pens (not a loop)...
 DIGIT_ASPECT = 0.6  # ...or, among others, cut where digits this wide for their height would part...
@@ -274,9 +276,10 @@ def split_candidates(crop: np.ndarray, alone: bool = False) -> list[int]:
 
 def cut_into_pieces(ink: Ink, marks: list[Mark]) -> list[Piece]:
     """Every mark as one piece, a wide one cut where digits may part (`split_candidates`), left to right."""
-    alone = sum(not m.is_dash for m in marks) == 1
+    single = sum(not m.is_dash for m in marks) == 1
     pieces = []
     for mark in marks:
+        alone = single and mark.width < LONE_NUMBER_ASPECT * mark.height
         wide = mark.width >= (LONE_SPLIT_ASPECT if alone else SPLIT_ASPECT) * mark.height and not mark.is_dash
         cuts = split_candidates(digit_crop(ink, mark), alone) if wide else []
         edges = [mark.x0, *(mark.x0 + c for c in cuts), mark.x1]

@@ -24,6 +24,8 @@ POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear):
 POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
 WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
 SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
+FAINTEST_LINE = 0.01  # ...but lines within 1% of full scale of their ground, such as the filters see where a smooth
+# lighting gradient meets the picture's edge, decide nothing even in a noise-free picture
 # Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
 THIN_SHARE = 0.25  # the pen of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen it...
 SHADOW_WINDOW = 0.5  # ...when SHADOW_PENS of them are under half the picture; a window wider gains nothing
@@ -131,7 +133,8 @@ def dark_on_light(grey: np.ndarray) -> bool:
     lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
     if upper - lower > SPLIT_BORDER and shadow_splits_border(grey, (lower + upper) / 2):
         for dark, light, noise in looks:
-            if max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), MIN_SIGNAL_TO_NOISE * noise):
+            floor = max(MIN_SIGNAL_TO_NOISE * noise, FAINTEST_LINE)
+            if max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), floor):
                 return dark > light
     return background - float(grey.min()) > float(grey.max()) - background
 
