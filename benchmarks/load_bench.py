@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))  # run as a script from a checkout, where digitlib
 from digitlib.training.jobs import Run, Runner  # noqa: E402
 from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app  # noqa: E402 - the browser tests' strokes
 from tests.support.digit_pictures import number_picture  # noqa: E402
-from tests.support.streamlit_client import AppSession, drawn_digit  # noqa: E402
+from tests.support.streamlit_client import AppSession, FetchFailed, drawn_digit  # noqa: E402
 
 DRAWN = ["1", "7"]  # single strokes the shipped models read surely; alternating them makes every reading new
 UPLOADED = "2026"
@@ -119,12 +119,22 @@ def problems(run, expected: str, what: str) -> list[str]:
     return [] if shown == expected else [f"{what}: read as {shown}"]
 
 
-async def drawer(session: AppSession, deadline: float, args, tally: Tally, rng: np.random.Generator) -> AppSession:
-    turn = 0
-    while time.monotonic() < deadline:
-        digit = DRAWN[turn % len(DRAWN)]
-        turn += 1
-        picture, paths = drawn_digit(DIGIT_STROKES[digit], rng)
+def drawings_for(visitors: int, seconds: float, pause: float) -> list[list[tuple[str, bytes, dict]]]:
+    """Each visitor's drawings, made before the clock starts (the client's CPU then measures the protocol, not the
+    rendering): no two alike, and more than a visitor can send, as each waits `pause` after its reading."""
+    rng = np.random.default_rng(visitors)
+    drawings = []
+    for _ in range(visitors):
+        own = np.random.default_rng(rng.integers(2**32))
+        digits = [DRAWN[turn % len(DRAWN)] for turn in range(int(seconds / pause) + 2)]
+        drawings.append([(digit, *drawn_digit(DIGIT_STROKES[digit], own)) for digit in digits])
+    return drawings
+
+
+async def drawer(session: AppSession, deadline: float, args, tally: Tally, drawings: list) -> AppSession:
+    for digit, picture, paths in drawings:
+        if time.monotonic() >= deadline:
+            break
         try:
             canvas = session.newest("canvas-")
             began = time.monotonic()
@@ -169,6 +179,8 @@ async def uploader(session: AppSession, deadline: float, args, tally: Tally, pic
 
 def named(exc: Exception) -> str:
     """An error's kind, with the HTTP status when a request failed (a proxy's 502 is not the app's 404)."""
+    if isinstance(exc, FetchFailed):
+        return f"FetchFailed {exc}"
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return type(exc).__name__ + (f" {status} {exc.response.url.split('/')[3]}" if status else "")
 
@@ -181,18 +193,18 @@ async def reopened(session: AppSession, timeout: float) -> AppSession:
     return fresh
 
 
-async def measure(url: str, sessions: int, seconds: float, args, picture: bytes) -> Tally:
+async def measure(url: str, seconds: float, args, picture: bytes, drawings: list) -> Tally:
+    """One visitor per list of `drawings_for`, for `seconds`."""
     tally = Tally()
-    clients = [AppSession(url) for _ in range(sessions)]
+    clients = [AppSession(url) for _ in drawings]
     await asyncio.gather(*(client.open() for client in clients))
     deadline = time.monotonic() + seconds
-    rng = np.random.default_rng(sessions)
     clients = await asyncio.gather(
         *(
             uploader(client, deadline, args, tally, picture)
             if index % 4 == 3
-            else drawer(client, deadline, args, tally, np.random.default_rng(rng.integers(2**32)))
-            for index, client in enumerate(clients)
+            else drawer(client, deadline, args, tally, own)
+            for index, (client, own) in enumerate(zip(clients, drawings, strict=True))
         )
     )
     await asyncio.gather(*(client.close() for client in clients))
@@ -248,16 +260,19 @@ async def main_async(args) -> list[str]:
             )
             server_pids = [server.pid]
         try:
-            await measure(url, 1, 5, args, picture)  # warm-up: model loaded, first readings made
+            await measure(
+                url, 5, args, picture, drawings_for(1, 5, args.pause)
+            )  # warm-up: model loaded, first readings
             for training in args.training:
                 runner, trainer = start_training(tmp) if training == "with" else (None, None)
                 if trainer:
                     await asyncio.sleep(args.training_warmup)  # TensorFlow imported, MNIST loaded, epochs running
                 try:
                     for sessions in args.sessions:
+                        drawings = drawings_for(sessions, args.seconds, args.pause)
                         load_before, client_cpu = os.getloadavg()[0], sum(me.cpu_times()[:2])
                         use = ServerUse(server_pids, trainer.process.pid if trainer else None)
-                        tally = await measure(url, sessions, args.seconds, args, picture)
+                        tally = await measure(url, args.seconds, args, picture, drawings)
                         server_cpu = use.stop()
                         rows.append(
                             row(

@@ -15,7 +15,7 @@ import pytest
 from digitlib import available_models
 from tests.support.browser_driver import DIGIT_STROKES, start_app, stop_app
 from tests.support.digit_pictures import number_picture
-from tests.support.streamlit_client import AppSession, drawn_digit
+from tests.support.streamlit_client import AppSession, FetchFailed, drawn_digit
 
 pytestmark = [
     pytest.mark.skipif(not available_models(), reason="no shipped model in models/ yet"),
@@ -63,13 +63,16 @@ def test_an_uploaded_picture_is_read_and_removing_it_empties_the_tab(server, mni
         await session.open()
         await session.choose("page", "Upload")
         read, urls = await session.upload("uploads-0", "year.png", number_picture(mnist, "2026"))
+        pictures = [await session.fetch(path) for path in read.media]  # as a browser would, on one connection
+        with pytest.raises(FetchFailed, match="404"):
+            await session.fetch("/media/" + "0" * 56 + ".png")
         removed = await session.remove_uploads("uploads-0", urls)
         await session.close()
-        return read, removed
+        return read, pictures, removed
 
-    read, removed = asyncio.run(upload())
+    read, pictures, removed = asyncio.run(upload())
     assert not read.exceptions
     assert read.metrics.get("Number read") == "2026"
-    assert read.media  # the digits' pictures, fetched as a browser would
+    assert read.media and all(picture.startswith((b"\x89PNG", b"\xff\xd8")) for picture in pictures)
     assert "Number read" not in removed.metrics
     assert any(alert.startswith("Upload one or more images") for alert in removed.alerts)

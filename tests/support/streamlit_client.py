@@ -47,6 +47,10 @@ class Disconnected(Exception):
     """The server closed this session's websocket."""
 
 
+class FetchFailed(Exception):
+    """A media file was not served (its status and path in the message: a proxy's 502 is not the app's 404)."""
+
+
 @dataclass
 class Run:
     """What one script (or fragment) run showed this session."""
@@ -88,6 +92,7 @@ class AppSession:
         self.fragment_of: dict[str, str] = {}  # widget id -> the fragment it lives in
         self.http = requests.Session()
         self.socket = None
+        self.media_connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def open(self) -> Run:
         """Connect, as a new tab does, and run the page once."""
@@ -102,6 +107,8 @@ class AppSession:
     async def close(self) -> None:
         if self.socket is not None:
             self.socket.close()
+        if self.media_connection is not None:
+            self.media_connection[1].close()
         self.http.close()
 
     async def receive(self) -> ForwardMsg:
@@ -186,10 +193,45 @@ class AppSession:
         return await self.rerun([WidgetState(id=button, trigger_value=True)], self.fragment_of[button])
 
     async def fetch_media(self, run: Run) -> None:
-        """Fetch the images a run showed, as the browser does once it has the elements."""
-        for url in run.media:
-            response = await asyncio.to_thread(self.http.get, self.url + url, timeout=60)
-            response.raise_for_status()
+        """Fetch the images a run showed, as the browser does once it has the elements: over one kept-alive HTTP/1.1
+        connection, on this event loop (a thread per request would cost the client more CPU than the reading costs
+        the server), with the cookies, so that a proxy sends them to this tab's server."""
+        for path in run.media:
+            await self.fetch(path)
+
+    async def fetch(self, path: str) -> bytes:
+        """One GET on the kept-alive connection, opened again if the server had closed it while idle."""
+        if self.media_connection is not None:
+            try:
+                return await self.get(path, *self.media_connection)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.media_connection[1].close()
+        address = urlparse(self.url)
+        self.media_connection = await asyncio.open_connection(address.hostname, address.port or 80)
+        return await self.get(path, *self.media_connection)
+
+    async def get(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        address = urlparse(self.url)
+        cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
+        writer.write(
+            f"GET {address.path}{path} HTTP/1.1\r\nHost: {address.netloc}\r\nCookie: {cookies}\r\n\r\n".encode()
+        )
+        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        if "content-length" in headers:
+            body = await reader.readexactly(int(headers["content-length"]))
+        else:  # chunked: sizes in hex, each chunk followed by CRLF, a last chunk of size 0
+            body = b""
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                body += (await reader.readexactly(size + 2))[:-2]
+            await reader.readuntil(b"\r\n")
+        if headers.get("connection", "").lower() == "close":
+            writer.close()
+            self.media_connection = None
+        status = status_line.split()[1]
+        if status != "200":
+            raise FetchFailed(f"{status} {path}")
+        return body
 
     def forget(self, key: str) -> None:
         """Drop a widget's state once the app has replaced it (a cleared canvas gets a new key)."""
