@@ -4,8 +4,9 @@ deploy/ recipe: one PostgreSQL, sticky sessions), with and without a training ru
 Each visitor is a websocket client speaking Streamlit's own protocol (``tests/support/streamlit_client.py``): its own
 session, sending what a browser tab sends, so the measurement is the server's and not N browsers' (20 Chromium
 pages alone fill 2 cores).  Three in four visitors draw: a "1" or a "7" as the canvas sends it (its PNG and
-fabric.js paths, placed a little differently each time), wait for the app to show the reading, press Clear, and
-after ``--pause`` (a person drawing the next digit) draw again.  The fourth uploads a picture of the number 2026,
+fabric.js paths, placed a little differently each time, all made before the clock starts), wait for the app to show
+the reading, fetch its pictures as a browser does (one kept-alive connection per visitor), press Clear, and after
+``--pause`` (a person drawing the next digit) draw again.  The fourth uploads a picture of the number 2026,
 waits for its reading, looks at it for 2.5 s, removes it, and uploads it again under a new name.
 
 Printed per N, without and with a training run: readings made, errors (no reading within ``--timeout``, a wrong
