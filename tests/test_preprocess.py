@@ -94,6 +94,21 @@ def test_a_thin_pen_on_a_wide_canvas_under_a_lighting_gradient(classifier, darke
     assert read_number(picture, classifier).text == "0"
 
 
+def test_an_enlarged_crop_touching_its_edges_beside_a_stray_dot(classifier, digits):
+    """A digit cropped to its ink, enlarged and softened (an upscaled 28x28 crop), so its strokes run along the
+    picture's edges, with one stray dot of the pen beside it: a region entering at the edge is told by being far
+    thicker than the pen of the other ink, and a dot shows no pen. Measured on the dot, the digit was a "table"."""
+    images, labels = digits
+    for image, label in zip(images, labels, strict=True):
+        rows, columns = np.flatnonzero(image.max(axis=1) > 0.2), np.flatnonzero(image.max(axis=0) > 0.2)
+        crop = image[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        picture = ndimage.gaussian_filter(np.kron(crop, np.ones((7, 7))), 1.6)
+        clear = np.argwhere(ndimage.uniform_filter(picture, 15) < 0.01)
+        top, left = clear[len(clear) // 2]
+        picture[top - 3 : top + 4, left - 3 : left + 4] = 1.0
+        assert read_number((picture * 255).astype(np.uint8), classifier).text == str(label)
+
+
 def test_noisy_28x28_digits_touching_the_edge_through_noise(classifier, mnist):
     """Heavy noise (the robustness table's sigma 0.15) joins digits to specks at the picture's edge: in a crop
     this small that is still a digit, not a region beyond the paper.  Read as well as without that rule."""

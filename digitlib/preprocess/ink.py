@@ -37,6 +37,7 @@ DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: neve
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
 LONE_REGION_SHARE = 0.4  # ...or, with no other ink, this thick for the picture (a bold digit cropped tight: 0.22)
+DOT_FILL = 0.7  # a blob filling this much of its squarish box is a dot (a disc fills 0.79): no pen to compare with
 EDGE_BAND = 2 * EDGE_REGION_THICKNESS  # ...there, within this many pens of the edge: digits joined to the edge by a
 # squared paper's thin line are as thick as their pen there
 MAX_INK_FRACTION = 0.5  # strokes' cores never cover half the picture (a bold digit cropped tight comes close, its
@@ -249,7 +250,8 @@ def edge_regions(labels: np.ndarray, blobs: np.ndarray) -> np.ndarray:
     candidates = (area >= max(1, DUST_FRACTION * area.max(initial=0))) & (
         (x == 0) | (y == 0) | (x + w == width) | (y + h == height)
     )
-    rest = (area > 0) & ~candidates
+    dots = (area >= DOT_FILL * w * h) & (np.maximum(w, h) <= 2 * np.minimum(w, h))
+    rest = (area > 0) & ~candidates & ~dots
     if not candidates.any() or min(height, width) < MIN_REGION_SIDE:
         return regions
     lone = not rest.any()  # all the ink enters at the edge: only a region far thicker than any stroke tells itself
