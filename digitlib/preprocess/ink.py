@@ -328,6 +328,17 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         if not edge_regions(*unruled).any():
             return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
     reflective = dark_on_light(grey) if digital is None else digital
+    ink, mask = photo_ink(grey, size, reflective)
+    if covers_the_picture(ink, mask):  # strokes never do: the polarity was misjudged (a dark board in a light frame)
+        flipped, flipped_mask = photo_ink(grey, size, not reflective)
+        if flipped.strength and not covers_the_picture(flipped, flipped_mask):
+            return flipped
+    return finished_ink(ink, mask)
+
+
+def photo_ink(grey: np.ndarray, size: tuple[int, int], reflective: bool) -> tuple[Ink, np.ndarray]:
+    """The ink of a photo or scan of the given polarity, lighting followed and regions beyond the paper removed, and
+    the mask of its blobs before ruled lines were dropped (`finished_ink`)."""
     ink = 1.0 - grey if reflective else grey
     flat, noise = flatten_background(ink, reflective), noise_level(ink)
     labels, blobs, strength = ink_blobs(flat, noise)
@@ -346,7 +357,7 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         labels, blobs, strength = ink_blobs(flat, noise)
         mask = labels > 0
         unruled = without_ruled_lines(mask, labels, blobs)
-    return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
+    return Ink(size, grey, ink, flat, *unruled, strength), mask
 
 
 def without_ruled_lines(mask: np.ndarray, labels: np.ndarray, blobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -356,10 +367,15 @@ def without_ruled_lines(mask: np.ndarray, labels: np.ndarray, blobs: np.ndarray)
     return (labels, blobs) if lined is mask else label_blobs(lined)
 
 
+def covers_the_picture(ink: Ink, mask: np.ndarray) -> bool:
+    """True when the cores of ``mask`` (the ink's blobs before ruled lines were dropped) cover more of the picture
+    than strokes ever do (MAX_INK_FRACTION)."""
+    return np.count_nonzero(mask & (ink.flat > STROKE_START * ink.strength)) > MAX_INK_FRACTION * mask.size
+
+
 def finished_ink(ink: Ink, mask: np.ndarray) -> Ink:
-    """The ink, or none when the cores of ``mask`` (its blobs before ruled lines were dropped) cover more of the
-    picture than strokes ever do."""
-    if np.count_nonzero(mask & (ink.flat > STROKE_START * ink.strength)) > MAX_INK_FRACTION * mask.size:
+    """The ink, or none when it covers the picture (`covers_the_picture`)."""
+    if covers_the_picture(ink, mask):
         labels, blobs = label_blobs(np.zeros_like(mask))
         return replace(ink, labels=labels, blobs=blobs, strength=0.0)
     return ink
