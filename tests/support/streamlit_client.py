@@ -44,7 +44,7 @@ MEDIA_PREFIX = "/media/"
 
 
 class Disconnected(Exception):
-    """The server closed this session's websocket."""
+    """The server closed this visitor's websocket."""
 
 
 class FetchFailed(Exception):
