@@ -98,11 +98,15 @@ class AppSession:
         """Connect, as a new tab does, and run the page once."""
         await asyncio.to_thread(self.http.get, f"{self.url}/_stcore/health", timeout=30)  # the XSRF cookie
         address = urlparse(self.url)
-        # The cookies go along, as a browser's do: a proxy in front of several servers keeps a visitor on one by one.
-        cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
-        request = HTTPRequest(f"ws://{address.netloc}{address.path}/_stcore/stream", headers={"Cookie": cookies})
+        request = HTTPRequest(f"ws://{address.netloc}{address.path}/_stcore/stream", headers={"Cookie": self.cookies})
         self.socket = await websocket_connect(request, subprotocols=["streamlit"], max_message_size=64 * 2**20)
         return await self.rerun()
+
+    @property
+    def cookies(self) -> str:
+        """The Cookie header, as a browser sends it with every request: a proxy in front of several servers keeps a
+        visitor on one by one."""
+        return "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -212,9 +216,8 @@ class AppSession:
 
     async def get(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
         address = urlparse(self.url)
-        cookies = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
         writer.write(
-            f"GET {address.path}{path} HTTP/1.1\r\nHost: {address.netloc}\r\nCookie: {cookies}\r\n\r\n".encode()
+            f"GET {address.path}{path} HTTP/1.1\r\nHost: {address.netloc}\r\nCookie: {self.cookies}\r\n\r\n".encode()
         )
         status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
