@@ -61,8 +61,8 @@ def cmd_export(args) -> int:
     from digitlib.training.reexport import reexport
 
     require_keras_model(args.model, "`export`")
-    data.load_mnist(args.data_dir)  # a missing MNIST is reported before TensorFlow's import
-    card = reexport(args.model, progress_bar(), args.data_dir, args.calibration_count)
+    mnist = data.load_mnist(args.data_dir)  # a missing MNIST is reported before TensorFlow's import
+    card = reexport(args.model, progress_bar(), args.data_dir, args.calibration_count, mnist)
     before = card["exports"][-1]["before"]
     temperature = f", temperature {card['calibration']['temperature']:.3f}" if "calibration" in card else ""
     print(

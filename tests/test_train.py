@@ -149,9 +149,10 @@ def test_export_again_keeps_the_models_story_and_measures_it_anew(tiny_run, mnis
     """A model exported before (float weights, calibrated) is exported with 8-bit weights: its training facts stay,
     its card records the export, and its test figures and temperature are measured again on the new file."""
     from digitlib.evaluation.calibrate import calibrate_model
-    from digitlib.training.reexport import FLOAT_EXPORT, reexport
+    from digitlib.reading.classifier import FLOAT_WEIGHTS
+    from digitlib.training.reexport import reexport
 
-    monkeypatch.setattr(train_module.data, "load_mnist", lambda data_dir=None: mnist)
+    monkeypatch.setattr(train_module.data, "load_mnist", lambda data_dir=None: mnist)  # the calibration's digits
     older = tmp_path / "older"
     shutil.copytree(tiny_run.directory, older)
     card = json.loads((older / "card.json").read_text())
@@ -160,13 +161,13 @@ def test_export_again_keeps_the_models_story_and_measures_it_anew(tiny_run, mnis
     card["calibration"] = {"temperature": 9.0, "fitted_on": "an older fit"}
     (older / "card.json").write_text(json.dumps(card))
 
-    new = reexport(str(older), calibration_count=30)
+    new = reexport(str(older), calibration_count=30, mnist=mnist)
 
     assert {key: new[key] for key in ("created", "epochs", "training_seconds", "history", "peak_memory_mb")} == {
         key: card[key] for key in ("created", "epochs", "training_seconds", "history", "peak_memory_mb")
     }
     assert new["litert"] == train_module.LITERT_EXPORT
-    assert new["exports"][-1]["before"] == {"litert": FLOAT_EXPORT, "test_accuracy": 0.5, "temperature": 9.0}
+    assert new["exports"][-1]["before"] == {"litert": FLOAT_WEIGHTS, "test_accuracy": 0.5, "temperature": 9.0}
     assert new["test_accuracy"] == pytest.approx(tiny_run.card["test_accuracy"], abs=0.01)
     assert json.loads((older / "card.json").read_text()) == new
     assert "30 synthetic numbers" in new["calibration"]["fitted_on"]

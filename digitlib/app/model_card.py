@@ -11,7 +11,7 @@ from PIL import Image
 
 from digitlib.app.display import duration, show_curves
 from digitlib.app.models import cached_classifier, model_label
-from digitlib.reading.classifier import MODEL_FILE, Classifier
+from digitlib.reading.classifier import MODEL_FILE, Classifier, weights_format
 
 MNIST_TRAINING_IMAGES = 60_000
 CARD_FIELDS = [
@@ -79,7 +79,7 @@ def run_row(number: int, run: dict, last: bool, model_name: str) -> str:
 
 def export_note(card: dict) -> str:
     """How the file the reader runs holds the network, and each later export of the same weights."""
-    note = f"The file the reader runs holds {card.get('litert', 'float32 weights')}."
+    note = f"The file the reader runs holds {weights_format(card)}."
     for export in card.get("exports", []):
         before = export["before"]
         note += (

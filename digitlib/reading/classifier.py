@@ -30,6 +30,7 @@ MODELS_DIR_VAR = "DIGITLIB_MODELS_DIR"
 # against compact's 681, and no confident error against one: docs/realworld-training.md), at 3x compact's cost
 DEFAULT_MODEL = "strong"
 MODEL_FILE, CARD_FILE = "model.tflite", "card.json"
+FLOAT_WEIGHTS = "float32 weights"  # what a file holds whose card names no "litert" format (exported before 8 bits)
 BATCH_CHUNK = 256
 BATCH_THREADS: int | None = None  # LiteRT threads of the batch interpreter; None: every core (a worker pool sets 1)
 FEW_IMAGES = 16  # up to this many images run one by one on the batch-1 interpreter
@@ -76,6 +77,11 @@ def read_card(directory: Path) -> dict:
         raise ModelError(
             f"{path}: model card is not valid JSON ({exc}). Retrain with `python -m digitlib train`."
         ) from None
+
+
+def weights_format(card: dict) -> str:
+    """How the model's LiteRT file holds its weights, as its card says (FLOAT_WEIGHTS for an older card)."""
+    return card.get("litert", FLOAT_WEIGHTS)
 
 
 def card_temperature(card: dict, directory: Path) -> float:

@@ -11,27 +11,31 @@ from datetime import UTC, datetime
 
 from digitlib import data
 from digitlib.evaluation.calibrate import calibrate_model
-from digitlib.reading.classifier import load_classifier, model_dir, read_card
+from digitlib.reading.classifier import load_classifier, model_dir, read_card, weights_format
 from digitlib.training.train import LITERT_EXPORT, ProgressHook, load_keras_model, save_model
 
 # what `save_model` writes afresh, and the calibration fitted again below
 MEASURED = ("test_images", "test_accuracy", "per_class_accuracy", "confusion_matrix", "calibration", "history")
-FLOAT_EXPORT = "float32 weights"  # what a card without a ``litert`` entry was exported as
 
 
 def reexport(
-    name_or_path: str, hook: ProgressHook = lambda p: None, data_dir: str | None = None, calibration_count: int = 1500
+    name_or_path: str,
+    hook: ProgressHook = lambda p: None,
+    data_dir: str | None = None,
+    calibration_count: int = 1500,
+    mnist: tuple | None = None,
 ) -> dict:
-    """Re-export the model's LiteRT file in place (atomically) and return its new card."""
+    """Re-export the model's LiteRT file in place (atomically) and return its new card.  ``mnist``: the arrays when
+    already loaded (the command line loads them first, to report a missing folder before TensorFlow's import)."""
     directory = model_dir(name_or_path)
     card = read_card(directory)
     model = load_keras_model(directory)
-    test = data.load_mnist(data_dir)[1]
+    test = (mnist or data.load_mnist(data_dir))[1]
     export = {
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "litert": LITERT_EXPORT,
         "before": {
-            "litert": card.get("litert", FLOAT_EXPORT),
+            "litert": weights_format(card),
             "test_accuracy": card.get("test_accuracy"),
             "temperature": card.get("calibration", {}).get("temperature"),
         },
