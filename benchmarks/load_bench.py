@@ -13,8 +13,8 @@ Printed per N, without and with a training run: readings made, errors (no readin
 one, an exception shown, a dropped connection), the app's "at most N new pictures a minute" notices (its
 per-session limit doing its job, not an error), p50/p99 latency from the message leaving the client to the
 reading arriving, the server's peak RSS (it and its child processes; in brackets with the training job, which
-would be the server's child when the Train tab starts it), the CPU time the server process and this client used
-(the client's stays small, so it measures the server and not itself), and the load average.
+would be the server's child when the Train tab starts it), the CPU time the servers, nginx with PostgreSQL, and this
+client used (the client's stays small, so it measures the server and not itself), and the load average.
 
 The training run is the app's own kind of job: a ``digitlib.training.jobs.Runner`` child (spawned, niced, the same
 process the Train tab starts), training the ``fast`` preset long enough to outlast the measurement.
@@ -74,14 +74,28 @@ def start_training(tmp: Path) -> tuple[Runner, Run]:
     return runner, runner.start("train", {"epochs": 30, "train_size": 54_000}, tmp / "background-run", preset="fast")
 
 
+HELPERS = ("nginx", "postgres")  # the proxy's and the database's processes, whoever started them
+
+
+def helper_cpu() -> dict[int, float]:
+    """The CPU seconds each nginx and PostgreSQL process has used, by process id."""
+    used = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        if process.info["name"] in HELPERS and process.info["cpu_times"]:
+            used[process.pid] = process.info["cpu_times"].user + process.info["cpu_times"].system
+    return used
+
+
 class ServerUse:
     """The largest resident memory of the servers (with their children) and of the servers plus the training job (the
-    Train tab's job would be a server's child), sampled four times a second; the servers' CPU time."""
+    Train tab's job would be a server's child), sampled four times a second; the servers' CPU time, and the proxy's
+    and the database's."""
 
     def __init__(self, server_pids: list[int], job_pid: int | None):
         self.servers = [psutil.Process(pid) for pid in server_pids]
         self.job = psutil.Process(job_pid) if job_pid else None
         self.peak_server = self.peak_with_job = 0
+        self.helpers_at_start = helper_cpu()
         self.running, self.cpu_at_start = True, self.cpu_seconds()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
@@ -103,11 +117,13 @@ class ServerUse:
             self.peak_with_job = max(self.peak_with_job, server + self.rss(self.job))
             time.sleep(0.25)
 
-    def stop(self) -> float:
-        """The CPU seconds the server process used since the start; the peaks are final."""
+    def stop(self) -> tuple[float, float]:
+        """The CPU seconds the servers, and nginx and PostgreSQL (processes started since counted whole), used since
+        the start; the peaks are final."""
         self.running = False
         self.thread.join()
-        return self.cpu_seconds() - self.cpu_at_start
+        helpers = sum(used - self.helpers_at_start.get(pid, 0.0) for pid, used in helper_cpu().items())
+        return self.cpu_seconds() - self.cpu_at_start, helpers
 
 
 def problems(run, expected: str, what: str) -> list[str]:
@@ -216,6 +232,11 @@ def percentile(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if values else "n/a"
 
 
+def cpu_share(seconds: float, readings: int) -> str:
+    """CPU seconds, with the milliseconds per reading in brackets."""
+    return f"{seconds:.0f} ({1000 * seconds / max(readings, 1):.0f})"
+
+
 def row(
     sessions: int,
     training: str,
@@ -223,6 +244,7 @@ def row(
     tally: Tally,
     use: ServerUse,
     server_cpu: float,
+    helpers_cpu: float,
     client_cpu: float,
     load_before: float,
     seconds: float,
@@ -235,8 +257,8 @@ def row(
         f"{percentile(tally.draw_seconds + tally.upload_seconds, 99)} | "
         f"{percentile(tally.draw_seconds, 50)} | {percentile(tally.draw_seconds, 99)} | "
         f"{percentile(tally.upload_seconds, 50)} | {percentile(tally.upload_seconds, 99)} | "
-        f"{memory} | {server_cpu:.0f} ({1000 * server_cpu / max(readings, 1):.0f}) | "
-        f"{client_cpu:.0f} ({1000 * client_cpu / max(readings, 1):.0f}) | "
+        f"{memory} | {cpu_share(server_cpu, readings)} | {cpu_share(helpers_cpu, readings)} | "
+        f"{cpu_share(client_cpu, readings)} | "
         f"{load_before:.1f} → {os.getloadavg()[0]:.1f} |"
     )
 
@@ -274,7 +296,7 @@ async def main_async(args) -> list[str]:
                         load_before, client_cpu = os.getloadavg()[0], sum(me.cpu_times()[:2])
                         use = ServerUse(server_pids, trainer.process.pid if trainer else None)
                         tally = await measure(url, args.seconds, args, picture, drawings)
-                        server_cpu = use.stop()
+                        server_cpu, helpers_cpu = use.stop()
                         rows.append(
                             row(
                                 sessions,
@@ -283,6 +305,7 @@ async def main_async(args) -> list[str]:
                                 tally,
                                 use,
                                 server_cpu,
+                                helpers_cpu,
                                 sum(me.cpu_times()[:2]) - client_cpu,
                                 load_before,
                                 args.seconds,
@@ -323,8 +346,9 @@ def start_behind_proxy(tmp: Path, args) -> tuple[str, list[int]]:
 HEADER = [
     "| sessions | training | readings/s | drawings read | uploads read | errors | slow-down notices | p99 s | "
     "draw p50 s | draw p99 s | upload p50 s | upload p99 s | server peak RSS MB (with the training job) | "
-    "server CPU s (ms per reading) | client CPU s (ms per reading) | load average (1 min) before → after |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "server CPU s (ms per reading) | nginx + PostgreSQL CPU s (ms per reading) | client CPU s (ms per reading) | "
+    "load average (1 min) before → after |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
 ]
 
 

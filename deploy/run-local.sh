@@ -58,7 +58,7 @@ start() {
         store="$(bash "$repo/.ci/postgres" "$dir/postgres")"
     fi
     : >"$dir/servers.pid"
-    local upstreams="" i
+    local upstreams="" known="" i
     cd "$repo"
     # Each server in a session of its own, as a service manager starts them: the kernel shares the cores between
     # sessions (autogroup), so servers started inside one shell's session would share one session's part.
@@ -70,6 +70,7 @@ start() {
             >"$dir/server-$i/streamlit.log" 2>&1 </dev/null &
         echo $! >>"$dir/servers.pid"
         upstreams+="    server 127.0.0.1:$((port + i));"$'\n'
+        known+="    127.0.0.1:$((port + i)) 127.0.0.1:$((port + i));"$'\n'
     done
     for i in $(seq "$servers"); do
         wait_for "http://127.0.0.1:$((port + i))/_stcore/health" "$dir/server-$i/streamlit.log" >&2
@@ -79,7 +80,8 @@ start() {
     local site
     site="$(<"$repo/deploy/digitlib-site.conf")"
     site="${site//@LISTEN@/127.0.0.1:$port}"
-    printf '%s\n' "${site//@SERVERS@/${upstreams%$'\n'}}" >"$dir/site.conf"
+    site="${site//@SERVERS@/${upstreams%$'\n'}}"
+    printf '%s\n' "${site//@KNOWN@/${known%$'\n'}}" >"$dir/site.conf"
     cat >"$dir/nginx.conf" <<CONF
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
