@@ -88,7 +88,7 @@ def helper_cpu() -> dict[int, float]:
 
 class ServerUse:
     """The largest resident memory of the servers (with their children) and of the servers plus the training job (the
-    Train tab's job would be a server's child), sampled four times a second; the servers' CPU time, and the proxy's
+    Train tab's job would be a server's child), sampled once a second; the servers' CPU time, and the proxy's
     and the database's."""
 
     def __init__(self, server_pids: list[int], job_pid: int | None):
@@ -115,7 +115,7 @@ class ServerUse:
             server = sum(self.rss(process) for process in self.servers)
             self.peak_server = max(self.peak_server, server)
             self.peak_with_job = max(self.peak_with_job, server + self.rss(self.job))
-            time.sleep(0.25)
+            time.sleep(1.0)  # each sample reads every process's /proc entry: four a second cost a tenth of the client
 
     def stop(self) -> tuple[float, float]:
         """The CPU seconds the servers, and nginx and PostgreSQL (processes started since counted whole), used since

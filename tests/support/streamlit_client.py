@@ -48,7 +48,8 @@ class Disconnected(Exception):
 
 
 class FetchFailed(Exception):
-    """A media file was not served (its status and path in the message: a proxy's 502 is not the app's 404)."""
+    """A request over HTTP was refused (its status, method and path in the message: a proxy's 502 is not the app's
+    404)."""
 
 
 @dataclass
@@ -107,6 +108,11 @@ class AppSession:
         """The Cookie header, as a browser sends it with every request: a proxy in front of several servers keeps a
         visitor on one by one."""
         return "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
+
+    @property
+    def xsrf_token(self) -> str:
+        """Streamlit's XSRF cookie, which an upload and a deletion must repeat as a header."""
+        return self.http.cookies.get("_streamlit_xsrf", "")
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -204,36 +210,51 @@ class AppSession:
             await self.fetch(path)
 
     async def fetch(self, path: str) -> bytes:
-        """One GET on the kept-alive connection, opened again if the server had closed it while idle."""
+        """One GET on the kept-alive connection (`exchange`)."""
+        return await self.exchange("GET", path)
+
+    async def exchange(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+        """One request on the kept-alive connection, opened again if the server had closed it while idle; the body of
+        the answer (`FetchFailed` unless its status is 200 or 204)."""
+        request = self.request_bytes(method, path, body, headers or {})
         if self.media_connection is not None:
             try:
-                return await self.get(path, *self.media_connection)
+                return await self.answer(method, path, request, *self.media_connection)
             except (ConnectionError, asyncio.IncompleteReadError):
                 self.media_connection[1].close()
         address = urlparse(self.url)
         self.media_connection = await asyncio.open_connection(address.hostname, address.port or 80)
-        return await self.get(path, *self.media_connection)
+        return await self.answer(method, path, request, *self.media_connection)
 
-    async def get(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    def request_bytes(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
         address = urlparse(self.url)
-        writer.write(
-            f"GET {address.path}{path} HTTP/1.1\r\nHost: {address.netloc}\r\nCookie: {self.cookies}\r\n\r\n".encode()
-        )
+        lines = [f"{method} {address.path}{path} HTTP/1.1", f"Host: {address.netloc}", f"Cookie: {self.cookies}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body or method in ("PUT", "POST"):
+            lines.append(f"Content-Length: {len(body)}")
+        return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
+
+    async def answer(
+        self, method: str, path: str, request: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bytes:
+        writer.write(request)
         status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
         if "content-length" in headers:
             body = await reader.readexactly(int(headers["content-length"]))
-        else:  # chunked: sizes in hex, each chunk followed by CRLF, a last chunk of size 0
+        elif headers.get("transfer-encoding", "").lower() == "chunked":  # sizes in hex, each chunk and CRLF, then 0
             body = b""
             while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
                 body += (await reader.readexactly(size + 2))[:-2]
             await reader.readuntil(b"\r\n")
+        else:  # 204 and 304 carry no body
+            body = b""
         if headers.get("connection", "").lower() == "close":
             writer.close()
             self.media_connection = None
         status = status_line.split()[1]
-        if status != "200":
-            raise FetchFailed(f"{status} {path}")
+        if status not in ("200", "204"):
+            raise FetchFailed(f"{status} {method} {path}")
         return body
 
     def forget(self, key: str) -> None:
@@ -258,15 +279,15 @@ class AppSession:
         if message.file_urls_response.error_msg:
             raise RuntimeError(f"upload refused: {message.file_urls_response.error_msg}")
         urls = message.file_urls_response.file_urls[0]
-        token = self.http.cookies.get("_streamlit_xsrf", "")
-        response = await asyncio.to_thread(
-            self.http.put,
-            self.url + urls.upload_url,
-            timeout=60,
-            files={"file": (name, data, "image/png")},
-            headers={"X-Xsrftoken": token},
+        boundary = uuid.uuid4().hex  # a multipart form with the one file, as the browser's uploader sends it
+        form = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: image/png\r\n\r\n".encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
         )
-        response.raise_for_status()
+        headers = {"X-Xsrftoken": self.xsrf_token, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        await self.exchange("PUT", urls.upload_url, form, headers)
         uploader = self.widget(key=uploader_key)
         state = WidgetState(id=uploader)
         info = state.file_uploader_state_value.uploaded_file_info.add(name=name, size=len(data), file_id=urls.file_id)
@@ -279,10 +300,7 @@ class AppSession:
         state = WidgetState(id=uploader)
         state.file_uploader_state_value.SetInParent()
         run = await self.rerun([state], self.fragment_of[uploader])
-        token = self.http.cookies.get("_streamlit_xsrf", "")
-        await asyncio.to_thread(
-            self.http.delete, self.url + urls.delete_url, timeout=60, headers={"X-Xsrftoken": token}
-        )
+        await self.exchange("DELETE", urls.delete_url, headers={"X-Xsrftoken": self.xsrf_token})
         return run
 
 
