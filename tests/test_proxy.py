@@ -52,11 +52,14 @@ def proxy(repo, tmp_path_factory):
 
 
 def sessions_per_server(server_pids: list[int]) -> list[int]:
-    """Open connections each server holds (a visitor's WebSocket is one)."""
-    return [
-        sum(1 for c in psutil.Process(pid).net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED)
-        for pid in server_pids
-    ]
+    """Open connections from the proxy each server holds (a visitor's WebSocket is one; its own connections to the
+    database are not counted)."""
+    counts = []
+    for pid in server_pids:
+        connections = psutil.Process(pid).net_connections("tcp")
+        listening = {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+        counts.append(sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port in listening for c in connections))
+    return counts
 
 
 def test_visitors_through_the_proxy_stay_on_one_server_each_and_fill_both(proxy, mnist):
