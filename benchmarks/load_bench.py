@@ -195,11 +195,9 @@ async def uploader(session: AppSession, deadline: float, args, tally: Tally, pic
 
 
 def named(exc: Exception) -> str:
-    """An error's kind, with the HTTP status when a request failed (a proxy's 502 is not the app's 404)."""
-    if isinstance(exc, FetchFailed):
-        return f"FetchFailed {exc}"
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    return type(exc).__name__ + (f" {status} {exc.response.url.split('/')[3]}" if status else "")
+    """An error's kind, with the status, method and path when a request was refused (a proxy's 502 is not the app's
+    404)."""
+    return f"FetchFailed {exc}" if isinstance(exc, FetchFailed) else type(exc).__name__
 
 
 async def reopened(session: AppSession, timeout: float) -> AppSession:
