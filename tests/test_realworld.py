@@ -12,7 +12,9 @@ from digitlib import load_classifier
 from digitlib.__main__ import main
 from digitlib.evaluation.realworld import (
     CONDITIONS,
+    SIDES,
     SMALL_SIDE,
+    cut_off,
     find_cases,
     format_table,
     lit_from_one_side,
@@ -141,3 +143,45 @@ def test_robustness_table(mnist):
     shifted = by_condition["shifted to a corner of 84x84"]
     assert shifted["naive"] < shifted["pipeline"]
     assert format_table(rows).count("\n") == len(CONDITIONS) + 1
+
+
+def block() -> np.ndarray:
+    """A solid block of ink in rows 4-23 and columns 8-17 of a 28x28 field."""
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 8:18] = 1.0
+    return image
+
+
+def ink_box(image: np.ndarray) -> tuple[int, int, int, int]:
+    rows, columns = np.flatnonzero((image > 0.2).any(axis=1)), np.flatnonzero((image > 0.2).any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(columns[0]), int(columns[-1]) + 1
+
+
+@pytest.mark.parametrize(
+    ("side", "kept_box", "shape"),
+    [
+        ("bottom", (4, 18, 8, 18), (18, 28)),  # 30% of 20 rows: 6 rows gone, the picture ends at the cut
+        ("top", (0, 14, 8, 18), (18, 28)),
+        ("left", (4, 24, 0, 7), (28, 17)),  # 30% of 10 columns: 3 gone
+        ("right", (4, 24, 8, 15), (28, 15)),
+    ],
+)
+def test_cut_off_removes_a_share_of_the_ink_at_one_side_and_keeps_the_other_margins(side, kept_box, shape):
+    cut = cut_off(block(), side, 0.3)
+    assert cut.shape == shape
+    assert ink_box(cut) == kept_box
+
+
+def test_cut_off_leaves_a_blank_picture_alone():
+    blank = np.zeros((28, 28), np.float32)
+    assert cut_off(blank, "top", 0.2) is blank
+
+
+def test_robustness_cut_conditions_leave_ink_on_the_cut_side(mnist):
+    _, (x_test, _) = mnist
+    digit = x_test[0].astype(np.float32) / 255
+    rng = np.random.default_rng(0)
+    for side in SIDES:
+        (picture,) = [make(digit, rng) for name, make in CONDITIONS.items() if f"picture's {side} edge" in name]
+        edge = {"top": picture[0], "bottom": picture[-1], "left": picture[:, 0], "right": picture[:, -1]}[side]
+        assert edge.max() > 0.2, side
