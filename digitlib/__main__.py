@@ -42,7 +42,6 @@ def cmd_train(args) -> int:
         data_dir=args.data_dir,
         init_from=args.init_from,
         conventions=args.conventions,
-        edge_cuts=args.edge_cuts,
         realworld_dir=str(resolve_realworld_dir(args.realworld or None)) if args.realworld is not None else None,
         realworld_repeat=args.realworld_repeat,
     )
@@ -190,12 +189,6 @@ def parser() -> argparse.ArgumentParser:
         metavar="STRENGTH",
         help="add edited copies of digits in handwriting "
         "conventions MNIST lacks (1 = the shares in conventions.py, 0 = none; compact and strong use 1)",
-    )
-    t.add_argument(
-        "--edge-cuts",
-        type=float,
-        metavar="SHARE",
-        help="add this share of the MNIST training images again, each cut at one side as by the picture's edge",
     )
     t.add_argument(
         "--init-from",

@@ -39,8 +39,6 @@ from tests.support.model_files import snapshot
         ("arch", "transformer", "architecture"),
         ("label_smoothing", -0.1, "label smoothing"),
         ("label_smoothing", 0.5, "label smoothing"),
-        ("edge_cuts", -0.1, "edge-cut share"),
-        ("edge_cuts", 1.5, "edge-cut share"),
     ],
 )
 def test_nonsense_settings_are_rejected(setting, value, named):

@@ -29,7 +29,6 @@ def cmd_realworld_folds(args) -> int:
             init_from=args.init_from,
             realworld_dir=directory,
             realworld_repeat=args.repeat,
-            edge_cuts=args.edge_cuts,
         )
         cfg.validate()
         if cfg.init_from:
@@ -75,7 +74,6 @@ def add_folds_command(sub) -> None:
         help="augment the training batches",
     )
     w.add_argument("--repeat", type=int, help="each real picture this many times per epoch")
-    w.add_argument("--edge-cuts", type=float, metavar="SHARE", help="as `train --edge-cuts`")
     w.add_argument(
         "--polish-epochs",
         type=int,

@@ -28,7 +28,6 @@ class TrainConfig:
     conventions: float = (
         0.0  # add edited copies in handwriting conventions MNIST lacks (conventions.py); 1 = its shares
     )
-    edge_cuts: float = 0.0  # add this share of MNIST again, each copy cut at one side (edge_cuts.py)
     seed: int = 0
     data_dir: str | None = None
     init_from: str | None = None  # continue training this model (name or directory) instead of a fresh network
@@ -54,8 +53,6 @@ class TrainConfig:
             problems.append(f"label smoothing must be in [0, 0.5), not {self.label_smoothing!r}")
         if not 0 <= self.conventions <= 3:
             problems.append(f"conventions strength must be in [0, 3], not {self.conventions!r}")
-        if not 0 <= self.edge_cuts <= 1:
-            problems.append(f"edge-cut share must be in [0, 1], not {self.edge_cuts!r}")
         if not isinstance(self.realworld_repeat, int) or not 1 <= self.realworld_repeat <= 100:
             problems.append(f"real-world repeat must be a whole number from 1 to 100, not {self.realworld_repeat!r}")
         if problems:

@@ -257,12 +257,6 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         from digitlib.training.conventions import with_conventions
 
         x_fit, y_fit = with_conventions(x_fit, y_fit, cfg.seed, cfg.conventions)
-    with_conventions_added = len(x_fit)
-    if cfg.edge_cuts:
-        from digitlib.training.edge_cuts import edge_cuts
-
-        x_cut, y_cut = edge_cuts(x_fit[:mnist_images], y_fit[:mnist_images], cfg.edge_cuts, cfg.seed)
-        x_fit, y_fit = np.concatenate([x_fit, x_cut]), np.concatenate([y_fit, y_cut])
     with_mnist = len(x_fit)
     if realworld is None and cfg.realworld_dir:
         realworld = load_realworld(cfg.realworld_dir)
@@ -280,8 +274,7 @@ def fit(cfg: TrainConfig, hook: ProgressHook, mnist=None, callbacks: Sequence = 
         {
             "train": mnist_images,
             "validation": len(x_val),
-            "conventions": with_conventions_added - mnist_images,
-            "edge_cuts": with_mnist - with_conventions_added,
+            "conventions": with_mnist - mnist_images,
             "realworld": len(x_fit) - with_mnist,
         },
     )
@@ -397,7 +390,6 @@ def train(
                 "conventions",
                 "training_images",
                 "convention_images",
-                "edge_cut_images",
                 "realworld",
                 "test_accuracy",
                 "config",
@@ -415,7 +407,6 @@ def train(
         else None,
         "training_images": sizes["train"],
         "convention_images": sizes["conventions"],  # edited copies added to the training images
-        "edge_cut_images": sizes["edge_cuts"],  # copies cut by the picture's edge (edge_cuts.py)
         "validation_images": sizes["validation"],
         "realworld": realworld.summary()
         | {"repeat": cfg.realworld_repeat, "images": sizes["realworld"], "varied_copies": not cfg.augment}
