@@ -27,6 +27,7 @@ from digitlib.preprocess.decode import load_picture
 from digitlib.reading.classifier import Classifier
 from digitlib.reading.reader import Reading, read_number
 from digitlib.reading.temperature import CONFIDENT
+from digitlib.training.conventions import extent
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SMALL_SIDE = 200  # px: a picture's longer side once made small to be placed on a page (`on_a_page`)
@@ -236,15 +237,15 @@ def cut_off(picture: np.ndarray, side: str, share: float) -> np.ndarray:
     """The picture (values in [0, 1], ink bright) with ``share`` of its ink box cut off at ``side``, as a crop too
     tight or a photo taken too close cuts a digit; the other sides keep their margins."""
     ink = picture >= 0.2  # MNIST's faint anti-aliased fringe is not part of the digit's box
-    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if not rows.size:
+    if not ink.any():
         return picture
-    height, width = rows[-1] + 1 - rows[0], columns[-1] + 1 - columns[0]
+    (top, bottom), (left, right) = extent(ink), extent(ink.T)
+    height, width = bottom + 1 - top, right + 1 - left
     cuts = {
-        "top": np.s_[rows[0] + round(height * share) :, :],
-        "bottom": np.s_[: rows[-1] + 1 - round(height * share), :],
-        "left": np.s_[:, columns[0] + round(width * share) :],
-        "right": np.s_[:, : columns[-1] + 1 - round(width * share)],
+        "top": np.s_[top + round(height * share) :, :],
+        "bottom": np.s_[: bottom + 1 - round(height * share), :],
+        "left": np.s_[:, left + round(width * share) :],
+        "right": np.s_[:, : right + 1 - round(width * share)],
     }
     return picture[cuts[side]]
 
