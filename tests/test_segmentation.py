@@ -56,6 +56,17 @@ def test_a_five_whose_flag_stands_apart_is_one_digit(classifier):
     assert read_number(five, classifier).text == "5"
 
 
+@pytest.mark.parametrize("flag_end", [(185, 63), (170, 70)])
+def test_a_five_whose_long_flag_is_cut_apart_like_touching_digits_is_still_one_digit(classifier, flag_end):
+    """The flag, rising to the right well past the body, is a mark wider than tall beside another: it is cut into
+    stretches where digits could part.  Read alone it looked like a 2 ("52"); whole, it joins the body."""
+    five = pen_drawing(
+        [[(55, 80), (50, 125), (80, 117), (100, 140), (96, 180), (70, 195), (45, 185)], [(85, 95), flag_end]]
+    )
+    assert ndimage.label(five < 128, structure=np.ones((3, 3)))[1] == 2
+    assert read_number(five, classifier).text == "5"
+
+
 def test_a_one_broken_in_three_is_one_digit(classifier):
     """A slanted 1 whose faint pen skipped twice: three short strokes, none above the next enough to be merged by
     position alone; read apart each may look like a 5 or a 2."""

@@ -184,20 +184,22 @@ def line_height(pieces: list[Piece]) -> int:
 
 
 def candidates(segmentation: Segmentation) -> list[Candidate]:
-    """Every run of up to MAX_PIECES neighbouring pieces that may make a digit, with its prior: whole marks (not
-    dashes alone), or stretches of one mark between its necks (a cut mark's end joins no other mark: where digits
-    touch, a stray stroke beside them rarely belongs to the cut)."""
+    """Every run of neighbouring pieces that may make a digit, with its prior: up to MAX_PIECES whole marks (not
+    dashes alone), or stretches of one mark between its necks (a cut mark's stretch joins no other mark: where
+    digits touch, a stray stroke beside them rarely belongs to the cut).  A mark cut into stretches joins others
+    whole: a 5's flag or a 7's bar written apart is wider than tall, and is cut like touching digits."""
     pieces = segmentation.pieces
     height = line_height(pieces)
     found = []
     for first in range(len(pieces)):
         for stop in range(first + 1, len(pieces) + 1):
             run = pieces[first:stop]
-            one_mark = all(p.mark is run[0].mark for p in run)
-            if not one_mark and (
-                len(run) > MAX_PIECES or any(p.is_cut for p in run) or gap_cost(run, height) > HOPELESS
-            ):
-                break
+            marks = {id(p.mark): p.mark for p in run}.values()
+            if len(marks) > 1:
+                if len(marks) > MAX_PIECES or gap_cost(run, height) > HOPELESS:
+                    break
+                if any(sum(p.stop - p.start for p in run if p.mark is m) < m.width for m in marks):
+                    continue  # part of a cut mark: only the whole of it joins another
             if all(p.mark.is_dash for p in run) or (made := segmentation.candidate(run)) is None:
                 continue
             segment, box = made
