@@ -66,9 +66,11 @@ def test_visitors_through_the_proxy_stay_on_one_server_each_and_fill_both(proxy,
     url, server_pids = proxy
     picture = number_picture(mnist, "2026")
 
-    async def visitor(index: int, opened: asyncio.Event, done: asyncio.Event):
+    async def visitor(index: int, arrived: list[asyncio.Event], opened: asyncio.Event, done: asyncio.Event):
+        await arrived[index].wait()  # one after another, as visitors come: each finds the others' tabs open
         session = AppSession(url)
         await session.open()
+        arrived[index + 1].set()
         digit = "17"[index % 2]
         stroke, paths = drawn_digit(DIGIT_STROKES[digit], np.random.default_rng(index))
         drawn = await session.draw(session.newest("canvas-"), stroke, paths)
@@ -82,9 +84,11 @@ def test_visitors_through_the_proxy_stay_on_one_server_each_and_fill_both(proxy,
         return digit, drawn, uploaded
 
     async def everyone():
+        arrived = [asyncio.Event() for _ in range(VISITORS + 1)]
+        arrived[0].set()
         opened = [asyncio.Event() for _ in range(VISITORS)]
         done = asyncio.Event()
-        running = [asyncio.create_task(visitor(i, opened[i], done)) for i in range(VISITORS)]
+        running = [asyncio.create_task(visitor(i, arrived, opened[i], done)) for i in range(VISITORS)]
         await asyncio.wait_for(asyncio.gather(*(event.wait() for event in opened)), 200)
         spread = await asyncio.to_thread(sessions_per_server, server_pids)
         done.set()

@@ -187,7 +187,7 @@ def candidates(segmentation: Segmentation) -> list[Candidate]:
     """Every run of neighbouring pieces that may make a digit, with its prior: up to MAX_PIECES whole marks (not
     dashes alone), or stretches of one mark between its necks (a cut mark's stretch joins no other mark: where
     digits touch, a stray stroke beside them rarely belongs to the cut).  A mark cut into stretches joins others
-    whole: a 5's flag or a 7's bar written apart is wider than tall, and is cut like touching digits."""
+    whole: a 5's long flag written apart is wider than tall, and is cut like touching digits."""
     pieces = segmentation.pieces
     height = line_height(pieces)
     found = []
