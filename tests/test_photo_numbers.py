@@ -222,3 +222,24 @@ def test_a_shadow_across_an_overexposed_photo(classifier, digits, edge, slope):
     rows, columns = np.mgrid[:height, :width]
     photo[rows > edge * height + slope * (columns - width / 2)] *= 0.5
     assert read_number(np.clip(photo, 0, 255).astype(np.uint8), classifier).text == "3141592"
+
+
+@pytest.mark.parametrize(("blur", "contrast"), [(2.0, 0.6), (2.5, 0.7)])
+def test_a_blurred_noisy_photo_of_a_pen_pressed_unevenly(classifier, digits, blur, contrast):
+    """A phone photo out of focus, the pen pressed hard at the top left of each digit and ever more lightly (down to
+    half of that) towards the bottom right: half the strongest stroke's level leaves only specks a pixel wide in the
+    noise, yet the strokes are as wide as their blur, and lighting followed as closely as a pixel-wide pen allows
+    would take their bodies for lighting.  Four photos of each digit, each with its own noise."""
+    misread = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for digit, image in digits.items():
+            big = enlarge(image, 3)
+            rows, columns = np.mgrid[: big.shape[0], : big.shape[1]] / big.shape[0]
+            pressure = 0.45 + 0.55 * np.clip(1.2 - rows - columns, 0, 1)
+            paper = np.linspace(0.85, 0.6, big.shape[1])[None, :]
+            photo = ndimage.gaussian_filter(paper * (1 - contrast * pressure * big), blur)
+            photo += rng.normal(0, 0.02, big.shape)
+            text = read_number((np.clip(photo, 0, 1) * 255).astype(np.uint8), classifier).text
+            misread += [f"{digit} read as {text!r} (noise {seed})"] if text != str(digit) else []
+    assert not misread

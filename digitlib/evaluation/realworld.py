@@ -5,7 +5,7 @@
    accuracy, per-class accuracy, exact matches of whole numbers, and the failures; optionally with each
    picture made small on a plain page several times its size (writing small in a large photo or scan).
 2. `robustness_table`: the MNIST test set pushed through the ways real pictures differ from it
-   (shifted, scaled up, thick and thin strokes, inverted, noisy, blurred, photographed), read
+   (shifted, scaled up, thick and thin strokes, inverted, noisy, blurred, photographed, cut), read
    once with naive resize-and-invert and once with our pipeline, per model.
 """
 
@@ -224,13 +224,26 @@ EDGE_CUT = 0.15  # of the ink box: within what a person still reads (a fifth tur
 SIDES = ("top", "bottom", "left", "right")
 
 
-def paper_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Dark pen on grey paper, 4x size, lit from one side, slightly blurred, with sensor noise: an RGB photo."""
-    big = ndimage.zoom(digit, 4, order=1)
-    ramp = np.linspace(0.45, 0.9, big.shape[1])[None, :] * np.ones((big.shape[0], 1))
-    photo = ramp * (1.0 - 0.8 * big)
-    photo = ndimage.gaussian_filter(photo, 1.5) + rng.normal(0, 0.03, photo.shape)
+def on_lit_paper(ink: np.ndarray, rng: np.random.Generator, contrast: float, blur: float, noise: float) -> np.ndarray:
+    """Dark pen (`ink`, bright, as strong as `contrast` at its strongest) on grey paper lit from one side, blurred,
+    with sensor noise: an RGB photo."""
+    ramp = np.linspace(0.45, 0.9, ink.shape[1])[None, :] * np.ones((ink.shape[0], 1))
+    photo = ndimage.gaussian_filter(ramp * (1.0 - contrast * ink), blur) + rng.normal(0, noise, ink.shape)
     return np.repeat(np.clip(photo, 0, 1)[..., None], 3, axis=2).astype(np.float32)
+
+
+def paper_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """4x size, slightly blurred (`on_lit_paper`)."""
+    return on_lit_paper(ndimage.zoom(digit, 4, order=1), rng, contrast=0.8, blur=1.5, noise=0.03)
+
+
+def unfocused_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """3x size, a pen pressed unevenly (its ink from half to full strength, changing smoothly along the digit),
+    photographed out of focus (`on_lit_paper`): half the strongest stroke's level leaves specks of the strokes."""
+    big = ndimage.zoom(digit, 3, order=1)
+    pressure = ndimage.gaussian_filter(rng.random(big.shape), 8)
+    pressure = 0.5 + 0.5 * (pressure - pressure.min()) / max(float(np.ptp(pressure)), 1e-6)
+    return on_lit_paper(big * pressure, rng, contrast=0.6, blur=2.5, noise=0.02)
 
 
 def cut_off(picture: np.ndarray, side: str, share: float) -> np.ndarray:
@@ -270,6 +283,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
     "noisy (sigma 0.15)": lambda x, rng: np.clip(x + rng.normal(0, 0.15, x.shape), 0, 1).astype(np.float32),
     "blurred (sigma 1)": lambda x, rng: ndimage.gaussian_filter(x, 1.0),
     "photo on lit paper": paper_photo,
+    "photo out of focus, pen pressed unevenly (3x, blur sigma 2.5)": unfocused_photo,
 } | {
     f"4x, cut by the picture's {side} edge ({EDGE_CUT:.0%} of the ink)": (
         lambda x, rng, side=side: cut_off(ndimage.zoom(x, 4, order=1), side, EDGE_CUT)

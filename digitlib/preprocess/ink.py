@@ -29,6 +29,8 @@ FAINTEST_LINE = 0.01  # ...but lines within 1% of full scale of their ground, su
 # Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
 THIN_SHARE = 0.25  # the pen of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen it...
 SHADOW_WINDOW = 0.5  # ...when SHADOW_PENS of them are under half the picture; a window wider gains nothing
+PEAK_WINDOW = 0.15  # a stroke's core is measured against its own peak, sought this far (of the picture's shorter
+# side) around: wider than a stroke, narrower than a pen's pressure changes along a digit
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
@@ -184,6 +186,16 @@ def digital_polarity(grey: np.ndarray) -> bool | None:
     if np.count_nonzero(grey == grey.min()) > DIGITAL_GROUND * grey.size:
         return False
     return None
+
+
+def stroke_cores(flat: np.ndarray, blobs: np.ndarray, strength: float) -> np.ndarray:
+    """Where the ink's blobs reach half their own peak nearby (PEAK_WINDOW), near ink at half the strongest: the
+    strokes' cores, whose width is the pen.  Half the strongest stroke's level would leave a blurred photo of a pen
+    pressed unevenly only specks a pixel wide, and lighting followed that closely takes its strokes' bodies away;
+    faint lines far from any strong ink (a squared paper's grid) have peaks of their own but are no strokes."""
+    side = max(3, round(PEAK_WINDOW * min(flat.shape)))
+    peak = cv2.dilate(flat, np.ones((side, side), np.uint8))
+    return blobs & (flat > STROKE_START * peak) & (peak > STROKE_START * strength)
 
 
 def pen_width(cores: np.ndarray) -> float:
@@ -344,7 +356,7 @@ def photo_ink(grey: np.ndarray, size: tuple[int, int], reflective: bool) -> tupl
     labels, blobs, strength = ink_blobs(flat, noise)
     # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
     # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
-    pen = pen_width(flat > STROKE_START * strength) if strength else 0.0
+    pen = pen_width(stroke_cores(flat, labels > 0, strength)) if strength else 0.0
     if 0 < SHADOW_PENS * pen < SHADOW_WINDOW * min(ink.shape):  # a fine pen: lighting followed closer, shadows too
         flat = flatten_background(ink, reflective, pen)
         labels, blobs, strength = ink_blobs(flat, noise)
