@@ -226,8 +226,8 @@ def test_a_shadow_across_an_overexposed_photo(classifier, digits, edge, slope):
 
 @pytest.mark.parametrize(("blur", "contrast"), [(2.0, 0.6), (2.5, 0.7)])
 def test_a_blurred_noisy_photo_of_a_pen_pressed_unevenly(classifier, digits, blur, contrast):
-    """A phone photo out of focus, the pen pressed hard at the top left of each digit and ever more lightly (down to
-    half of that) towards the bottom right: half the strongest stroke's level leaves only specks a pixel wide in the
+    """A phone photo out of focus, the pen pressed hard at the top left of each digit and ever more lightly (to 45%
+    of that) towards the bottom right: half the strongest stroke's level leaves only specks a pixel wide in the
     noise, yet the strokes are as wide as their blur, and lighting followed as closely as a pixel-wide pen allows
     would take their bodies for lighting.  Four photos of each digit, each with its own noise."""
     misread = []
