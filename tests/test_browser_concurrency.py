@@ -11,11 +11,14 @@ import pytest
 
 from tests.support.browser_driver import (
     DIGIT_STROKES,
+    HINT,
     NEEDS_CHROMIUM,
     clear_canvas,
     draw,
+    drawing_canvas,
     open_upload_tab,
     wait_for_number,
+    wait_until_still,
 )
 from tests.support.digit_pictures import number_picture
 
@@ -38,7 +41,8 @@ def visitors(server, browser):
         page.set_default_timeout(60_000)
         page.goto(url)
     for page in pages:
-        page.get_by_text("Draw a digit, or a whole number").wait_for()
+        page.get_by_text(HINT).wait_for()
+        wait_until_still(drawing_canvas(page))
     yield pages
     for context in contexts:
         context.close()

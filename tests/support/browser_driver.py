@@ -149,7 +149,6 @@ def open_app(browser, url: str, device: dict):
     page.set_default_timeout(30_000)
     page.goto(url)
     page.get_by_text(HINT).wait_for()
-    page.locator('[class*="st-key-canvas-"] canvas.upper-canvas').first.wait_for()  # the hint may come first
     wait_until_still(drawing_canvas(page))
     return page
 
@@ -161,7 +160,11 @@ def canvas_version(page) -> int:
 
 
 def drawing_canvas(page):
-    """The canvas that takes the strokes: fabric.js's upper canvas inside the newest canvas component."""
+    """The canvas that takes the strokes: fabric.js's upper canvas inside the newest canvas component.
+
+    Waits for a canvas component first: the hint text is drawn before the component mounts, and on a busy server
+    the gap can last seconds, in which there is no version to name."""
+    page.locator('[class*="st-key-canvas-"] canvas.upper-canvas').first.wait_for()
     return page.locator(f".st-key-canvas-{canvas_version(page)} canvas.upper-canvas")
 
 
