@@ -82,6 +82,21 @@ def test_photo_with_lighting_gradient(classifier, digits):
     assert read_all(classifier, photos) == labels.tolist()
 
 
+@pytest.mark.parametrize("pens_from_the_edge", [1, 2])
+def test_a_stroke_near_a_darkening_edge_leaves_no_false_ink_beside_it(pens_from_the_edge):
+    """Paper darkening into the picture's left edge (a vignette, a shadow) and a faint stroke a pen or two from it.
+    Lighting is followed past the edge by reflecting the picture there; reflected oddly, the stroke became a dip
+    that the lighting estimate fell into, and the paper between stroke and edge came out as ink (a photo's "6"
+    read as "16")."""
+    pen, size = 6, 240
+    dark_paper = np.linspace(0.55, 0.1, size, dtype=np.float32)[None, :] * np.ones((size, 1), np.float32)
+    stroke = np.s_[40:200, pens_from_the_edge * pen : (pens_from_the_edge + 1) * pen]
+    dark_paper[stroke] += 0.15
+    flat = lighting.flatten_background(dark_paper, reflective=True, pen=pen)
+    between = flat[40:200, : pens_from_the_edge * pen]
+    assert between.max() < ink.STROKE_EXTENT * flat[stroke].mean()
+
+
 @pytest.mark.parametrize("darkest", [0.45, 0.3])
 def test_a_thin_pen_on_a_wide_canvas_under_a_lighting_gradient(classifier, darkest):
     """A hairline 0 in a corner of a wide, noise-free picture that darkens smoothly from one side to the other (a

@@ -67,8 +67,12 @@ def shadowed_lighting(ink: np.ndarray, pen: float) -> np.ndarray:
     coarse = resize(ink, (max(1, width // factor), max(1, height // factor)))
     size = max(3, round(window / factor))
     # Lighting that keeps darkening into the picture's edge (a vignette) would fall short there, as an opening
-    # takes each pixel from a window inside the picture: extended past the edge (odd reflection) it does not.
-    extended = np.pad(coarse, size, mode="reflect", reflect_type="odd")
+    # takes each pixel from a window inside the picture: extended past the edge by odd reflection it does not.  But
+    # odd reflection turns strokes near the edge into dips, which the opening would take for lighting (a band of
+    # false ink along the edge, read as a 1): where a plain mirror is higher, its mirrored strokes are kept instead,
+    # to be opened away.
+    odd = np.pad(coarse, size, mode="reflect", reflect_type="odd")
+    extended = np.maximum(odd, np.pad(coarse, size, mode="reflect"))
     opened = cv2.morphologyEx(extended, cv2.MORPH_OPEN, np.ones((size, size), np.uint8))[size:-size, size:-size]
     # Enlarging blends the two sides of a step: a band of false ink along the shadow's edge.  The darker
     # side's level, spread by one coarse pixel first, covers it (strokes lose at most that pixel there).
