@@ -125,6 +125,20 @@ def test_an_enlarged_crop_touching_its_edges_beside_a_stray_dot(classifier, digi
         assert read_number((picture * 255).astype(np.uint8), classifier).text == str(label)
 
 
+@pytest.mark.parametrize("pen", [3, 5])
+def test_a_fine_pen_on_a_small_white_sheet_is_not_read_as_nothing(classifier, pen):
+    """A drawing on a white sheet, small in the middle of a page a shade darker (a picture pasted onto a page, a
+    white card on a light table): the fine strokes cover under 1% of the picture, while the sheet's paper between
+    them looks like light lines on the darker page, so the polarity was judged light on dark, under which the sheet
+    holds no ink at all, and nothing was read.  Ink is never nothing when the other polarity shows strokes."""
+    readings = []
+    for digit in (1, 4, 5, 7):
+        page = np.full((840, 840), 243, np.uint8)
+        page[280:560, 280:560] = np.asarray(brush_drawing(digit, width=pen).convert("L"))
+        readings.append(read_number(page, classifier).text)
+    assert readings == ["1", "4", "5", "7"]
+
+
 def test_a_small_dark_board_in_a_light_frame_is_not_read_as_nothing(classifier, digits):
     """Chalk-like digits on a black card inside a light frame, made small (a card on a white table, a screenshot with
     its border): the light frame made the picture's border light, the black card was taken for ink covering the

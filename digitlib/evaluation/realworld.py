@@ -246,6 +246,12 @@ def unfocused_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return on_lit_paper(big * pressure, rng, contrast=0.6, blur=2.5, noise=0.02)
 
 
+def grainy_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """3x size, a light pen photographed in dim light (`on_lit_paper`): the strokes stand out by 4.5 (where the
+    paper is darkest) to 9 deviations of the sensor's noise, plain to the eye but, pixel by pixel, near the grain."""
+    return on_lit_paper(ndimage.zoom(digit, 3, order=1), rng, contrast=0.3, blur=1.0, noise=0.03)
+
+
 def cut_off(picture: np.ndarray, side: str, share: float) -> np.ndarray:
     """The picture (values in [0, 1], ink bright) with ``share`` of its ink box cut off at ``side``, as a crop too
     tight or a photo taken too close cuts a digit; the other sides keep their margins."""
@@ -284,6 +290,7 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
     "blurred (sigma 1)": lambda x, rng: ndimage.gaussian_filter(x, 1.0),
     "photo on lit paper": paper_photo,
     "photo out of focus, pen pressed unevenly (3x, blur sigma 2.5)": unfocused_photo,
+    "grainy photo of a light pen (3x, noise sigma 0.03)": grainy_photo,
 } | {
     f"4x, cut by the picture's {side} edge ({EDGE_CUT:.0%} of the ink)": (
         lambda x, rng, side=side: cut_off(ndimage.zoom(x, 4, order=1), side, EDGE_CUT)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture, reduce_size
-from digitlib.preprocess.lighting import SHADOW_PENS, flatten_background
+from digitlib.preprocess.lighting import SHADOW_PENS, flatten_background, through_the_grain
 from digitlib.preprocess.ruling import drop_ruled_lines
 from digitlib.preprocess.strokes import median, stroke_width, thickest
 
@@ -35,6 +35,8 @@ PEAK_WINDOW = 0.15  # a stroke's core is measured against its own peak, sought t
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
 MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
+GRAINY = 20.0  # ink fewer noise deviations than this clear of the paper is seen through the grain; cleaner ink is
+GRAINY_SIDE = 64  # not (a blur joins close digits), nor a crop under this size, whose strokes are as thin as the grain
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow
@@ -319,6 +321,7 @@ class Ink:
     labels: np.ndarray  # the ink's blobs, numbered (`label_blobs`); 0 where there is no ink
     blobs: np.ndarray  # per blob number: box and area (`label_blobs`)
     strength: float  # ink level of full-strength strokes in `flat` (0: no ink)
+    noise: float = 0.0  # the pixel noise's standard deviation in `ink` (a digital drawing has none)
 
     @property
     def mask(self) -> np.ndarray:
@@ -341,9 +344,14 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
             return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
     reflective = dark_on_light(grey) if digital is None else digital
     ink, mask = photo_ink(grey, size, reflective)
-    if covers_the_picture(ink, mask):  # strokes never do: the polarity was misjudged (a dark board in a light frame)
+    # Strokes never cover the picture (a dark board in a light frame), and ink is never nothing when the other
+    # polarity shows plain strokes, far clear of the noise (a fine pen on a small white sheet, whose paper between the
+    # strokes looks like light lines on a darker page; a blank page's grain and texture are not): the polarity was
+    # misjudged
+    if not ink.strength or covers_the_picture(ink, mask):
         flipped, flipped_mask = photo_ink(grey, size, not reflective)
-        if flipped.strength and not covers_the_picture(flipped, flipped_mask):
+        plain = ink.strength or flipped.strength >= GRAINY * flipped.noise
+        if flipped.strength and plain and not covers_the_picture(flipped, flipped_mask):
             return flipped
     return finished_ink(ink, mask)
 
@@ -354,6 +362,10 @@ def photo_ink(grey: np.ndarray, size: tuple[int, int], reflective: bool) -> tupl
     ink = 1.0 - grey if reflective else grey
     flat, noise = flatten_background(ink, reflective), noise_level(ink)
     labels, blobs, strength = ink_blobs(flat, noise)
+    if strength < GRAINY * noise and min(ink.shape) >= GRAINY_SIDE:  # a grainy photo (`lighting.through_the_grain`)
+        smooth, smooth_flat, less = through_the_grain(ink, reflective, noise)
+        if (seen := ink_blobs(smooth_flat, less))[2] >= GRAINY * less:  # noise alone, blurred, stands no clearer
+            ink, flat, noise, (labels, blobs, strength) = smooth, smooth_flat, less, seen
     # The pen of the thinner strokes' cores (SHADOW_PENS), ruled lines left out: they are thinner than any pen
     # (no ink at all: no pen to measure, and a blank picture's noise is not worth a second look)
     pen = pen_width(stroke_cores(flat, labels > 0, strength)) if strength else 0.0
@@ -369,7 +381,7 @@ def photo_ink(grey: np.ndarray, size: tuple[int, int], reflective: bool) -> tupl
         labels, blobs, strength = ink_blobs(flat, noise)
         mask = labels > 0
         unruled = without_ruled_lines(mask, labels, blobs)
-    return Ink(size, grey, ink, flat, *unruled, strength), mask
+    return Ink(size, grey, ink, flat, *unruled, strength, noise), mask
 
 
 def without_ruled_lines(mask: np.ndarray, labels: np.ndarray, blobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
