@@ -130,7 +130,7 @@ def test_a_fine_pen_on_a_small_white_sheet_is_not_read_as_nothing(classifier, pe
     """A drawing on a white sheet, small in the middle of a page a shade darker (a picture pasted onto a page, a
     white card on a light table): the fine strokes cover under 1% of the picture, while the sheet's paper between
     them looks like light lines on the darker page, so the polarity was judged light on dark, under which the sheet
-    holds no ink at all, and nothing was read.  Ink is never nothing when the other polarity shows strokes."""
+    holds no ink at all, and nothing was read.  Ink is never nothing when the other polarity shows plain strokes."""
     readings = []
     for digit in (1, 4, 5, 7):
         page = np.full((840, 840), 243, np.uint8)
