@@ -24,6 +24,9 @@ POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear):
 POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
 WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
 SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
+STRONGEST_LINES = 100  # the strongest pixel in 100 of thin lines: a number's strokes cover more, an artefact less...
+FINEST_LINES = 1000  # ...but in 1,000 first: a fine pen on a small sheet in a wide photo covers less, and the sheet's
+# paper between the strokes, lighter than the desk, passes for light lines at 1 in 100
 FAINTEST_LINE = 0.01  # ...but lines within 1% of full scale of their ground, such as the filters see where a smooth
 # lighting gradient meets the picture's edge, decide nothing even in a noise-free picture
 # Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
@@ -127,21 +130,28 @@ def dark_on_light(grey: np.ndarray) -> bool:
     """
     looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
-        dark, light, noise = thin_extremes(grey, side)
+        lines, finest, noise = thin_extremes(grey, side)
         # Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing
         floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
-        if max(dark, light) > max(POLARITY_MARGIN * min(dark, light), floor):
-            return dark > light
-        looks.append((dark, light, noise))
+        for dark, light in (finest, lines):
+            if (dark_lead := leads(dark, light, POLARITY_MARGIN, floor)) is not None:
+                return dark_lead
+        looks.append((*lines, noise))
         if side >= max(grey.shape):
             break
     lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
     if upper - lower > SPLIT_BORDER and shadow_splits_border(grey, (lower + upper) / 2):
         for dark, light, noise in looks:
             floor = max(MIN_SIGNAL_TO_NOISE * noise, FAINTEST_LINE)
-            if max(dark, light) > max(WEAK_POLARITY_MARGIN * min(dark, light), floor):
-                return dark > light
+            if (dark_lead := leads(dark, light, WEAK_POLARITY_MARGIN, floor)) is not None:
+                return dark_lead
     return background - float(grey.min()) > float(grey.max()) - background
+
+
+def leads(dark: float, light: float, margin: float, floor: float) -> bool | None:
+    """Whether the dark lines lead (True) or the light ones (False), by `margin` times the other and above `floor`;
+    None when neither does."""
+    return dark > light if max(dark, light) > max(margin * min(dark, light), floor) else None
 
 
 def shadow_splits_border(grey: np.ndarray, level: float) -> bool:
@@ -154,7 +164,9 @@ def shadow_splits_border(grey: np.ndarray, level: float) -> bool:
     return np.count_nonzero(above != np.roll(above, 1)) == 2
 
 
-def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, float, float]:
+def thin_extremes(
+    grey: np.ndarray, side: int = POLARITY_SIDE
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     """How far the strongest thin dark and thin light lines depart from their ground, at most `side` px, and the
     pixel noise there (`noise_level`): a difference lost in the noise decides nothing.
 
@@ -173,8 +185,13 @@ def thin_extremes(grey: np.ndarray, side: int = POLARITY_SIDE) -> tuple[float, f
     window = np.ones((side, side), np.uint8)
     dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
     light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
-    count = max(3, small.size // 100)  # the strongest 1%: a number's strokes cover more, an artefact less
-    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count]), noise_level(small)
+    return strongest(dark, light, STRONGEST_LINES), strongest(dark, light, FINEST_LINES), noise_level(small)
+
+
+def strongest(dark: np.ndarray, light: np.ndarray, one_in: int) -> tuple[float, float]:
+    """The level that the strongest pixel in `one_in` of the dark and of the light departures reaches."""
+    count = max(3, dark.size // one_in)
+    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count])
 
 
 def digital_polarity(grey: np.ndarray) -> bool | None:
