@@ -25,8 +25,9 @@ POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to de
 WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
 SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
 STRONGEST_LINES = 100  # the strongest pixel in 100 of thin lines: a number's strokes cover more, an artefact less...
-FINEST_LINES = 1000  # ...but in 1,000 first: a fine pen on a small sheet in a wide photo covers less, and the sheet's
-# paper between the strokes, lighter than the desk, passes for light lines at 1 in 100
+FINEST_LINES = 1000  # ...overturned by the strongest in 1,000: a fine pen on a small sheet in a wide photo covers less,
+# and the sheet's paper between the strokes, lighter than the desk, passes for light lines at 1 in 100 (the slivers of
+# paper beside a bold 1 cropped tight pass for light lines at 1 in 1,000: alone, that count decides nothing)
 FAINTEST_LINE = 0.01  # ...but lines within 1% of full scale of their ground, such as the filters see where a smooth
 # lighting gradient meets the picture's edge, decide nothing even in a noise-free picture
 # Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
@@ -133,9 +134,9 @@ def dark_on_light(grey: np.ndarray) -> bool:
         lines, finest, noise = thin_extremes(grey, side)
         # Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing
         floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
-        for dark, light in (finest, lines):
-            if (dark_lead := leads(dark, light, POLARITY_MARGIN, floor)) is not None:
-                return dark_lead
+        if (dark_lead := leads(*lines, POLARITY_MARGIN, floor)) is not None:
+            finer = leads(*finest, POLARITY_MARGIN, floor)  # may overturn it, never decide alone (FINEST_LINES)
+            return dark_lead if finer is None else finer
         looks.append((*lines, noise))
         if side >= max(grey.shape):
             break
