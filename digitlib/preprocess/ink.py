@@ -38,7 +38,10 @@ PEAK_WINDOW = 0.15  # a stroke's core is measured against its own peak, sought t
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
-MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
+MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does: above the
+PAPER_SHARE = 0.25  # paper's level, a quarter of the way up the flattened picture (the lighting estimate lies below a
+# noisy page, whose grain then stands above zero; strokes never cover three quarters of a picture, even a bold digit's
+# cropped tight), and of the noise as flattening left it when more (dividing by dark paper strengthens it)
 GRAINY = 20.0  # ink fewer noise deviations than this clear of the paper is seen through the grain; cleaner ink is
 GRAINY_SIDE = 64  # not (a blur joins close digits), nor a crop under this size, whose strokes are as thin as the grain
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
@@ -252,11 +255,13 @@ def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, f
     Hysteresis threshold: pixels at half the ink's strength start strokes, connected pixels down
     to a quarter of it complete them (faint ends of pen strokes), while paper noise below that never
     counts.  Lone noisy pixels cannot set the ink's strength (`robust_max`); ink that does not
-    stand well clear of the pixel noise is no ink (a photo of a blank page, pure noise).  The blobs
+    stand well clear of the paper and its noise is no ink (a photo of a blank page, pure noise).  The blobs
     of weak ink that hold a seed are the ink's blobs: labelling once serves both.
     """
-    strength = robust_max(flat)
-    if strength < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
+    strength, paper = robust_max(flat), 0.0
+    if noise:  # a photo (a digital drawing's ground is exact): its paper's level and noise after flattening
+        paper, noise = median(flat, PAPER_SHARE), max(noise, noise_level(flat))
+    if strength - paper < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
         return *label_blobs(np.zeros(flat.shape, dtype=bool)), 0.0
     labels, blobs = label_blobs(flat > STROKE_EXTENT * strength)
     seeded = np.zeros(len(blobs), dtype=bool)
