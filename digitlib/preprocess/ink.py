@@ -130,7 +130,8 @@ def dark_on_light(grey: np.ndarray) -> bool:
     neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
     shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
     line at this scale), the background is the border's median and the ink whichever extreme lies
-    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.
+    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.  A fine pen's
+    strokes cover little of a wide photo: the very strongest lines (FINEST_LINES) may overturn the judgement.
     """
     looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
