@@ -327,22 +327,25 @@ def find_digits(ink: Ink) -> list[Mark]:
     return plausible_digits(group_into_digits(marks))
 
 
-def locate_digits(picture: Picture, size: tuple[int, int], closer: bool = False) -> tuple[Ink, list[Mark]]:
+def locate_digits(
+    picture: Picture, size: tuple[int, int], closer: bool = False, dark_ink: bool | None = None
+) -> tuple[Ink, list[Mark]]:
     """Clean ink and the digits' marks, at the coarsest size that shows every digit well.
 
     A first look at QUICK_SIDE suffices when each digit found is at least QUICK_MIN_HEIGHT
     tall (a drawing filling a canvas): several times fewer pixels to process.  Otherwise the
     picture is read again, just fine enough for the smallest digit found to be that tall (the app's
     wide canvas), or at full working size when none was found (small digits in a large photo) or when
-    asked to look `closer` (what the first look found held no digit: a shadow taken for ink).
+    asked to look `closer` (what the first look found held no digit: a shadow taken for ink).  The polarity is
+    judged (`extract_ink`) unless `dark_ink` says it.
     """
     longest = max(picture.shape[:2])
-    ink = extract_ink(grey_at(picture, QUICK_SIDE), size)
+    ink = extract_ink(grey_at(picture, QUICK_SIDE), size, dark_ink)
     marks = find_digits(ink)
     smallest = min((m.height for m in marks if not m.is_dash), default=0)
     if longest > QUICK_SIDE and (smallest < QUICK_MIN_HEIGHT or closer):
         quick_factor = -(-longest // QUICK_SIDE)
         factor = 1 if closer else max(1, smallest * quick_factor // QUICK_MIN_HEIGHT)  # none found: 1, full size
-        ink = extract_ink(grey_at(picture, -(-longest // factor)), size)  # the picture is at most MAX_SIDE
+        ink = extract_ink(grey_at(picture, -(-longest // factor)), size, dark_ink)  # at most MAX_SIDE
         marks = find_digits(ink)
     return ink, marks

@@ -346,15 +346,25 @@ class Ink:
     blobs: np.ndarray  # per blob number: box and area (`label_blobs`)
     strength: float  # ink level of full-strength strokes in `flat` (0: no ink)
     noise: float = 0.0  # the pixel noise's standard deviation in `ink` (a digital drawing has none)
+    dark_ink: bool = True  # the polarity read: pen on paper (or chalk on a board)
 
     @property
     def mask(self) -> np.ndarray:
         return self.labels > 0
 
+    @property
+    def stands_clear(self) -> bool:
+        """Plain strokes: ink GRAINY noise deviations clear of the paper, as a blank page's grain and texture never
+        are, nor lighting or paper taken for ink in the wrong polarity."""
+        return self.strength >= GRAINY * self.noise and self.strength > 0
 
-def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
-    """Polarity, background removal, threshold, ruled lines: the steps before digits are looked for."""
+
+def extract_ink(grey: np.ndarray, size: tuple[int, int], dark_ink: bool | None = None) -> Ink:
+    """Polarity (judged, unless `dark_ink` says it), background removal, threshold, ruled lines: the steps before
+    digits are looked for."""
     digital = digital_polarity(grey)
+    if dark_ink is not None and dark_ink != digital:  # told: read as a photo of that polarity
+        return finished_ink(*photo_ink(grey, size, dark_ink))
     if digital is not None:  # one exact ground level: subtracted, no lighting to model and no noise to measure
         ink = 1.0 - grey if digital else grey
         floor = ink.min()
@@ -365,7 +375,7 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
         # ...unless a region lies beyond the paper: an overexposed photo's paper is all at the lightest level too,
         # and the shadow across it is lighting to follow, as in any photo
         if not edge_regions(*unruled).any():
-            return finished_ink(Ink(size, grey, ink, flat, *unruled, strength), mask)
+            return finished_ink(Ink(size, grey, ink, flat, *unruled, strength, 0.0, digital), mask)
     reflective = dark_on_light(grey) if digital is None else digital
     ink, mask = photo_ink(grey, size, reflective)
     # Strokes never cover the picture (a dark board in a light frame), and ink is never nothing when the other
@@ -374,8 +384,8 @@ def extract_ink(grey: np.ndarray, size: tuple[int, int]) -> Ink:
     # misjudged
     if not ink.strength or covers_the_picture(ink, mask):
         flipped, flipped_mask = photo_ink(grey, size, not reflective)
-        plain = ink.strength or flipped.strength >= GRAINY * flipped.noise
-        if flipped.strength and plain and not covers_the_picture(flipped, flipped_mask):
+        plain = flipped.stands_clear or bool(ink.strength and flipped.strength)
+        if plain and not covers_the_picture(flipped, flipped_mask):
             return flipped
     return finished_ink(ink, mask)
 
@@ -405,7 +415,7 @@ def photo_ink(grey: np.ndarray, size: tuple[int, int], reflective: bool) -> tupl
         labels, blobs, strength = ink_blobs(flat, noise)
         mask = labels > 0
         unruled = without_ruled_lines(mask, labels, blobs)
-    return Ink(size, grey, ink, flat, *unruled, strength, noise), mask
+    return Ink(size, grey, ink, flat, *unruled, strength, noise, reflective), mask
 
 
 def without_ruled_lines(mask: np.ndarray, labels: np.ndarray, blobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

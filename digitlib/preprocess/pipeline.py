@@ -72,11 +72,12 @@ class Segmentation:
         }
 
 
-def segment(source, closer: bool = False) -> Segmentation:
+def segment(source, closer: bool = False, dark_ink: bool | None = None) -> Segmentation:
     """Find the ink of every digit in a picture: marks left to right, and the pieces digits may be made of (at full
-    working size when `closer`, else first at a glance, `locate_digits`)."""
+    working size when `closer`, else first at a glance, `locate_digits`; the polarity judged unless `dark_ink` says
+    it)."""
     picture, size = load_picture(source)
-    ink, marks = locate_digits(picture, size, closer)
+    ink, marks = locate_digits(picture, size, closer, dark_ink)
     return Segmentation(marks, cut_into_pieces(ink, marks), ink.size, picture, ink)
 
 
@@ -86,12 +87,23 @@ def to_mnist(source) -> np.ndarray:
     Blank when there is no digit.  For pictures that may hold several digits use `segment` (or
     `digitlib.read_number`).
     """
-    ink, marks = locate_digits(*load_picture(source))
-    whole = marks[0] if marks else None
+    picture, size = load_picture(source)
+    ink, marks = locate_digits(picture, size)
+    image = whole_digit(ink, marks)
+    if image is None and ink.strength:  # a plain digit may show only in the other polarity, as in `read_number`
+        other, marks = locate_digits(picture, size, closer=True, dark_ink=not ink.dark_ink)
+        image = whole_digit(other, marks) if other.stands_clear else None
+    return np.zeros((CANVAS, CANVAS), dtype=np.float32) if image is None else image
+
+
+def whole_digit(ink: Ink, marks: list[Mark]) -> np.ndarray | None:
+    """All the marks taken as one digit, in MNIST format (`to_mnist_digit`); None when there are none."""
+    if not marks:
+        return None
+    whole = marks[0]
     for mark in marks[1:]:
         whole = whole.merged(mark)
-    image = to_mnist_digit(digit_crop(ink, whole)) if whole else None
-    return np.zeros((CANVAS, CANVAS), dtype=np.float32) if image is None else image
+    return to_mnist_digit(digit_crop(ink, whole))
 
 
 def load_grey(source) -> np.ndarray:

@@ -257,8 +257,9 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
     """Read every digit in a picture (PIL image, numpy array, path or bytes), left to right.
 
     Which ink makes one digit (strokes that do not touch, touching digits, specks) is decided by what the network
-    reads in each candidate grouping (`best_reading`).  Raises preprocess.ImageError with a one-line message when the
-    input is not a readable image.
+    reads in each candidate grouping (`best_reading`).  Nothing is read only when no digit shows, looked at closer
+    and in either polarity (ink that stands clear, `Ink.stands_clear`).  Raises preprocess.ImageError with a
+    one-line message when the input is not a readable image.
     """
     segmentation = segment(image)
     classifier = classifier or default_classifier()
@@ -266,6 +267,10 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
     if not found and segmentation.at_a_glance:  # ink plainly there may show its digits only when looked at closer
         segmentation = segment(image, closer=True)
         found = candidates(segmentation)
+    if not found and segmentation.ink.strength:  # ...or only in the other polarity
+        other = segment(image, closer=True, dark_ink=not segmentation.ink.dark_ink)
+        if other.ink.stands_clear and (other_found := candidates(other)):
+            segmentation, found = other, other_found
     if found:
         probabilities = classifier.predict_prepared(np.array([c.segment.image for c in found]), calibrated=False)
         for candidate, p in zip(found, probabilities, strict=True):
