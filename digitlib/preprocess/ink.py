@@ -190,13 +190,16 @@ def thin_extremes(
     window = np.ones((side, side), np.uint8)
     dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
     light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
-    return strongest(dark, light, STRONGEST_LINES), strongest(dark, light, FINEST_LINES), noise_level(small)
+    (dark_lines, dark_finest), (light_lines, light_finest) = strongest(dark), strongest(light)
+    return (dark_lines, light_lines), (dark_finest, light_finest), noise_level(small)
 
 
-def strongest(dark: np.ndarray, light: np.ndarray, one_in: int) -> tuple[float, float]:
-    """The level that the strongest pixel in `one_in` of the dark and of the light departures reaches."""
-    count = max(3, dark.size // one_in)
-    return float(np.partition(dark, -count)[-count]), float(np.partition(light, -count)[-count])
+def strongest(departures: np.ndarray) -> tuple[float, float]:
+    """The levels the strongest pixel in STRONGEST_LINES and in FINEST_LINES of the departures reach: one partial
+    sort of them all, the second of the strongest alone."""
+    count, finest = max(3, departures.size // STRONGEST_LINES), max(3, departures.size // FINEST_LINES)
+    top = np.partition(departures, -count)[-count:]
+    return float(top[0]), float(np.partition(top, -finest)[-finest])
 
 
 def digital_polarity(grey: np.ndarray) -> bool | None:
@@ -261,7 +264,8 @@ def ink_blobs(flat: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, f
     """
     strength, paper = robust_max(flat), 0.0
     if noise:  # a photo (a digital drawing's ground is exact): its paper's level and noise after flattening
-        paper, noise = median(flat, PAPER_SHARE), max(noise, noise_level(flat))
+        rows = flat[:: max(1, flat.shape[0] // 64)]  # a sample of rows, as `noise_level` takes, is enough
+        paper, noise = median(rows, PAPER_SHARE), max(noise, noise_level(flat))
     if strength - paper < max(MIN_CONTRAST, MIN_SIGNAL_TO_NOISE * noise):
         return *label_blobs(np.zeros(flat.shape, dtype=bool)), 0.0
     labels, blobs = label_blobs(flat > STROKE_EXTENT * strength)
