@@ -28,10 +28,14 @@ class Segmentation:
     """The ink of a picture in marks, left to right, the pieces digits may be made of, and how they were found."""
 
     marks: list[Mark]  # blobs of ink, strokes above one another merged; dashes level with the digits included
-    pieces: list[Piece]  # the marks, wide ones cut at their necks, left to right (`cut_into_pieces`)
     size: tuple[int, int]  # (width, height) of the upright original picture
     upright: Picture = field(repr=False)  # the picture as it was read
     ink: Ink = field(repr=False)
+
+    @cached_property
+    def pieces(self) -> list[Piece]:
+        """The marks, wide ones cut at their necks, left to right (`cut_into_pieces`)."""
+        return cut_into_pieces(self.ink, self.marks)
 
     @property
     def at_a_glance(self) -> bool:
@@ -57,6 +61,27 @@ class Segmentation:
         found = (self.candidate([Piece(m, m.x0, m.x1)]) for m in self.marks if not m.is_dash)
         return [f[0] for f in found if f is not None]
 
+    def whole_digit(self) -> np.ndarray | None:
+        """All the marks taken as one digit, in MNIST format (`to_mnist_digit`); None when there are none."""
+        if not self.marks:
+            return None
+        whole = self.marks[0]
+        for mark in self.marks[1:]:
+            whole = whole.merged(mark)
+        return to_mnist_digit(digit_crop(self.ink, whole))
+
+    def closer(self) -> Segmentation:
+        """The same picture looked at closer, at its full working size (`locate_digits`)."""
+        return segmentation_of(self.upright, self.size, closer=True)
+
+    def in_the_other_polarity(self) -> Segmentation | None:
+        """The same picture looked at closer in the other polarity, when its ink there stands clear
+        (`Ink.stands_clear`): a bold digit on paper lit from one side shows only so.  None when no ink showed here."""
+        if not self.ink.strength:
+            return None
+        other = segmentation_of(self.upright, self.size, closer=True, dark_ink=not self.ink.dark_ink)
+        return other if other.ink.stands_clear else None
+
     @cached_property
     def steps(self) -> dict[str, np.ndarray]:
         """Named intermediate images in pipeline order, for display; made on first use (reading needs none)."""
@@ -76,9 +101,15 @@ def segment(source, closer: bool = False, dark_ink: bool | None = None) -> Segme
     """Find the ink of every digit in a picture: marks left to right, and the pieces digits may be made of (at full
     working size when `closer`, else first at a glance, `locate_digits`; the polarity judged unless `dark_ink` says
     it)."""
-    picture, size = load_picture(source)
+    return segmentation_of(*load_picture(source), closer, dark_ink)
+
+
+def segmentation_of(
+    picture: Picture, size: tuple[int, int], closer: bool = False, dark_ink: bool | None = None
+) -> Segmentation:
+    """`segment` of a picture already decoded (`load_picture`)."""
     ink, marks = locate_digits(picture, size, closer, dark_ink)
-    return Segmentation(marks, cut_into_pieces(ink, marks), ink.size, picture, ink)
+    return Segmentation(marks, ink.size, picture, ink)
 
 
 def to_mnist(source) -> np.ndarray:
@@ -87,23 +118,11 @@ def to_mnist(source) -> np.ndarray:
     Blank when there is no digit.  For pictures that may hold several digits use `segment` (or
     `digitlib.read_number`).
     """
-    picture, size = load_picture(source)
-    ink, marks = locate_digits(picture, size)
-    image = whole_digit(ink, marks)
-    if image is None and ink.strength:  # a plain digit may show only in the other polarity, as in `read_number`
-        other, marks = locate_digits(picture, size, closer=True, dark_ink=not ink.dark_ink)
-        image = whole_digit(other, marks) if other.stands_clear else None
+    segmentation = segment(source)
+    image = segmentation.whole_digit()
+    if image is None and (other := segmentation.in_the_other_polarity()):  # as in `read_number`
+        image = other.whole_digit()
     return np.zeros((CANVAS, CANVAS), dtype=np.float32) if image is None else image
-
-
-def whole_digit(ink: Ink, marks: list[Mark]) -> np.ndarray | None:
-    """All the marks taken as one digit, in MNIST format (`to_mnist_digit`); None when there are none."""
-    if not marks:
-        return None
-    whole = marks[0]
-    for mark in marks[1:]:
-        whole = whole.merged(mark)
-    return to_mnist_digit(digit_crop(ink, whole))
 
 
 def load_grey(source) -> np.ndarray:

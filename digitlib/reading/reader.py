@@ -265,12 +265,10 @@ def read_number(image, classifier: Classifier | None = None) -> Reading:
     classifier = classifier or default_classifier()
     found = candidates(segmentation)
     if not found and segmentation.at_a_glance:  # ink plainly there may show its digits only when looked at closer
-        segmentation = segment(image, closer=True)
+        segmentation = segmentation.closer()
         found = candidates(segmentation)
-    if not found and segmentation.ink.strength:  # ...or only in the other polarity
-        other = segment(image, closer=True, dark_ink=not segmentation.ink.dark_ink)
-        if other.ink.stands_clear and (other_found := candidates(other)):
-            segmentation, found = other, other_found
+    if not found and (other := segmentation.in_the_other_polarity()) and (other_found := candidates(other)):
+        segmentation, found = other, other_found  # ...or only in the other polarity
     if found:
         probabilities = classifier.predict_prepared(np.array([c.segment.image for c in found]), calibrated=False)
         for candidate, p in zip(found, probabilities, strict=True):
