@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlib import preprocess, read_number
-from digitlib.preprocess import ImageError, decode, ink, lighting, mnist_format, ruling, strokes
+from digitlib.preprocess import ImageError, decode, ink, lighting, mnist_format, polarity, ruling, strokes
 from tests.support.digit_pictures import brush_drawing, enlarge, one_per_class, photographed
 
 
@@ -62,14 +62,14 @@ def test_a_bold_pen_two_thirds_in_a_hard_shadow_is_pen_on_paper(digits, slope):
     height, width = paper.shape
     rows, columns = np.mgrid[:height, :width]
     paper[columns > 0.3 * width + slope * (rows - height / 2)] *= 0.45
-    assert ink.dark_on_light(ndimage.gaussian_filter(paper, 2.0))
+    assert polarity.dark_on_light(ndimage.gaussian_filter(paper, 2.0))
 
 
 def test_dark_ink_on_white_paper_is_inverted(classifier, digits):
     images, labels = digits
     on_white = [((1.0 - enlarge(d, 3)) * 255).astype(np.uint8) for d in images]
-    assert ink.dark_on_light(on_white[0] / 255.0)
-    assert not ink.dark_on_light(images[0])
+    assert polarity.dark_on_light(on_white[0] / 255.0)
+    assert not polarity.dark_on_light(images[0])
     assert read_all(classifier, on_white) == labels.tolist()
 
 
@@ -106,7 +106,7 @@ def test_a_thin_pen_on_a_wide_canvas_under_a_lighting_gradient(classifier, darke
     page = Image.new("L", (1152, 648), 255)
     ImageDraw.Draw(page).ellipse((185, 115, 345, 318), outline=0, width=3)
     picture = (np.asarray(page) * np.linspace(1.0, darkest, 1152)[None, :]).astype(np.uint8)
-    assert ink.dark_on_light(picture / 255.0)
+    assert polarity.dark_on_light(picture / 255.0)
     assert read_number(picture, classifier).text == "0"
 
 
@@ -155,7 +155,7 @@ def test_a_bold_1_cropped_tight_is_pen_on_paper(mnist):
         crop = bold[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
         grain = np.random.default_rng(i).normal(0, 6, crop.shape)
         photo = np.clip((255 - crop) * 0.7 + 40 + grain, 0, 255) / 255
-        judged.append(ink.dark_on_light(photo.astype(np.float32)))
+        judged.append(polarity.dark_on_light(photo.astype(np.float32)))
     assert sum(judged) >= len(judged) - 1
 
 

@@ -7,12 +7,12 @@ hold a whole number.  The work is split by stage, one module each, run in order 
 what happened:
 
 1. `decode`: any source to an upright picture; input limits; `ImageError`.
-2. `ink`: grey, polarity, lighting and shadows, noise, what lies beyond the paper: clean ink in
-   blobs; `ruling` takes out the lines of lined and squared paper.
+2. `ink`: grey, polarity (`polarity`), lighting and shadows, noise, what lies beyond the paper: clean
+   ink in blobs; `ruling` takes out the lines of lined and squared paper.
 3. `digits`: blobs to one mark per digit, left to right; touching digits split.
 4. `mnist_format`: stroke width, 20x20 fit, centre of mass in 28x28.
 
-`strokes` holds the geometry all of them measure (pen width, a region's thickness).
+`strokes` holds what all of them measure (pen width, a region's thickness, pixel noise).
 
 Everything works on float32 arrays in [0, 1] and is vectorised (NumPy, SciPy, Pillow, and OpenCV
 for the steps every picture takes: labelling blobs, the distance transform, resizing, whose

@@ -1,6 +1,6 @@
 """Stage 2, ink: a picture's grey levels to clean ink, bright on dark, labelled in blobs.
 
-Polarity (pen on paper or chalk on a board), transparency (drawing canvases), uneven lighting
+Polarity (pen on paper or chalk on a board, `polarity.py`), transparency (drawing canvases), uneven lighting
 and paper texture (`lighting.py`), pixel noise, regions beyond the paper, and ruled lines (`ruling.py`)
 are dealt with here, before digits are looked for.
 """
@@ -11,25 +11,13 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from digitlib.preprocess.decode import Picture, reduce_size
 from digitlib.preprocess.lighting import SHADOW_PENS, flatten_background, through_the_grain
+from digitlib.preprocess.polarity import dark_on_light, digital_polarity
 from digitlib.preprocess.ruling import drop_ruled_lines
-from digitlib.preprocess.strokes import median, stroke_width, thickest
+from digitlib.preprocess.strokes import MIN_CONTRAST, MIN_SIGNAL_TO_NOISE, median, noise_level, stroke_width, thickest
 
-# Polarity and ground
-DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
-POLARITY_SIDE = 128  # polarity is judged on a copy this size (4x when unclear): strokes show, filters cost little
-POLARITY_MARGIN = 2.0  # thin lines on one side must be this much stronger to decide; else a thick brush may fool it
-WEAK_POLARITY_MARGIN = 1.2  # ...or this much when the border can't tell either: its middle half spans more than
-SPLIT_BORDER = 0.15  # this much of full scale, a hard shadow's edge crossing it (`shadow_splits_border`)
-STRONGEST_LINES = 100  # the strongest pixel in 100 of thin lines: a number's strokes cover more, an artefact less...
-FINEST_LINES = 1000  # ...overturned by the strongest in 1,000: a fine pen on a small sheet in a wide photo covers less,
-# and the sheet's paper between the strokes, lighter than the desk, passes for light lines at 1 in 100 (the slivers of
-# paper beside a bold 1 cropped tight pass for light lines at 1 in 1,000: alone, that count decides nothing)
-FAINTEST_LINE = 0.01  # ...but lines within 1% of full scale of their ground, such as the filters see where a smooth
-# lighting gradient meets the picture's edge, decide nothing even in a noise-free picture
 # Lighting is followed as closely as the pen allows (`lighting.py`), shadows too:
 THIN_SHARE = 0.25  # the pen of the thinner quarter of the strokes' cores, so a shadow taken for ink can't widen it...
 SHADOW_WINDOW = 0.5  # ...when SHADOW_PENS of them are under half the picture; a window wider gains nothing
@@ -37,11 +25,10 @@ PEAK_WINDOW = 0.15  # a stroke's core is measured against its own peak, sought t
 # side) around: wider than a stroke, narrower than a pen's pressure changes along a digit
 # What counts as ink
 STROKE_START, STROKE_EXTENT = 0.5, 0.25  # hysteresis, of the ink's strength: cores; faint ends, but not noise
-MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
-MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does: above the
-PAPER_SHARE = 0.25  # paper's level, a quarter of the way up the flattened picture (the lighting estimate lies below a
-# noisy page, whose grain then stands above zero; strokes never cover three quarters of a picture, even a bold digit's
-# cropped tight), and of the noise as flattening left it when more (dividing by dark paper strengthens it)
+PAPER_SHARE = 0.25  # a photo's ink stands MIN_SIGNAL_TO_NOISE deviations clear of its paper's level, a quarter of
+# the way up the flattened picture (the lighting estimate lies below a noisy page, whose grain then stands above zero;
+# strokes never cover three quarters of a picture, even a bold digit's cropped tight), and of the noise as flattening
+# left it when more (dividing by dark paper strengthens it)
 GRAINY = 20.0  # ink fewer noise deviations than this clear of the paper is seen through the grain; cleaner ink is
 GRAINY_SIDE = 64  # not (a blur joins close digits), nor a crop under this size, whose strokes are as thin as the grain
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
@@ -115,106 +102,6 @@ def shrink(band: np.ndarray, factor: int) -> np.ndarray:
     return band.astype(np.float32) * np.float32(1 / 255)
 
 
-def border_ring(image: np.ndarray) -> np.ndarray:
-    """The pixels along the edges: background in almost any picture of a digit."""
-    width = max(1, min(image.shape) // 20)
-    return np.concatenate(
-        [image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(), image[:, -width:].ravel()]
-    )
-
-
-def dark_on_light(grey: np.ndarray) -> bool:
-    """True for pen on paper, False for chalk-style light strokes on a dark ground.
-
-    A stroke is a thin line that departs from the ground around it (`thin_extremes`); lighting is
-    neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
-    shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
-    line at this scale), the background is the border's median and the ink whichever extreme lies
-    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.  A fine pen's
-    strokes cover little of a wide photo: the very strongest lines (FINEST_LINES) may overturn the judgement.
-    """
-    looks = []
-    for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
-        lines, finest, noise = thin_extremes(grey, side)
-        # Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing
-        floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
-        if (dark_lead := leads(*lines, POLARITY_MARGIN, floor)) is not None:
-            finer = leads(*finest, POLARITY_MARGIN, floor)  # may overturn it, never decide alone (FINEST_LINES)
-            return dark_lead if finer is None else finer
-        looks.append((*lines, noise))
-        if side >= max(grey.shape):
-            break
-    lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
-    if upper - lower > SPLIT_BORDER and shadow_splits_border(grey, (lower + upper) / 2):
-        for dark, light, noise in looks:
-            floor = max(MIN_SIGNAL_TO_NOISE * noise, FAINTEST_LINE)
-            if (dark_lead := leads(dark, light, WEAK_POLARITY_MARGIN, floor)) is not None:
-                return dark_lead
-    return background - float(grey.min()) > float(grey.max()) - background
-
-
-def leads(dark: float, light: float, margin: float, floor: float) -> bool | None:
-    """Whether the dark lines lead (True) or the light ones (False), by `margin` times the other and above `floor`;
-    None when neither does."""
-    return dark > light if max(dark, light) > max(margin * min(dark, light), floor) else None
-
-
-def shadow_splits_border(grey: np.ndarray, level: float) -> bool:
-    """True when the picture's edge, followed all round, is darker than `level` along one stretch and lighter along
-    the rest: a shadow's edge crosses it twice.  Strokes cropped tight cross it more often; ruled lines, too thin
-    to count, are smoothed away first."""
-    edge = np.concatenate([grey[0], grey[:, -1], grey[-1, ::-1], grey[::-1, 0]])
-    smooth = ndimage.median_filter(edge, size=max(3, edge.size // 50) | 1, mode="wrap")
-    above = smooth > level
-    return np.count_nonzero(above != np.roll(above, 1)) == 2
-
-
-def thin_extremes(
-    grey: np.ndarray, side: int = POLARITY_SIDE
-) -> tuple[tuple[float, float], tuple[float, float], float]:
-    """How far the strongest thin dark and thin light lines depart from their ground, at most `side` px, and the
-    pixel noise there (`noise_level`): a difference lost in the noise decides nothing.
-
-    A pixel counts by the smaller of two measures: its departure from the local median (a window
-    far wider than a pen: it keeps lighting and steps, and the paper between strokes is at the
-    median) and the top-hat (a line lies below the closing or above the opening; a step does not).
-    """
-    height, width = grey.shape
-    factor = max(1, max(height, width) // side)
-    small = cv2.resize(
-        np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
-    )
-    side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
-    level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-    departure = small - cv2.medianBlur(level, side).astype(np.float32) * np.float32(1 / 255)
-    window = np.ones((side, side), np.uint8)
-    dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
-    light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
-    (dark_lines, dark_finest), (light_lines, light_finest) = strongest(dark), strongest(light)
-    return (dark_lines, light_lines), (dark_finest, light_finest), noise_level(small)
-
-
-def strongest(departures: np.ndarray) -> tuple[float, float]:
-    """The levels the strongest pixel in STRONGEST_LINES and in FINEST_LINES of the departures reach: one partial
-    sort of them all, the second of the strongest alone."""
-    count, finest = max(3, departures.size // STRONGEST_LINES), max(3, departures.size // FINEST_LINES)
-    top = np.partition(departures, -count)[-count:]
-    return float(top[0]), float(np.partition(top, -finest)[-finest])
-
-
-def digital_polarity(grey: np.ndarray) -> bool | None:
-    """For a digital drawing, whether its strokes are dark on a light ground; None for anything else.
-
-    A digital drawing has a ground with no lighting and no noise: half the pixels share exactly the
-    lightest (or the darkest) level.  Telling it so costs two counts, not `dark_on_light`'s filters.
-    """
-    if np.count_nonzero(grey == grey.max()) > DIGITAL_GROUND * grey.size:
-        return True
-    if np.count_nonzero(grey == grey.min()) > DIGITAL_GROUND * grey.size:
-        return False
-    return None
-
-
 def stroke_cores(flat: np.ndarray, blobs: np.ndarray, strength: float) -> np.ndarray:
     """Where the ink's blobs reach half their own peak nearby (PEAK_WINDOW), near ink at half the strongest: the
     strokes' cores, whose width is the pen.  Half the strongest stroke's level would leave a blurred photo of a pen
@@ -232,17 +119,6 @@ def pen_width(cores: np.ndarray) -> float:
     cores = drop_ruled_lines(cores)
     opened = cv2.morphologyEx(cores.view(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).view(bool)
     return stroke_width(opened if opened.any() else cores, THIN_SHARE)
-
-
-def noise_level(image: np.ndarray) -> float:
-    """Standard deviation of pixel noise: robust spread (MAD) of differences between neighbours.
-
-    Smooth lighting leaves no difference, and stroke edges cover too few pixels to move the
-    median; a sample of rows is enough.
-    """
-    rows = image[:: max(1, image.shape[0] // 64)]
-    differences = (rows[:, 1:] - rows[:, :-1]).ravel()
-    return 1.4826 * median(np.abs(differences)) / np.sqrt(2) if differences.size else 0.0
 
 
 def robust_max(image: np.ndarray) -> float:

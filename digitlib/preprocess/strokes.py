@@ -1,9 +1,13 @@
-"""Stroke geometry on an ink mask: how wide the pen is, how thick a region, each stage's common measure."""
+"""What every stage measures: stroke geometry on an ink mask (how wide the pen is, how thick a region), the pixel
+noise, and how far ink must stand from its ground."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+MIN_CONTRAST = 0.08  # ink must differ from the background by 8% of full scale, else a blank page reads as a digit...
+MIN_SIGNAL_TO_NOISE = 4.0  # ...and by four standard deviations of the pixel noise, else sensor noise does
 
 
 def median(values: np.ndarray, share: float = 0.5) -> float:
@@ -40,3 +44,14 @@ def distance_inside(mask: np.ndarray) -> np.ndarray:
     padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=np.uint8)
     padded[1:-1, 1:-1] = mask
     return cv2.distanceTransform(padded, cv2.DIST_L2, 5)  # 5x5 chamfer: within 2% of Euclidean, half the cost
+
+
+def noise_level(image: np.ndarray) -> float:
+    """Standard deviation of pixel noise: robust spread (MAD) of differences between neighbours.
+
+    Smooth lighting leaves no difference, and stroke edges cover too few pixels to move the
+    median; a sample of rows is enough.
+    """
+    rows = image[:: max(1, image.shape[0] // 64)]
+    differences = (rows[:, 1:] - rows[:, :-1]).ravel()
+    return 1.4826 * median(np.abs(differences)) / np.sqrt(2) if differences.size else 0.0
