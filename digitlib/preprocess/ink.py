@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from digitlib.preprocess.decode import Picture, reduce_size
-from digitlib.preprocess.lighting import SHADOW_PENS, flatten_background, through_the_grain
+from digitlib.preprocess.lighting import GRAINY_SIDE, SHADOW_PENS, flatten_background, through_the_grain
 from digitlib.preprocess.polarity import dark_on_light, digital_polarity
 from digitlib.preprocess.ruling import drop_ruled_lines
 from digitlib.preprocess.strokes import MIN_CONTRAST, MIN_SIGNAL_TO_NOISE, median, noise_level, stroke_width, thickest
@@ -29,8 +29,8 @@ PAPER_SHARE = 0.25  # a photo's ink stands MIN_SIGNAL_TO_NOISE deviations clear 
 # the way up the flattened picture (the lighting estimate lies below a noisy page, whose grain then stands above zero;
 # strokes never cover three quarters of a picture, even a bold digit's cropped tight), and of the noise as flattening
 # left it when more (dividing by dark paper strengthens it)
-GRAINY = 20.0  # ink fewer noise deviations than this clear of the paper is seen through the grain; cleaner ink is
-GRAINY_SIDE = 64  # not (a blur joins close digits), nor a crop under this size, whose strokes are as thin as the grain
+GRAINY = 20.0  # ink fewer noise deviations than this clear of the paper is seen through the grain (GRAINY_SIDE);
+# cleaner ink is not (a blur joins close digits)
 DUST_FRACTION = 0.01  # blobs under 1% of the largest blob's area are dust: never worth a closer look (grainy photos)
 MIN_REGION_SIDE = 64  # in a smaller picture (a crop a few pens across) a digit's stroke is as thick as any region
 EDGE_REGION_THICKNESS = 3.0  # a blob entering at the picture's edge this many pens thick is a table, hand or shadow

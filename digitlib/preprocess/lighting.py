@@ -20,6 +20,7 @@ LIT_BOARD = 0.05  # a board (chalk, light on dark) this bright where lit shows i
 SHADE_FLOOR = 0.25  # ...as much fainter as the board is darker, and are strengthened up to 1 / SHADE_FLOOR times...
 MIN_BOARD_SIDE = 64  # ...in a picture at least this large: a smaller one (a noisy crop) shows strokes, not a board
 DENOISE_SIGMA = 1.0  # px: a grainy photo's strokes are wider, its noise is not (`through_the_grain`)
+GRAINY_SIDE = 64  # ...except in a crop under this size, whose strokes are as thin as the grain: never blurred
 
 
 def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> np.ndarray:
@@ -39,11 +40,17 @@ def flatten_background(ink: np.ndarray, reflective: bool, pen: float = 0.0) -> n
 
 
 def through_the_grain(ink: np.ndarray, reflective: bool, noise: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """A grainy photo's ink seen through a slight blur (DENOISE_SIGMA), flattened (`flatten_background`), and its
-    noise then.  Strokes wider than the blur keep their level while white noise falls to 28% of it, so faint strokes
-    in a dim photo stand clear of the grain; noise alone, blurred, stands out no more than before."""
-    smooth = cv2.GaussianBlur(ink, (0, 0), DENOISE_SIGMA)
-    return smooth, flatten_background(smooth, reflective), noise / (2 * DENOISE_SIGMA * np.sqrt(np.pi))
+    """A grainy photo's ink seen through a slight blur (`blurred`), flattened (`flatten_background`), and its noise
+    then: faint strokes in a dim photo stand clear of the grain; noise alone, blurred, stands out no more than
+    before."""
+    smooth, less = blurred(ink, noise)
+    return smooth, flatten_background(smooth, reflective), less
+
+
+def blurred(image: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+    """The picture through a slight blur (DENOISE_SIGMA) and its white noise's deviation then: strokes wider than the
+    blur keep their level while the noise falls to 28% of it."""
+    return cv2.GaussianBlur(image, (0, 0), DENOISE_SIGMA), noise / (2 * DENOISE_SIGMA * np.sqrt(np.pi))
 
 
 def smooth_lighting(ink: np.ndarray) -> np.ndarray:

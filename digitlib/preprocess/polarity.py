@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from digitlib.preprocess.lighting import GRAINY_SIDE, blurred
 from digitlib.preprocess.strokes import MIN_CONTRAST, MIN_SIGNAL_TO_NOISE, noise_level
 
 DIGITAL_GROUND = 0.5  # half the pixels at exactly the lightest (darkest) level: a digital drawing, no lighting to model
@@ -40,27 +41,52 @@ def dark_on_light(grey: np.ndarray) -> bool:
     neither thin nor a line: a vignetted photo's dark corners and the edges of the paper or of a
     shadow are no ink.  When neither side clearly dominates (a brush so thick that it is no thin
     line at this scale), the background is the border's median and the ink whichever extreme lies
-    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all.  A fine pen's
-    strokes cover little of a wide photo: the very strongest lines (FINEST_LINES) may overturn the judgement.
+    farther from it; unless a shadow splits the border, when the thin lines' lead decides after all, or the extremes
+    lie about as far on either side (a light pen in a grainy photo lit from one side), when the lines seen through
+    the grain decide first.  A fine pen's strokes cover little of a wide photo: the very strongest lines
+    (FINEST_LINES) may overturn the judgement.
     """
     looks = []
     for side in (POLARITY_SIDE, POLARITY_SIDE * 4):  # small writing in a large photo shows only when closer
         lines, finest, noise = thin_extremes(grey, side)
-        # Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing
-        floor = max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
+        floor = lines_floor(noise)
         if (dark_lead := leads(*lines, POLARITY_MARGIN, floor)) is not None:
             finer = leads(*finest, POLARITY_MARGIN, floor)  # may overturn it, never decide alone (FINEST_LINES)
             return dark_lead if finer is None else finer
-        looks.append((*lines, noise))
+        looks.append((side, *lines, noise))
         if side >= max(grey.shape):
             break
     lower, background, upper = np.percentile(border_ring(grey), [25, 50, 75])
     if upper - lower > SPLIT_BORDER and shadow_splits_border(grey, (lower + upper) / 2):
-        for dark, light, noise in looks:
+        for _, dark, light, noise in looks:
             floor = max(MIN_SIGNAL_TO_NOISE * noise, FAINTEST_LINE)
             if (dark_lead := leads(dark, light, WEAK_POLARITY_MARGIN, floor)) is not None:
                 return dark_lead
-    return background - float(grey.min()) > float(grey.max()) - background
+    extremes = background - float(grey.min()), float(grey.max()) - background
+    if leads(*extremes, WEAK_POLARITY_MARGIN, 0.0) is None:  # as far either side: the lighting's and the grain's
+        if (seen := lines_through_the_grain(grey, looks)) is not None:
+            return seen
+    return extremes[0] > extremes[1]
+
+
+def lines_through_the_grain(grey: np.ndarray, looks: list[tuple[int, float, float, float]]) -> bool | None:
+    """The thin lines' clear lead in the looks (side, dark, light, noise) of a grainy picture, seen through a slight
+    blur (`thin_extremes`): a light pen's strokes then stand clear of the noise, which had hidden their lead.  None
+    when the picture shows no grain or no clear lead, or is a crop under GRAINY_SIDE, as `lighting.through_the_grain`
+    never blurs: there the paper beside a bold stroke, smoothed, passes for light lines."""
+    if min(grey.shape) < GRAINY_SIDE:
+        return None
+    for side, _, _, noise in looks:
+        if MIN_SIGNAL_TO_NOISE * noise > MIN_CONTRAST / 2:  # grain to see through
+            lines, _, less = thin_extremes(grey, side, smooth=True)
+            if (dark_lead := leads(*lines, POLARITY_MARGIN, lines_floor(less))) is not None:
+                return dark_lead
+    return None
+
+
+def lines_floor(noise: float) -> float:
+    """Lines in the noise, or fainter than half an ink's least contrast (a page's rounding), decide nothing."""
+    return max(MIN_SIGNAL_TO_NOISE * noise, MIN_CONTRAST / 2)
 
 
 def leads(dark: float, light: float, margin: float, floor: float) -> bool | None:
@@ -80,10 +106,11 @@ def shadow_splits_border(grey: np.ndarray, level: float) -> bool:
 
 
 def thin_extremes(
-    grey: np.ndarray, side: int = POLARITY_SIDE
+    grey: np.ndarray, side: int = POLARITY_SIDE, smooth: bool = False
 ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """How far the strongest thin dark and thin light lines depart from their ground, at most `side` px, and the
-    pixel noise there (`noise_level`): a difference lost in the noise decides nothing.
+    pixel noise there (`noise_level`): a difference lost in the noise decides nothing.  With `smooth`, seen through
+    a slight blur (`lighting.blurred`).
 
     A pixel counts by the smaller of two measures: its departure from the local median (a window
     far wider than a pen: it keeps lighting and steps, and the paper between strokes is at the
@@ -94,6 +121,9 @@ def thin_extremes(
     small = cv2.resize(
         np.asarray(grey, np.float32), (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA
     )
+    noise = noise_level(small)
+    if smooth:  # seen through the grain, as `lighting.through_the_grain` sees ink
+        small, noise = blurred(small, noise)
     side = min(255, max(3, min(small.shape) // 4) | 1)  # OpenCV's median takes odd windows up to 255 on uint8
     level = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     departure = small - cv2.medianBlur(level, side).astype(np.float32) * np.float32(1 / 255)
@@ -101,7 +131,7 @@ def thin_extremes(
     dark = np.minimum(-departure, cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, window)).ravel()
     light = np.minimum(departure, cv2.morphologyEx(small, cv2.MORPH_TOPHAT, window)).ravel()
     (dark_lines, dark_finest), (light_lines, light_finest) = strongest(dark), strongest(light)
-    return (dark_lines, light_lines), (dark_finest, light_finest), noise_level(small)
+    return (dark_lines, light_lines), (dark_finest, light_finest), noise
 
 
 def strongest(departures: np.ndarray) -> tuple[float, float]:
